@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{3,30}$"
+
+username_validator = RegexValidator(
+    USERNAME_PATTERN,
+    "Usernames are 3 to 30 characters: letters, digits, underscores, dots and hyphens.",
+)
+
+
+class UserManager(DjangoUserManager):
+    def get_by_natural_key(self, username: Any) -> User:
+        """Log-in looks usernames up case-insensitively (they are unique that way)."""
+        return self.get(username__iexact=username)
+
+
+class User(AbstractUser):
+    username = models.CharField(
+        "username",
+        max_length=30,
+        unique=True,
+        validators=[username_validator],
+        help_text="3 to 30 characters: letters, digits, _ . and -",
+        error_messages={"unique": "That username is taken."},
+    )
+    last_seen = models.DateTimeField(null=True, blank=True)
+    hide_presence = models.BooleanField(
+        default=False, help_text="Hide my online status and last seen (and see nobody's)."
+    )
+    send_read_receipts = models.BooleanField(
+        default=True, help_text="Send read receipts (and see other people's)."
+    )
+
+    objects = UserManager()  # type: ignore[misc]
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_ci_unique",
+                violation_error_message="That username is taken.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.username

@@ -1,0 +1,48 @@
+"""Every write to accounts goes through here."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+
+
+class UsernameTaken(Exception):
+    """Another account holds this username (case-insensitively)."""
+
+
+def user_create(*, username: str, password: str) -> User:
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(username=username, password=password)
+    except IntegrityError:
+        raise UsernameTaken(username) from None
+
+
+def user_change_username(*, user: User, username: str) -> User:
+    user.username = username
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["username"])
+    except IntegrityError:
+        user.refresh_from_db(fields=["username"])
+        raise UsernameTaken(username) from None
+    return user
+
+
+def user_change_password(*, user: User, password: str) -> User:
+    """Set a new password; sessions made with the old one stop being valid."""
+    from chats import events
+
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        transaction.on_commit(lambda: events.user_sessions_changed(user_id=user.pk))
+    return user
+
+
+def user_update_privacy(*, user: User, hide_presence: bool, send_read_receipts: bool) -> User:
+    user.hide_presence = hide_presence
+    user.send_read_receipts = send_read_receipts
+    user.save(update_fields=["hide_presence", "send_read_receipts"])
+    return user

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.views import LoginView, PasswordChangeView
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_http_methods
+
+from accounts import services
+from accounts.forms import PrivacyForm, SignupForm, UsernameForm
+from accounts.models import User
+from chatsite import ratelimit
+from chatsite.net import client_ip
+
+SIGNUP_LIMITED = "Too many sign-up attempts from your network. Please try again in an hour."
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("/")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        limit, window = settings.SIGNUP_RATE
+        if not ratelimit.hit(f"signup:{client_ip(request)}", limit=limit, window=window):
+            form = SignupForm()
+            return render(
+                request,
+                "accounts/signup.html",
+                {"form": form, "limited": SIGNUP_LIMITED},
+                status=429,
+            )
+        if form.is_valid():
+            try:
+                user = services.user_create(
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"],
+                )
+            except services.UsernameTaken:
+                form.add_error("username", "That username is taken.")
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect("/")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+class ChatsiteLoginView(LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    username_form = UsernameForm(user=user)
+    privacy_form = PrivacyForm(instance=user)
+    if request.method == "POST" and "username" in request.POST:
+        username_form = UsernameForm(request.POST, user=user)
+        if username_form.is_valid():
+            try:
+                services.user_change_username(
+                    user=user, username=username_form.cleaned_data["username"]
+                )
+            except services.UsernameTaken:
+                username_form.add_error("username", "That username is taken.")
+            else:
+                messages.success(request, "Your username was changed.")
+                return redirect("accounts:profile")
+    elif request.method == "POST":
+        privacy_form = PrivacyForm(request.POST, instance=user)
+        if privacy_form.is_valid():
+            services.user_update_privacy(
+                user=user,
+                hide_presence=privacy_form.cleaned_data["hide_presence"],
+                send_read_receipts=privacy_form.cleaned_data["send_read_receipts"],
+            )
+            messages.success(request, "Your privacy settings were saved.")
+            return redirect("accounts:profile")
+    context = {"username_form": username_form, "privacy_form": privacy_form}
+    return render(request, "accounts/profile.html", context)
+
+
+class ChatsitePasswordChangeView(PasswordChangeView):
+    template_name = "accounts/password.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        user = services.user_change_password(
+            user=form.user,  # type: ignore[arg-type]
+            password=form.cleaned_data["new_password1"],
+        )
+        # Keeps this session; every other session of the user no longer matches the hash.
+        update_session_auth_hash(self.request, user)
+        messages.success(self.request, "Your password was changed.")
+        return redirect(self.get_success_url())
+
+
+def terms(request: HttpRequest) -> HttpResponse:
+    return render(request, "terms.html")
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("chats:list")
+    return render(request, "home.html")

@@ -1,0 +1,140 @@
+"""One socket per browser tab, carrying events for all of the user's chats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import DatabaseError
+
+from chats import events, protocol
+from chats import socket_actions as actions
+from chats.validation import Refused
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TOO_MANY = 4429
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.group = events.user_group(user.pk)
+        self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
+        self.delivered_pending: dict[int, int] = {}
+        self.delivering: asyncio.Task[None] | None = None
+        # Join before reading the state for hello, so no event falls between the two.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        hello = await database_sync_to_async(actions.hello)(user)
+        self.forwarded = {chat["id"]: chat["last_seq"] for chat in hello["chats"]}
+        await self.send_json(hello)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "delivering", None) is not None:
+            self.delivering.cancel()
+
+    async def send_json(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        client_id = None
+        try:
+            frame = protocol.parse(text_data, bytes_data)
+            client_id = frame.get("client_id")
+            await getattr(self, f"on_{frame['type']}")(frame)
+        except Refused as refused:
+            client_id = client_id or protocol.client_id_of(text_data)
+            await self.send_json(protocol.error(refused.code, refused.detail, client_id))
+        except DatabaseError:
+            logger.exception("database error on a %s frame", (text_data or "")[:40])
+            detail = "The server could not reach its database; nothing was stored. Try again."
+            await self.send_json(protocol.error("unavailable", detail, client_id))
+
+    # Client frames.
+
+    async def on_send(self, frame: dict[str, Any]) -> None:
+        ack = await database_sync_to_async(actions.send)(self.user, frame)
+        await self.send_json(ack)
+
+    async def on_sync(self, frame: dict[str, Any]) -> None:
+        messages, synced = await database_sync_to_async(actions.sync)(
+            self.user, frame["chat"], frame["after"]
+        )
+        await self.forward(messages)
+        await self.send_json(synced)
+
+    async def on_read(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(actions.read)(self.user, frame["chat"], frame["seq"])
+
+    async def on_typing(self, frame: dict[str, Any]) -> None:
+        await database_sync_to_async(actions.typing)(self.user, frame["chat"])
+
+    # Channel-layer events.
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        payload = event["message"]
+        chat_id, seq = payload["chat"], payload["seq"]
+        last = self.forwarded.get(chat_id)
+        if last is not None and seq <= last:
+            return  # already sent on this socket (by a sync or an earlier gap fill)
+        if last is not None and seq > last + 1:
+            # The doorbell rang out of order or dropped one: fill the gap from the database.
+            missing = await database_sync_to_async(actions.between)(chat_id, last, seq)
+            await self.forward(missing)
+        await self.forward([payload])
+        await self.send_json(protocol.unread(chat_id, event["unread"], event["unread_total"]))
+
+    async def chat_unread(self, event: dict[str, Any]) -> None:
+        await self.send_json(protocol.unread(event["chat"], event["unread"], event["unread_total"]))
+
+    async def chat_read(self, event: dict[str, Any]) -> None:
+        frame = {"type": "read", "chat": event["chat"], "user": event["user"], "seq": event["seq"]}
+        await self.send_json(frame)
+
+    async def chat_delivered(self, event: dict[str, Any]) -> None:
+        frame = {"type": "delivered", "chat": event["chat"], "user": event["user"]}
+        await self.send_json({**frame, "seq": event["seq"]})
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "typing", "chat": event["chat"], "user": event["user"]})
+
+    async def session_check(self, event: dict[str, Any]) -> None:
+        if not await database_sync_to_async(actions.session_valid)(self.scope):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    # Helpers.
+
+    async def forward(self, payloads: list[dict[str, Any]]) -> None:
+        """Send message frames in order and note the peer's messages as delivered."""
+        for payload in payloads:
+            chat_id, seq = payload["chat"], payload["seq"]
+            self.forwarded[chat_id] = max(seq, self.forwarded.get(chat_id, 0))
+            await self.send_json(protocol.message(payload))
+            if payload["sender"] != self.user.username:
+                self.delivered_pending[chat_id] = max(seq, self.delivered_pending.get(chat_id, 0))
+        if self.delivered_pending and self.delivering is None:
+            self.delivering = asyncio.ensure_future(self.flush_delivered())
+
+    async def flush_delivered(self) -> None:
+        """Write delivered pointers off the hot path, coalescing bursts into one update."""
+        try:
+            while self.delivered_pending:
+                pending, self.delivered_pending = self.delivered_pending, {}
+                await database_sync_to_async(actions.delivered)(self.user, pending)
+        except DatabaseError:
+            logger.exception("could not record delivery for user %s", self.user.pk)
+        finally:
+            self.delivering = None

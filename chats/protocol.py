@@ -1,0 +1,105 @@
+"""The WebSocket protocol: parsing and validating client frames, building server frames.
+
+Documented in docs/protocol.md. Pure functions: no database, no channel layer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chats.selectors import ChatSummary
+from chats.validation import Refused, clean_body, clean_client_id, clean_id, clean_seq
+
+MAX_FRAME_CHARS = 32 * 1024
+
+CLIENT_TYPES = frozenset({"send", "sync", "read", "typing"})
+
+
+def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+    """Decode and validate one client frame; raises Refused with the protocol's code."""
+    if text_data is None:
+        raise Refused("bad_json", "Frames must be JSON text, not binary.")
+    if len(text_data) > MAX_FRAME_CHARS:
+        raise Refused("too_long", f"Frames are at most {MAX_FRAME_CHARS} characters.")
+    try:
+        frame = json.loads(text_data)
+    except (ValueError, RecursionError):
+        raise Refused("bad_json", "The frame is not valid JSON.") from None
+    if not isinstance(frame, dict):
+        raise Refused("invalid", "A frame must be a JSON object.")
+    kind = frame.get("type")
+    if kind not in CLIENT_TYPES:
+        raise Refused("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
+    clean: dict[str, Any] = {"type": kind}
+    if kind == "send":
+        # client_id first, so a refused body can still be matched to its pending message.
+        clean["client_id"] = clean_client_id(frame.get("client_id"))
+        clean["chat"] = clean_id(frame.get("chat"), "chat")
+        clean["body"] = clean_body(frame.get("body"))
+    elif kind == "sync":
+        clean["chat"] = clean_id(frame.get("chat"), "chat")
+        clean["after"] = clean_seq(frame.get("after", 0), "after")
+    elif kind == "read":
+        clean["chat"] = clean_id(frame.get("chat"), "chat")
+        clean["seq"] = clean_seq(frame.get("seq"), "seq")
+    else:
+        clean["chat"] = clean_id(frame.get("chat"), "chat")
+    return clean
+
+
+def client_id_of(text_data: str | None) -> str | None:
+    """Best effort: the client_id of a frame that failed validation, to echo in the error."""
+    if not text_data or len(text_data) > MAX_FRAME_CHARS:
+        return None
+    try:
+        frame = json.loads(text_data)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(frame, dict):
+        client_id = frame.get("client_id")
+        if isinstance(client_id, str) and 0 < len(client_id) <= 64:
+            return client_id
+    return None
+
+
+def error(code: str, detail: str, client_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame
+
+
+def chat_entry(summary: ChatSummary) -> dict[str, Any]:
+    return {
+        "id": summary.id,
+        "peer": summary.peer.username,
+        "last_seq": summary.last_seq,
+        "read_seq": summary.read_seq,
+        "unread": summary.unread,
+    }
+
+
+def hello(username: str, summaries: list[ChatSummary]) -> dict[str, Any]:
+    return {
+        "type": "hello",
+        "user": username,
+        "chats": [chat_entry(s) for s in summaries],
+        "unread_total": sum(s.unread for s in summaries),
+    }
+
+
+def message(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "message", "message": payload}
+
+
+def ack(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "ack", "client_id": payload["client_id"], "message": payload}
+
+
+def unread(chat_id: int, count: int, total: int) -> dict[str, Any]:
+    return {"type": "unread", "chat": chat_id, "unread": count, "unread_total": total}
+
+
+def synced(chat_id: int, last_seq: int, more: bool) -> dict[str, Any]:
+    return {"type": "synced", "chat": chat_id, "last_seq": last_seq, "more": more}

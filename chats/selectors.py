@@ -1,0 +1,157 @@
+"""Every read of chats and messages: explicit ordering, bounded, no per-row queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import F, OuterRef, Subquery, Sum
+
+from accounts.models import User
+from chats.models import Block, Chat, Membership, Message
+
+HISTORY_PAGE = 50
+SYNC_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class ChatSummary:
+    id: int
+    peer: User
+    last_seq: int
+    read_seq: int
+    last_message_at: datetime | None
+    last_body: str | None
+    last_sender_id: int | None
+    last_removed: bool
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.last_seq - self.read_seq)
+
+
+def peer_of(chat: Chat, user_id: int) -> User:
+    return chat.user_high if chat.user_low_id == user_id else chat.user_low
+
+
+def chat_get_for_member(*, user_id: int, chat_id: Any) -> Chat:
+    """The chat if `user_id` is a member; Chat.DoesNotExist for a missing or foreign chat."""
+    if isinstance(chat_id, bool) or not isinstance(chat_id, int) or not 0 < chat_id < 2**63:
+        raise Chat.DoesNotExist
+    return Chat.objects.select_related("user_low", "user_high").get(
+        pk=chat_id, memberships__user_id=user_id
+    )
+
+
+def membership_get(*, user_id: int, chat_id: int) -> Membership:
+    return Membership.objects.select_related("chat").get(user_id=user_id, chat_id=chat_id)
+
+
+def chat_summaries(*, user_id: int, limit: int | None = None) -> list[ChatSummary]:
+    """The user's chats, most recent activity first, in one query."""
+    last = Message.objects.filter(chat=OuterRef("chat"), seq=OuterRef("chat__last_seq"))
+    qs = (
+        Membership.objects.filter(user_id=user_id)
+        .select_related("chat__user_low", "chat__user_high")
+        .annotate(
+            last_body=Subquery(last.values("body")[:1]),
+            last_sender_id=Subquery(last.values("sender_id")[:1]),
+            last_removed_at=Subquery(last.values("removed_at")[:1]),
+        )
+        .order_by(F("chat__last_message_at").desc(nulls_last=True), "-chat_id")
+    )
+    if limit is not None:
+        qs = qs[:limit]
+    return [
+        ChatSummary(
+            id=m.chat_id,
+            peer=peer_of(m.chat, user_id),
+            last_seq=m.chat.last_seq,
+            read_seq=m.read_seq,
+            last_message_at=m.chat.last_message_at,
+            last_body=m.last_body,  # type: ignore[attr-defined]
+            last_sender_id=m.last_sender_id,  # type: ignore[attr-defined]
+            last_removed=m.last_removed_at is not None,  # type: ignore[attr-defined]
+        )
+        for m in qs
+    ]
+
+
+def unread_totals(*, user_ids: list[int]) -> dict[int, int]:
+    """Total unread per user: the sum over their chats of last_seq - read_seq."""
+    rows = (
+        Membership.objects.filter(user_id__in=user_ids)
+        .values("user_id")
+        .annotate(total=Sum(F("chat__last_seq") - F("read_seq")))
+    )
+    totals = {uid: 0 for uid in user_ids}
+    totals.update({row["user_id"]: max(0, row["total"] or 0) for row in rows})
+    return totals
+
+
+def unread_counts(*, chat_id: int, user_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(unread in this chat, unread in all chats) for each of `user_ids`."""
+    members = Membership.objects.filter(chat_id=chat_id, user_id__in=user_ids).select_related(
+        "chat"
+    )
+    per_chat = {m.user_id: max(0, m.chat.last_seq - m.read_seq) for m in members}
+    totals = unread_totals(user_ids=user_ids)
+    return {uid: (per_chat.get(uid, 0), totals[uid]) for uid in user_ids}
+
+
+def messages_before(
+    *, chat_id: int, before: int | None = None, limit: int = HISTORY_PAGE
+) -> tuple[list[Message], bool]:
+    """A page of history, oldest first, ending just before seq `before` (keyset)."""
+    qs = Message.objects.filter(chat_id=chat_id).select_related("sender")
+    if before is not None:
+        qs = qs.filter(seq__lt=before)
+    rows = list(qs.order_by("-seq")[: limit + 1])
+    has_more = len(rows) > limit
+    return rows[:limit][::-1], has_more
+
+
+def messages_after(
+    *, chat_id: int, after: int, limit: int = SYNC_LIMIT
+) -> tuple[list[Message], bool]:
+    """Messages with seq > `after`, oldest first, at most `limit`, and whether more follow."""
+    qs = Message.objects.filter(chat_id=chat_id, seq__gt=after).select_related("sender")
+    rows = list(qs.order_by("seq")[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def message_get_by_client_id(*, sender_id: int, client_id: str) -> Message | None:
+    return (
+        Message.objects.select_related("sender")
+        .filter(sender_id=sender_id, client_id=client_id)
+        .first()
+    )
+
+
+def chat_last_seq(*, chat_id: int) -> int:
+    return Chat.objects.values_list("last_seq", flat=True).get(pk=chat_id)
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """The JSON form of a message, shared by the socket and the API."""
+    removed = message.removed_at is not None
+    return {
+        "id": message.pk,
+        "chat": message.chat_id,
+        "seq": message.seq,
+        "sender": message.sender.username,
+        "body": "" if removed else message.body,
+        "sent_at": iso_utc(message.created_at),
+        "client_id": message.client_id,
+        "removed": removed,
+    }
+
+
+def iso_utc(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z suffix."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def is_blocked(*, blocker_id: int, blocked_id: int) -> bool:
+    return Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).exists()

@@ -1,0 +1,77 @@
+"""Synchronous work behind the socket consumer: each function runs in the database thread
+and calls services (writes) and selectors (reads), returning ready-to-send frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.base import SessionBase
+from django.utils.crypto import constant_time_compare
+
+from accounts.models import User
+from chats import limits, protocol, selectors, services
+from chats.models import Chat
+from chats.validation import Refused
+from chatsite import ratelimit
+
+
+def hello(user: User) -> dict[str, Any]:
+    return protocol.hello(user.username, selectors.chat_summaries(user_id=user.pk))
+
+
+def send(user: User, frame: dict[str, Any]) -> dict[str, Any]:
+    limits.check_send_rate(user_id=user.pk)
+    message, _created = services.message_send(
+        sender=user, chat_id=frame["chat"], client_id=frame["client_id"], body=frame["body"]
+    )
+    return protocol.ack(selectors.message_payload(message))
+
+
+def sync(user: User, chat_id: int, after: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    try:
+        chat = selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
+    except Chat.DoesNotExist:
+        raise Refused("not_found", "No such chat.") from None
+    messages, more = selectors.messages_after(chat_id=chat.pk, after=after)
+    payloads = [selectors.message_payload(m) for m in messages]
+    return payloads, protocol.synced(chat.pk, chat.last_seq, more)
+
+
+def between(chat_id: int, after: int, before: int) -> list[dict[str, Any]]:
+    """Messages strictly between two seqs (a gap in live delivery), if the gap is small."""
+    gap = before - after - 1
+    if gap > selectors.SYNC_LIMIT:
+        return []  # the client's gap detection will sync
+    messages, _more = selectors.messages_after(chat_id=chat_id, after=after, limit=gap)
+    return [selectors.message_payload(m) for m in messages]
+
+
+def read(user: User, chat_id: int, seq: int) -> None:
+    services.chat_mark_read(user=user, chat_id=chat_id, seq=seq)
+
+
+def delivered(user: User, pointers: dict[int, int]) -> None:
+    for chat_id, seq in pointers.items():
+        services.chat_mark_delivered(user=user, chat_id=chat_id, seq=seq)
+
+
+def typing(user: User, chat_id: int) -> None:
+    if not ratelimit.hit(f"typing:{user.pk}:{chat_id}", limit=2, window=2):
+        return  # typing is a hint: extra ones are dropped silently
+    services.chat_typing(user=user, chat_id=chat_id)
+
+
+def session_valid(scope: dict[str, Any]) -> bool:
+    """Whether the socket's session still exists and still matches the user's password."""
+    session: SessionBase | None = scope.get("session")
+    user = scope.get("user")
+    if session is None or user is None or not session.session_key:
+        return False
+    store = session.__class__(session_key=session.session_key)
+    if store.get(SESSION_KEY) is None or str(store.get(SESSION_KEY)) != str(user.pk):
+        return False
+    fresh = User.objects.filter(pk=user.pk, is_active=True).first()
+    if fresh is None:
+        return False
+    return constant_time_compare(store.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash())

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from chats import views
+
+app_name = "chats"
+
+urlpatterns = [
+    path("", views.chat_list, name="list"),
+    path("new/", views.chat_new, name="new"),
+    path("start/", views.chat_start, name="start"),
+    path("<int:chat_id>/", views.chat_detail, name="detail"),
+    path("<int:chat_id>/send/", views.chat_send, name="send"),
+    path("<int:chat_id>/read/", views.chat_read, name="read"),
+]

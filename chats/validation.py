@@ -1,0 +1,51 @@
+"""Validation shared by every edge (socket, HTTP form, JSON API): one set of rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_BODY = 4000
+MAX_CLIENT_ID = 64
+
+
+class Refused(Exception):
+    """A request the server will not carry out; `code` is the protocol's error code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def clean_body(body: Any) -> str:
+    if not isinstance(body, str):
+        raise Refused("invalid", "body must be a string.")
+    body = body.strip()
+    if not body:
+        raise Refused("empty", "The message is empty.")
+    if len(body) > MAX_BODY:
+        raise Refused("too_long", f"Messages are at most {MAX_BODY} characters.")
+    if "\x00" in body:
+        raise Refused("invalid", "body must not contain NUL characters.")
+    return body
+
+
+def clean_client_id(client_id: Any) -> str:
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
+        raise Refused("invalid", f"client_id must be a string of 1 to {MAX_CLIENT_ID} characters.")
+    if "\x00" in client_id:
+        raise Refused("invalid", "client_id must not contain NUL characters.")
+    return client_id
+
+
+def clean_id(value: Any, field: str) -> int:
+    """A positive database id (JSON numbers only; booleans are not ids)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
+        raise Refused("invalid", f"{field} must be a positive integer.")
+    return value
+
+
+def clean_seq(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise Refused("invalid", f"{field} must be a non-negative integer.")
+    return value

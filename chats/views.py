@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from accounts.models import User
+from chats import limits, selectors, services
+from chats.forms import SendForm, StartChatForm
+from chats.models import Chat
+from chats.validation import Refused
+
+
+class AuthedRequest(HttpRequest):
+    user: User  # type: ignore[assignment]
+    htmx: HtmxDetails
+
+
+def _member_chat(request: AuthedRequest, chat_id: int) -> Chat:
+    try:
+        return selectors.chat_get_for_member(user_id=request.user.pk, chat_id=chat_id)
+    except Chat.DoesNotExist:
+        raise Http404("No such chat.") from None
+
+
+@login_required
+@require_GET
+def chat_list(request: AuthedRequest) -> HttpResponse:
+    summaries = selectors.chat_summaries(user_id=request.user.pk)
+    return render(request, "chats/list.html", {"summaries": summaries})
+
+
+@login_required
+@require_GET
+def chat_new(request: AuthedRequest) -> HttpResponse:
+    form = StartChatForm(initial={"username": request.GET.get("username", "")})
+    return render(request, "chats/new.html", {"form": form})
+
+
+@login_required
+@require_POST
+def chat_start(request: AuthedRequest) -> HttpResponse:
+    form = StartChatForm(request.POST)
+    if form.is_valid():
+        try:
+            chat, _created = services.chat_start(
+                user=request.user, username=form.cleaned_data["username"]
+            )
+        except Refused as refused:
+            form.add_error("username", refused.detail)
+        else:
+            if request.htmx:
+                return HttpResponseClientRedirect(chat.get_absolute_url())
+            return redirect(chat.get_absolute_url())
+    return render(request, "chats/new.html", {"form": form}, status=400)
+
+
+@login_required
+@require_GET
+def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
+    chat = _member_chat(request, chat_id)
+    before = request.GET.get("before")
+    before_seq = int(before) if before and before.isdigit() else None
+    page, has_more = selectors.messages_before(chat_id=chat.pk, before=before_seq)
+    peer = selectors.peer_of(chat, request.user.pk)
+    peer_membership = selectors.membership_get(user_id=peer.pk, chat_id=chat.pk)
+    context = {
+        "chat": chat,
+        "peer": peer,
+        "before": before_seq,
+        "peer_read_seq": peer_membership.read_seq,
+        "peer_delivered_seq": peer_membership.delivered_seq,
+        "messages_page": page,
+        "has_more": has_more,
+        "oldest_seq": page[0].seq if page else None,
+        "membership": selectors.membership_get(user_id=request.user.pk, chat_id=chat.pk),
+    }
+    if before_seq is not None and request.htmx:
+        return render(request, "chats/detail.html#history", context)
+    context["summaries"] = selectors.chat_summaries(user_id=request.user.pk)
+    context["new_client_id"] = str(uuid.uuid4())
+    return render(request, "chats/detail.html", context)
+
+
+@login_required
+@require_POST
+def chat_send(request: AuthedRequest, chat_id: int) -> HttpResponse:
+    chat = _member_chat(request, chat_id)
+    form = SendForm(request.POST)
+    if form.is_valid():
+        try:
+            limits.check_send_rate(user_id=request.user.pk)
+            services.message_send(
+                sender=request.user,
+                chat_id=chat.pk,
+                client_id=form.client_id_or_new(),
+                body=form.cleaned_data["body"],
+            )
+        except Refused as refused:
+            messages.error(request, refused.detail)
+    else:
+        messages.error(request, "The message is empty.")
+    return redirect(chat.get_absolute_url())
+
+
+@login_required
+@require_POST
+def chat_read(request: AuthedRequest, chat_id: int) -> HttpResponse:
+    chat = _member_chat(request, chat_id)
+    seq = request.POST.get("seq", "")
+    if not seq.isdigit():
+        return HttpResponse("seq must be a non-negative integer.", status=400)
+    services.chat_mark_read(user=request.user, chat_id=chat.pk, seq=int(seq))
+    return HttpResponse(status=204)

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("terms/", account_views.terms, name="terms"),
+    path("accounts/", include("accounts.urls")),
+    path("chats/", include("chats.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up and run Chatsite in the embedded mode (SQLite, in-memory channel layer).
+# Usage: ./scripts/run.sh   (HOST and PORT override 127.0.0.1:8000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+.venv/bin/python manage.py migrate --noinput -v0
+.venv/bin/python manage.py collectstatic --noinput -v0
+
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+echo "Chatsite is running at http://$HOST:$PORT/  (Ctrl+C to stop)"
+exec .venv/bin/daphne -b "$HOST" -p "$PORT" chatsite.asgi:application

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Set up and run the whole suite: lint, then the tests on the embedded default (SQLite +
+# in-memory layer) and again on PostgreSQL + Redis. Usage: ./scripts/test.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
+
+# Debian's chromium for the browser tests (Playwright cannot download browsers here).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq </dev/null
+    apt-get install -y -qq chromium </dev/null >/dev/null
+  else
+    echo "chromium is missing: run 'sudo apt-get install chromium' first" >&2
+    exit 1
+  fi
+fi
+
+# PostgreSQL and Redis for the scale-out run: start them if they are down.
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+
+echo "== migrations are up to date"
+env -u DATABASE_URL -u REDIS_URL .venv/bin/python manage.py makemigrations --check --dry-run -v0
+
+echo "== suite 1/2: embedded default (SQLite, in-memory channel layer)"
+env -u DATABASE_URL -u REDIS_URL -u SECRET_KEY -u DEBUG .venv/bin/python -m pytest "$@"
+
+echo "== suite 2/2: PostgreSQL + Redis"
+run_id="t$$"
+env -u SECRET_KEY -u DEBUG \
+  DATABASE_URL="postgres://postgres@127.0.0.1:5432/chatsite" \
+  REDIS_URL="redis://127.0.0.1:6379/1" \
+  CHANNEL_PREFIX="chatsite-$run_id" CACHE_PREFIX="chatsite-$run_id" \
+  .venv/bin/python -m pytest "$@"
