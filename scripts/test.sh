@@ -43,7 +43,7 @@ env -u DATABASE_URL -u REDIS_URL -u SECRET_KEY -u DEBUG .venv/bin/python -m pyte
 echo "== suite 2/2: PostgreSQL + Redis"
 run_id="t$$"
 env -u SECRET_KEY -u DEBUG \
-  DATABASE_URL="postgres://postgres@127.0.0.1:5432/chatsite" \
-  REDIS_URL="redis://127.0.0.1:6379/1" \
+  DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chatsite}" \
+  REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}" \
   CHANNEL_PREFIX="chatsite-$run_id" CACHE_PREFIX="chatsite-$run_id" \
   .venv/bin/python -m pytest "$@"
