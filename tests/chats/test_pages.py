@@ -1,0 +1,164 @@
+"""The server-rendered chat pages: start, list, history, the no-JavaScript send fallback."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.utils.html import escape
+
+from chats.models import Chat, Membership, Message
+from tests.factories import UserFactory, make_chat, make_messages
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_start_creates_one_chat_per_pair_and_redirects(alice, bob):
+    response = client_for(alice).post("/chats/start/", {"username": "BOB"})
+    chat = Chat.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/chats/{chat.pk}/"
+    again = client_for(bob).post("/chats/start/", {"username": "alice"})
+    assert again["Location"] == f"/chats/{chat.pk}/"
+    assert Chat.objects.count() == 1
+    assert Membership.objects.filter(chat=chat).count() == 2
+
+
+@pytest.mark.parametrize("username", ["alice", "nobody", "inactive", ""])
+def test_start_refuses_self_unknown_inactive(alice, username):
+    UserFactory(username="inactive", is_active=False)
+    response = client_for(alice).post("/chats/start/", {"username": username})
+    assert response.status_code == 400
+    assert Chat.objects.count() == 0
+    assert 'class="error"' in response.content.decode()
+
+
+def test_new_chat_form_posts_username_to_start(alice):
+    html = client_for(alice).get("/chats/new/?username=bob").content.decode()
+    assert 'action="/chats/start/"' in html
+    assert 'name="username"' in html
+    assert 'value="bob"' in html
+
+
+def test_detail_is_404_for_missing_and_foreign_chats_alike(alice, bob, carol):
+    chat = make_chat(bob, carol)
+    foreign = client_for(alice).get(f"/chats/{chat.pk}/")
+    missing = client_for(alice).get(f"/chats/{chat.pk + 1000}/")
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.content == missing.content
+    assert client_for(alice).post(f"/chats/{chat.pk}/send/", {"body": "x"}).status_code == 404
+    assert Message.objects.count() == 0
+
+
+def seqs(html):
+    return [int(s) for s in re.findall(r'data-seq="(\d+)"', html)]
+
+
+def test_detail_shows_last_50_oldest_first_and_pages_older_by_keyset(alice, bob):
+    chat = make_chat(alice, bob)
+    make_messages(chat, bob, 120)
+    client = client_for(alice)
+    html = client.get(f"/chats/{chat.pk}/").content.decode()
+    assert seqs(html) == list(range(71, 121))
+    assert "?before=71" in html
+    partial = client.get(f"/chats/{chat.pk}/?before=71", HTTP_HX_REQUEST="true")
+    body = partial.content.decode()
+    assert "<html" not in body
+    assert seqs(body) == list(range(21, 71))
+    assert "?before=21" in body
+    last = client.get(f"/chats/{chat.pk}/?before=21", HTTP_HX_REQUEST="true").content.decode()
+    assert seqs(last) == list(range(1, 21))
+    assert "?before=" not in last
+    # Without JavaScript the same link is a full page.
+    assert "<html" in client.get(f"/chats/{chat.pk}/?before=71").content.decode()
+
+
+def test_send_fallback_stores_and_redirects(alice, bob):
+    chat = make_chat(alice, bob)
+    client = client_for(alice)
+    response = client.post(f"/chats/{chat.pk}/send/", {"body": "  hello  ", "client_id": "c-1"})
+    assert response.status_code == 302
+    assert response["Location"] == f"/chats/{chat.pk}/"
+    message = Message.objects.get()
+    assert (message.body, message.seq, message.client_id) == ("hello", 1, "c-1")
+    # A resubmitted form (same client_id) stores nothing new.
+    client.post(f"/chats/{chat.pk}/send/", {"body": "  hello  ", "client_id": "c-1"})
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize("body", ["", "   \n  ", "x" * 4001])
+def test_send_fallback_refuses_bad_bodies(alice, bob, body):
+    chat = make_chat(alice, bob)
+    response = client_for(alice).post(f"/chats/{chat.pk}/send/", {"body": body}, follow=True)
+    assert Message.objects.count() == 0
+    assert 'class="flash-error"' in response.content.decode()
+
+
+XSS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '"><b hx-get=/accounts/logout/ hx-trigger=load>',
+    "{{7*7}}",
+]
+
+
+@pytest.mark.parametrize("body", XSS)
+def test_history_escapes_message_bodies(alice, bob, body):
+    chat = make_chat(alice, bob)
+    client_for(bob).post(f"/chats/{chat.pk}/send/", {"body": body})
+    html = client_for(alice).get(f"/chats/{chat.pk}/").content.decode()
+    assert escape(body) in html  # shown as text
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
+    assert "<b hx-get" not in html
+
+
+def test_chat_list_orders_by_recent_activity_with_unread(alice, bob, carol):
+    with_bob = make_chat(alice, bob)
+    with_carol = make_chat(alice, carol)
+    make_messages(with_bob, bob, 2)
+    make_messages(with_carol, carol, 3)
+    html = client_for(alice).get("/chats/").content.decode()
+    assert html.index("carol") < html.index("bob")
+    assert re.search(r'data-count="3"', html)
+    assert re.search(r'data-count="2"', html)
+
+
+def test_chat_list_query_count_is_constant(alice, django_assert_max_num_queries):
+    for i in range(30):
+        peer = UserFactory(username=f"peer{i}")
+        make_messages(make_chat(alice, peer), peer, 1)
+    client = client_for(alice)
+    with django_assert_max_num_queries(6):
+        assert client.get("/chats/").status_code == 200
+
+
+def test_read_endpoint_moves_pointer_forward_only(alice, bob):
+    chat = make_chat(alice, bob)
+    make_messages(chat, bob, 5)
+    client = client_for(alice)
+    assert client.post(f"/chats/{chat.pk}/read/", {"seq": "4"}).status_code == 204
+    assert client.post(f"/chats/{chat.pk}/read/", {"seq": "2"}).status_code == 204
+    assert Membership.objects.get(chat=chat, user=alice).read_seq == 4
+    assert client.post(f"/chats/{chat.pk}/read/", {"seq": "-1"}).status_code == 400
+
+
+def test_unsafe_requests_need_csrf(alice, bob):
+    chat = make_chat(alice, bob)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    for url, data in [
+        ("/chats/start/", {"username": "bob"}),
+        (f"/chats/{chat.pk}/send/", {"body": "hi"}),
+        (f"/chats/{chat.pk}/read/", {"seq": "1"}),
+        ("/accounts/profile/", {"username": "x-y-z"}),
+        ("/accounts/password/", {}),
+        ("/accounts/logout/", {}),
+    ]:
+        assert client.post(url, data).status_code == 403, url
+    assert Message.objects.count() == 0
