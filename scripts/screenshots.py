@@ -167,7 +167,7 @@ def main() -> None:
                     )
                     if args.demo:
                         page.evaluate(DEMO_JS)
-                    shoot(page, out, f"chat{'-demo' if args.demo else ''}-{tag}")
+                    shoot(page, out, f"chat{'-states-preview' if args.demo else ''}-{tag}")
                 if "profile" in pages:
                     page.goto(f"{base}/accounts/profile/")
                     shoot(page, out, f"profile-{tag}")
