@@ -44,7 +44,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
         if getattr(self, "delivering", None) is not None:
-            self.delivering.cancel()
+            # Let the write finish: a cancelled await would strand its database thread.
+            await asyncio.wait([self.delivering], timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))

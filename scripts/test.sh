@@ -38,7 +38,7 @@ echo "== migrations are up to date"
 env -u DATABASE_URL -u REDIS_URL .venv/bin/python manage.py makemigrations --check --dry-run -v0
 
 echo "== suite 1/2: embedded default (SQLite, in-memory channel layer)"
-env -u DATABASE_URL -u REDIS_URL -u SECRET_KEY -u DEBUG .venv/bin/python -m pytest "$@"
+env -u DATABASE_URL -u REDIS_URL -u SECRET_KEY -u DEBUG timeout 1800 .venv/bin/python -m pytest "$@"
 
 echo "== suite 2/2: PostgreSQL + Redis"
 run_id="t$$"
@@ -46,4 +46,4 @@ env -u SECRET_KEY -u DEBUG \
   DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chatsite}" \
   REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}" \
   CHANNEL_PREFIX="chatsite-$run_id" CACHE_PREFIX="chatsite-$run_id" \
-  .venv/bin/python -m pytest "$@"
+  timeout 1800 .venv/bin/python -m pytest "$@"

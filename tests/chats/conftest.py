@@ -72,7 +72,8 @@ class Socket:
 
 
 @pytest.fixture
-def socket():
+async def socket():
+    """Open logged-in sockets; every one is closed at teardown so no consumer outlives the loop."""
     opened = []
 
     async def make(user=None, **kwargs):
@@ -82,4 +83,6 @@ def socket():
         opened.append(sock)
         return sock
 
-    return make
+    yield make
+    for sock in opened:
+        await sock.close()
