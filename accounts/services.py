@@ -46,3 +46,10 @@ def user_update_privacy(*, user: User, hide_presence: bool, send_read_receipts: 
     user.send_read_receipts = send_read_receipts
     user.save(update_fields=["hide_presence", "send_read_receipts"])
     return user
+
+
+def user_session_ended(*, user_id: int) -> None:
+    """After a logout: the user's sockets re-check their sessions and the ended one closes."""
+    from chats import events
+
+    transaction.on_commit(lambda: events.user_sessions_changed(user_id=user_id))

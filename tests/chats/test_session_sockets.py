@@ -1,0 +1,55 @@
+"""Logging out or changing the password closes the user's open sockets."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+
+from tests.chats.conftest import Socket
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def login(client):
+    assert (
+        client.post("/accounts/login/", {"username": "alice", "password": PASSWORD}).status_code
+        == 302
+    )
+    return client.cookies["sessionid"].value
+
+
+async def open_socket(user, key):
+    sock = Socket(user, session_key=key)
+    connected, _ = await sock.connect()
+    assert connected and sock.hello is not None
+    return sock
+
+
+async def test_logout_closes_that_sessions_socket_only(alice):
+    one, two = Client(), Client()
+    key_one = await sync_to_async(login)(one)
+    key_two = await sync_to_async(login)(two)
+    sock_one = await open_socket(alice, key_one)
+    sock_two = await open_socket(alice, key_two)
+    await sync_to_async(one.post)("/accounts/logout/")
+    closed = await sock_one.comm.receive_output(timeout=3)
+    assert closed["type"] == "websocket.close"
+    assert closed["code"] == 4401
+    assert await sock_two.nothing(timeout=0.5)
+    await sock_two.close()
+
+
+async def test_password_change_closes_other_sessions_sockets(alice):
+    this, other = Client(), Client()
+    await sync_to_async(login)(this)
+    key_other = await sync_to_async(login)(other)
+    sock_other = await open_socket(alice, key_other)
+    new = "another-horse-battery-7"
+    response = await sync_to_async(this.post)(
+        "/accounts/password/",
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert response.status_code == 302
+    closed = await sock_other.comm.receive_output(timeout=3)
+    assert closed["type"] == "websocket.close"
+    assert closed["code"] == 4401
