@@ -1,9 +1,20 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.cache import cache
 
 from tests.factories import UserFactory
+
+# Fast password hashing for test runs and the servers they start (DEBUG only; see settings).
+os.environ["CHATSITE_TEST_FAST_HASHER"] = "1"
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
