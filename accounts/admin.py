@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from accounts.models import User
 from chats import moderation
-from chats.admin_actions import ask_reason_then
+from chats.admin_actions import ask_reason_then, moderator_of
 from chats.validation import Refused
 
 
@@ -45,7 +45,7 @@ class UserAdmin(DjangoUserAdmin):
                 "connections close at once. Their messages stay."
             ),
             run=lambda user, reason: moderation.user_deactivate(
-                user=user, moderator=request.user, reason=reason
+                user=user, moderator=moderator_of(request), reason=reason
             ),
         )
 
@@ -61,7 +61,7 @@ class UserAdmin(DjangoUserAdmin):
             verb="Reactivate users",
             required=False,
             run=lambda user, reason: moderation.user_reactivate(
-                user=user, moderator=request.user, reason=reason
+                user=user, moderator=moderator_of(request), reason=reason
             ),
         )
 
@@ -77,8 +77,8 @@ class UserAdmin(DjangoUserAdmin):
             return
         try:
             if wanted:
-                moderation.user_reactivate(user=obj, moderator=request.user)
+                moderation.user_reactivate(user=obj, moderator=moderator_of(request))
             else:
-                moderation.user_deactivate(user=obj, moderator=request.user)
+                moderation.user_deactivate(user=obj, moderator=moderator_of(request))
         except Refused as refused:
             messages.error(request, f"{obj} was not deactivated: {refused.detail}")

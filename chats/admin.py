@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from chats import moderation
-from chats.admin_actions import ask_reason_then
+from chats.admin_actions import ask_reason_then, moderator_of
 from chats.models import Chat, Membership, Message, ModerationLog, Report
 
 EXCERPT = 80
@@ -209,7 +209,7 @@ class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
             ),
             describe=describe_message,
             run=lambda message, reason: moderation.message_remove(
-                message=message, moderator=request.user, reason=reason
+                message=message, moderator=moderator_of(request), reason=reason
             ),
         )
 
@@ -320,7 +320,7 @@ class ReportAdmin(ReadOnlyMixin, admin.ModelAdmin):
             help_text="Removing a message resolves every open report on it.",
             describe=self._describe,
             run=lambda report, reason: moderation.report_remove_message(
-                report=report, moderator=request.user, reason=reason
+                report=report, moderator=moderator_of(request), reason=reason
             ),
         )
 
@@ -343,7 +343,7 @@ class ReportAdmin(ReadOnlyMixin, admin.ModelAdmin):
             ),
             describe=self._describe,
             run=lambda report, reason: moderation.report_deactivate_sender(
-                report=report, moderator=request.user, reason=reason
+                report=report, moderator=moderator_of(request), reason=reason
             ),
         )
 
@@ -360,7 +360,7 @@ class ReportAdmin(ReadOnlyMixin, admin.ModelAdmin):
             required=False,
             describe=self._describe,
             run=lambda report, reason: moderation.report_dismiss(
-                report=report, moderator=request.user, reason=reason
+                report=report, moderator=moderator_of(request), reason=reason
             ),
         )
 

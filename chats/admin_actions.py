@@ -9,14 +9,21 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from accounts.models import User
 from chats.moderation import MAX_REASON
 from chats.validation import Refused
 
 MAX_SELECTED = 500
+
+
+def moderator_of(request: HttpRequest) -> User:
+    """The admin only lets staff accounts in, so the request's user is a real User."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 class ReasonForm(forms.Form):
@@ -40,7 +47,7 @@ def ask_reason_then(
     title: str,
     verb: str,
     required: bool,
-    run: Callable[[Model, str], bool],
+    run: Callable[[Any, str], bool],
     help_text: str = "",
     describe: Callable[[Any], str] = str,
 ) -> HttpResponse | None:
@@ -86,7 +93,7 @@ def _apply(
     queryset: QuerySet[Any],
     verb: str,
     reason: str,
-    run: Callable[[Model, str], bool],
+    run: Callable[[Any, str], bool],
 ) -> None:
     done = unchanged = 0
     for obj in queryset:

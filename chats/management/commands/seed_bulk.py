@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.db import connection, transaction
-from django.db.models import Model, OuterRef, Subquery
+from django.db.models import Field, Model, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -71,13 +71,19 @@ class Progress:
             self.out.write("")
 
 
+def _column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field) and field.column is not None
+    return field.column
+
+
 def write_rows(model: type[Model], fields: Sequence[str], rows: list[list[Any]]) -> None:
     """Insert ready-to-store rows into the model's table: COPY on PostgreSQL."""
     if not rows:
         return
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    columns = ", ".join(quote(_column(model, name)) for name in fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
