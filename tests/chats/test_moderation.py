@@ -14,6 +14,7 @@ from accounts.models import User
 from chats import events, moderation, selectors, services
 from chats.models import Message, ModerationLog, Report
 from chats.validation import Refused
+from tests.chats.conftest import Socket, session_cookie
 from tests.factories import PASSWORD, UserFactory, make_chat, make_messages
 
 REMOVED_TEXT = "Message removed by a moderator"
@@ -292,6 +293,14 @@ class TestLiveEffects:
             assert closed == {"type": "websocket.close", "code": 4401}
         assert await other.nothing()
         await other.close()
+
+    async def test_deactivated_user_cannot_open_a_new_socket(self, alice):
+        moderator = await sync_to_async(UserFactory)(username="mod", is_staff=True)
+        key = await sync_to_async(session_cookie)(alice)
+        await sync_to_async(moderation.user_deactivate)(user=alice, moderator=moderator)
+        connected, code = await Socket(alice, session_key=key).connect()
+        assert not connected
+        assert code == 4401
 
 
 # Deactivating users, and the reports queue actions.
