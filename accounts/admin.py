@@ -21,6 +21,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ("username",)
     ordering = ("username",)
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice, over millions of users
     actions = ("deactivate_users", "reactivate_users")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,  # type: ignore[misc]

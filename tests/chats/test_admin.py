@@ -386,3 +386,9 @@ class TestModerationLogAdmin:
         assert admin_client.get(f"{LOG}{entry.pk}/delete/").status_code == 403
         admin_client.post(f"{LOG}{entry.pk}/change/", {"reason": "rewritten"})
         assert ModerationLog.objects.get().reason == ""
+
+
+@pytest.mark.parametrize("url", [USERS, CHATS, MESSAGES, REPORTS, LOG])
+def test_change_lists_survive_facets_and_odd_parameters(mod_client, chat, url):
+    response = mod_client.get(url, {"_facets": "True", "chat": "1", "state": "bogus", "q": "%"})
+    assert response.status_code in (200, 302)
