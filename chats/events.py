@@ -88,3 +88,20 @@ def typing(*, chat_id: int, user: User, peer_id: int) -> None:
 def user_sessions_changed(*, user_id: int) -> None:
     """Ask every socket of the user to re-check its session (logout, password change)."""
     _send(user_id, {"type": "session.check"})
+
+
+def message_removed(*, message: Message, member_ids: list[int]) -> None:
+    """Tell both members' sockets that a moderator removed a message (ids only, no text)."""
+    event = {
+        "type": "chat.message_removed",
+        "chat": message.chat_id,
+        "seq": message.seq,
+        "id": message.pk,
+    }
+    for user_id in member_ids:
+        _send(user_id, event)
+
+
+def user_deactivated(*, user_id: int) -> None:
+    """Close every socket of a deactivated user: their session no longer passes the check."""
+    _send(user_id, {"type": "session.check"})

@@ -109,3 +109,93 @@ class Block(models.Model):
 
     def __str__(self) -> str:
         return f"{self.blocker_id} blocks {self.blocked_id}"
+
+
+class Report(models.Model):
+    """A member's report of the other member's message; one per (message, reporter)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+        DISMISSED = "dismissed", "Dismissed"
+
+    class Resolution(models.TextChoices):
+        NONE = "", "—"
+        MESSAGE_REMOVED = "message_removed", "Message removed"
+        SENDER_DEACTIVATED = "sender_deactivated", "Sender deactivated"
+        DISMISSED = "dismissed", "Dismissed"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolution = models.CharField(
+        max_length=20, choices=Resolution.choices, default=Resolution.NONE, blank=True
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "reporter"], name="chats_report_once"),
+            models.CheckConstraint(
+                condition=Q(status="open", resolved_at__isnull=True)
+                | (~Q(status="open") & Q(resolved_at__isnull=False)),
+                name="chats_report_resolved_at_iff_closed",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="chats_report_queue")]
+
+    def __str__(self) -> str:
+        return f"Report {self.pk} on {self.message_id}"
+
+
+class ModerationLog(models.Model):
+    """An audit record of one moderation action; written by chats.moderation only."""
+
+    class Action(models.TextChoices):
+        MESSAGE_REMOVED = "message_removed", "Message removed"
+        USER_DEACTIVATED = "user_deactivated", "User deactivated"
+        USER_REACTIVATED = "user_reactivated", "User reactivated"
+        REPORT_DISMISSED = "report_dismissed", "Report dismissed"
+        REPORT_RESOLVED = "report_resolved", "Report resolved (action already taken)"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Null only once the moderator's own account has been deleted.
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    report = models.ForeignKey(
+        Report, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"

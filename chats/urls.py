@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:chat_id>/", views.chat_detail, name="detail"),
     path("<int:chat_id>/send/", views.chat_send, name="send"),
     path("<int:chat_id>/read/", views.chat_read, name="read"),
+    path("<int:chat_id>/messages/<int:seq>/report/", views.message_report, name="report_message"),
 ]

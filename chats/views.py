@@ -6,12 +6,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from accounts.models import User
-from chats import limits, selectors, services
+from chats import limits, moderation, selectors, services
 from chats.forms import SendForm, StartChatForm
 from chats.models import Chat
 from chats.validation import Refused
@@ -118,3 +119,25 @@ def chat_read(request: AuthedRequest, chat_id: int) -> HttpResponse:
         return HttpResponse("seq must be a non-negative integer.", status=400)
     services.chat_mark_read(user=request.user, chat_id=chat.pk, seq=int(seq))
     return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def message_report(request: AuthedRequest, chat_id: int, seq: int) -> HttpResponse:
+    """Report the other member's message; a missing or foreign message is a 404."""
+    try:
+        moderation.report_create(
+            reporter=request.user, chat_id=chat_id, seq=seq, reason=request.POST.get("reason")
+        )
+    except Refused as refused:
+        if refused.code == "not_found":
+            raise Http404("No such message.") from None
+        ok, detail = False, refused.detail
+    else:
+        ok, detail = True, "Thank you. A moderator will look at this message."
+    if request.htmx:
+        # 200 either way: htmx does not swap error responses, and the outcome is the content.
+        context = {"ok": ok, "detail": detail, "seq": seq}
+        return render(request, "chats/_report.html#result", context)
+    (messages.success if ok else messages.error)(request, detail)
+    return redirect(reverse("chats:detail", args=[chat_id]))
