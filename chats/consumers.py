@@ -112,6 +112,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_typing(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "typing", "chat": event["chat"], "user": event["user"]})
 
+    async def chat_message_removed(self, event: dict[str, Any]) -> None:
+        frame = {"type": "message_removed", "chat": event["chat"], "seq": event["seq"]}
+        await self.send_json({**frame, "id": event["id"]})
+
     async def session_check(self, event: dict[str, Any]) -> None:
         if not await database_sync_to_async(actions.session_valid)(self.scope):
             await self.close(code=CLOSE_UNAUTHENTICATED)

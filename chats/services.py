@@ -9,6 +9,7 @@ from accounts.models import User
 from chats import events, selectors
 from chats.models import Chat, Membership, Message
 from chats.validation import Refused, clean_body, clean_client_id
+from chatsite import ratelimit
 
 
 def chat_start(*, user: User, username: str) -> tuple[Chat, bool]:
@@ -127,11 +128,13 @@ def chat_mark_delivered(*, user: User, chat_id: int, seq: int) -> bool:
 
 
 def chat_typing(*, user: User, chat_id: int) -> None:
-    """Tell the other member that `user` is typing (nothing is stored)."""
+    """Tell the other member that `user` is typing (nothing is stored; extra hints dropped)."""
     try:
         chat = selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
+    if not ratelimit.hit(f"typing:{user.pk}:{chat.pk}", limit=2, window=2):
+        return
     peer = selectors.peer_of(chat, user.pk)
     if selectors.is_blocked(blocker_id=peer.pk, blocked_id=user.pk):
         return
