@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "ninja",
     "accounts",
     "chats",
 ]

@@ -17,7 +17,7 @@ async def test_send_is_acked_and_broadcast_to_both_members(socket, alice, bob):
     assert a.hello["chats"][0]["id"] == chat.pk
     cid = str(uuid.uuid4())
     await a.send({"type": "send", "chat": chat.pk, "client_id": cid, "body": " hi "})
-    ack, frames = await a.recv_until("ack")
+    ack, _frames = await a.recv_until("ack")
     assert ack["message"]["body"] == "hi"
     assert ack["message"]["seq"] == 1
     msg, _ = await b.recv_until("message")

@@ -1,0 +1,75 @@
+"""The API object: routers, error handlers and the offline docs page."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Swagger
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from api import auth, chats, me, users
+from api.errors import ApiError
+
+api = NinjaAPI(
+    title="Chatsite API",
+    version="1",
+    description=(
+        "Session-authenticated JSON API (the site's session cookie). Unsafe methods need the "
+        "CSRF token from GET /api/auth/csrf/ in the X-CSRFToken header. Errors are "
+        '{"detail", "code"} with "errors" (field -> messages) on 400. See docs/api.md.'
+    ),
+    urls_namespace="api",
+    # Served from this site's static files (ninja is in INSTALLED_APPS): nothing from a CDN,
+    # and no validator badge fetched from swagger.io.
+    docs=Swagger(settings={"validatorUrl": None}),
+)
+
+api.add_router("", auth.router)
+api.add_router("", users.router)
+api.add_router("", chats.router)
+api.add_router("", me.router)
+
+
+def _respond(request: HttpRequest, error: ApiError) -> HttpResponse:
+    response = api.create_response(request, error.body(), status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(ApiError)
+def on_api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return _respond(request, exc)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        # ("body", "payload", "field") / ("query", "field") -> "field"; a bad body -> "body".
+        names = [part for part in loc[1:] if part not in ("payload", "query")]
+        errors.setdefault(".".join(names) or (loc[0] if loc else "body"), []).append(
+            str(error.get("msg", "Invalid value."))
+        )
+    return _respond(request, ApiError(400, "invalid", "Invalid request.", errors=errors))
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    detail = "Log in first: POST /api/auth/login/ or use the site's session cookie."
+    return _respond(request, ApiError(401, "unauthenticated", detail))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return _respond(request, ApiError(exc.status_code, "error", str(exc)))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _respond(request, ApiError(404, "not_found", "Not found."))
+
+
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under /api/: a JSON 404 rather than the site's HTML page."""
+    return _respond(request, ApiError(404, "not_found", f"No API endpoint at {request.path}."))
