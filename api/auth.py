@@ -5,14 +5,14 @@ from typing import Any
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
-from ninja import Router
+from ninja import Router, Status
 
 from accounts.models import User
 from accounts.throttling import LOCKOUT_MESSAGE
 from api.errors import ApiError
 from api.me import me_out
 from api.schemas import CsrfOut, LoginIn, LoginOut, error_responses
-from api.security import require_csrf, session_auth
+from api.security import require_csrf
 
 router = Router(tags=["auth"])
 
@@ -25,7 +25,9 @@ def csrf(request: HttpRequest) -> dict[str, str]:
     return {"csrf_token": get_token(request)}
 
 
-@router.post("/auth/login/", response={200: LoginOut, **error_responses(400, 401, 403, 429)})
+@router.post(
+    "/auth/login/", response={200: LoginOut, **error_responses(400, 401, 403, 429)}, auth=None
+)
 def auth_login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
     """Log in with the same throttling as the login page (5 failures lock for 15 minutes)."""
     require_csrf(request)
@@ -39,7 +41,7 @@ def auth_login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
     return {**me_out(user), "csrf_token": get_token(request)}
 
 
-@router.post("/auth/logout/", response={204: None, **error_responses(401, 403)}, auth=session_auth)
-def auth_logout(request: HttpRequest) -> tuple[int, None]:
+@router.post("/auth/logout/", response={204: None, **error_responses(401, 403)})
+def auth_logout(request: HttpRequest) -> Status[None]:
     logout(request)
-    return 204, None
+    return Status(204, None)

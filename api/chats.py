@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field as F
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from accounts.models import User
 from api.errors import ApiError, clean_field, from_refused, invalid
@@ -93,14 +93,15 @@ def chat_list(request: HttpRequest) -> dict[str, Any]:
     "/chats/",
     response={200: ChatOut, 201: ChatOut, **error_responses(400, 401, 403)},
 )
-def chat_start(request: HttpRequest, payload: ChatStartIn) -> tuple[int, dict[str, Any]]:
+def chat_start(request: HttpRequest, payload: ChatStartIn) -> Status[dict[str, Any]]:
     """Open the chat with `username`: 201 when created, 200 when it already existed."""
     user: User = request.auth  # type: ignore[attr-defined]
     try:
         chat, created = services.chat_start(user=user, username=payload.username)
     except Refused as refused:
-        raise from_refused(refused, "username") from None
-    return (201 if created else 200), _chat_out(_summary(chat, user), user)
+        # The chat is the resource here; an unknown peer is a bad field, not a 404.
+        raise invalid("username", refused.detail, refused.code) from None
+    return Status(201 if created else 200, _chat_out(_summary(chat, user), user))
 
 
 @router.get(
@@ -128,9 +129,7 @@ def message_list(request: HttpRequest, chat_id: int, query: Query[HistoryQuery])
     "/chats/{int:chat_id}/messages/",
     response={200: MessageOut, 201: MessageOut, **error_responses(400, 401, 403, 404, 429)},
 )
-def message_send(
-    request: HttpRequest, chat_id: int, payload: MessageIn
-) -> tuple[int, dict[str, Any]]:
+def message_send(request: HttpRequest, chat_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
     """Send a message: 201 when stored, 200 with the stored one for a repeated client_id."""
     user: User = request.auth  # type: ignore[attr-defined]
     chat = _member_chat(user, chat_id)
@@ -146,7 +145,7 @@ def message_send(
         )
     except Refused as refused:
         raise from_refused(refused, "body") from None
-    return (201 if created else 200), selectors.message_payload(message)
+    return Status(201 if created else 200, selectors.message_payload(message))
 
 
 @router.post(

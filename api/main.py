@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from api import auth, chats, me, users
 from api.errors import ApiError
+from api.security import session_auth
+
+BAD_BODY = "The request body must be a JSON object."
+
+
+class ObjectParser(Parser):
+    """JSON bodies must be objects: `false` or `[]` is not an empty update."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = json.loads(request.body)
+        if not isinstance(data, dict):
+            raise ValueError(BAD_BODY)
+        return data
+
 
 api = NinjaAPI(
     title="Chatsite API",
@@ -18,9 +36,11 @@ api = NinjaAPI(
         '{"detail", "code"} with "errors" (field -> messages) on 400. See docs/api.md.'
     ),
     urls_namespace="api",
+    auth=session_auth,
     # Served from this site's static files (ninja is in INSTALLED_APPS): nothing from a CDN,
     # and no validator badge fetched from swagger.io.
     docs=Swagger(settings={"validatorUrl": None}),
+    parser=ObjectParser(),
 )
 
 api.add_router("", auth.router)
@@ -48,9 +68,10 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
         loc = [str(part) for part in error.get("loc", ())]
         # ("body", "payload", "field") / ("query", "field") -> "field"; a bad body -> "body".
         names = [part for part in loc[1:] if part not in ("payload", "query")]
-        errors.setdefault(".".join(names) or (loc[0] if loc else "body"), []).append(
-            str(error.get("msg", "Invalid value."))
-        )
+        message = str(error.get("msg", "Invalid value."))
+        if error.get("type") == "string_pattern_mismatch":  # the only pattern is Text's
+            message = "Must not contain NUL characters."
+        errors.setdefault(".".join(names) or (loc[0] if loc else "body"), []).append(message)
     return _respond(request, ApiError(400, "invalid", "Invalid request.", errors=errors))
 
 
@@ -60,9 +81,19 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
     return _respond(request, ApiError(401, "unauthenticated", detail))
 
 
+HTTP_ERROR_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+
+
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return _respond(request, ApiError(exc.status_code, "error", str(exc)))
+    """ninja's own errors (an unparsable body is a 400 naming the body)."""
+    status, detail = exc.status_code, str(exc)
+    if detail.startswith("Cannot parse request body"):
+        detail = BAD_BODY
+    errors = {"body": [detail]} if status == 400 else None
+    return _respond(
+        request, ApiError(status, HTTP_ERROR_CODES.get(status, "error"), detail, errors)
+    )
 
 
 @api.exception_handler(Http404)

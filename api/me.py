@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from accounts import services
 from accounts.forms import UsernameForm
@@ -59,7 +59,7 @@ def me_update(request: HttpRequest, payload: MePatchIn) -> dict[str, Any]:
 
 
 @router.post("/me/password/", response={204: None, **error_responses(400, 401, 403)})
-def me_password(request: HttpRequest, payload: PasswordIn) -> tuple[int, None]:
+def me_password(request: HttpRequest, payload: PasswordIn) -> Status[None]:
     """Change your password; your other sessions are logged out, this one stays."""
     user: User = request.auth  # type: ignore[attr-defined]
     form = PasswordChangeForm(
@@ -75,4 +75,4 @@ def me_password(request: HttpRequest, payload: PasswordIn) -> tuple[int, None]:
         raise ApiError(400, "invalid", "The password was not changed.", errors=errors)
     services.user_change_password(user=user, password=payload.new_password)
     update_session_auth_hash(request, user)
-    return 204, None
+    return Status(204, None)

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import field_validator
+from pydantic import StringConstraints
 
-
-class In(Schema):
-    """Request bodies: strings with NUL characters are refused (no database stores them)."""
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
+# Strings that a database can store: PostgreSQL text cannot hold NUL characters.
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 
 
 class ErrorOut(Schema):
@@ -58,8 +50,8 @@ class ChatsOut(Schema):
     chats: list[ChatOut]
 
 
-class ChatStartIn(In):
-    username: str = Field(max_length=150)
+class ChatStartIn(Schema):
+    username: Text = Field(max_length=150)
 
 
 class MessageOut(Schema):
@@ -78,12 +70,12 @@ class MessagesOut(Schema):
     has_more: bool
 
 
-class MessageIn(In):
-    client_id: str = Field(description="1 to 64 characters (a UUID); resending it is a no-op.")
-    body: str = Field(description="1 to 4,000 characters after stripping whitespace.")
+class MessageIn(Schema):
+    client_id: Text = Field(description="1 to 64 characters (a UUID); resending it is a no-op.")
+    body: Text = Field(description="1 to 4,000 characters after stripping whitespace.")
 
 
-class ReadIn(In):
+class ReadIn(Schema):
     seq: int = Field(ge=0, lt=2**31)
 
 
@@ -99,20 +91,20 @@ class MeOut(Schema):
     send_read_receipts: bool
 
 
-class MePatchIn(In):
-    username: str | None = Field(None, max_length=150)
+class MePatchIn(Schema):
+    username: Text | None = Field(None, max_length=150)
     hide_presence: bool | None = None
     send_read_receipts: bool | None = None
 
 
-class PasswordIn(In):
-    old_password: str = Field(max_length=4096)
-    new_password: str = Field(max_length=4096)
+class PasswordIn(Schema):
+    old_password: Text = Field(max_length=4096)
+    new_password: Text = Field(max_length=4096)
 
 
-class LoginIn(In):
-    username: str = Field(max_length=150)
-    password: str = Field(max_length=4096)
+class LoginIn(Schema):
+    username: Text = Field(max_length=150)
+    password: Text = Field(max_length=4096)
 
 
 class LoginOut(MeOut):
