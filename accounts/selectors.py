@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from django.db import connection
 from django.db.models import Expression, F, QuerySet, Subquery
@@ -73,12 +73,12 @@ def user_search(*, viewer: User, query: str, limit: int = SEARCH_LIMIT) -> list[
     if len(q) < SEARCH_MIN_LENGTH or not _SEARCHABLE.fullmatch(q):
         return []
     upper = q[:-1] + chr(ord(q[-1]) + 1)
-    candidates = (
+    candidates: QuerySet[Any] = (
         User.objects.filter(is_active=True).exclude(pk=viewer.pk).annotate(search_key=_sort_key())
     )
     # One range scan on the search-key index serves the filter and the ORDER BY; the exact
     # match sorts first because it is a prefix of every other row in the range.
-    users = list(
+    users: list[User] = list(
         candidates.filter(search_key__gte=q, search_key__lt=upper).order_by("search_key")[:limit]
     )
     if len(q) >= SUBSTRING_MIN_LENGTH and len(users) < limit:
@@ -99,7 +99,7 @@ def _sort_key() -> Expression:
     return Lower("username")
 
 
-def _substring_matches(candidates: QuerySet[User], q: str) -> QuerySet[User]:
+def _substring_matches(candidates: QuerySet[Any], q: str) -> QuerySet[Any]:
     if connection.vendor == "postgresql":
         # lower(username) LIKE '%q%' is what the pg_trgm GIN index is built for.
         return candidates.annotate(lower_username=Lower("username")).filter(

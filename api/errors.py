@@ -55,9 +55,7 @@ def clean_field(field: str, clean: Callable[[Any], T], value: Any) -> T:
         raise from_refused(refused, field) from None
 
 
-def form_errors(
-    errors: Mapping[str, Sequence[str]], rename: Mapping[str, str]
-) -> dict[str, list[str]]:
+def form_errors(errors: Mapping[str, Any], rename: Mapping[str, str]) -> dict[str, list[str]]:
     """Django form errors keyed by the API's field names."""
     out: dict[str, list[str]] = {}
     for field, messages in errors.items():
