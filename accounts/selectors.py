@@ -1,6 +1,43 @@
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from django.db import connection
+from django.db.models import Expression, F, QuerySet, Subquery
+from django.db.models.functions import Collate, Lower
+from django.utils import timezone
+
 from accounts.models import User
+
+SEARCH_LIMIT = 20
+SEARCH_MIN_LENGTH = 2
+SUBSTRING_MIN_LENGTH = 3
+# SQLite has no trigram index: substring matches come from at most this many users, read in
+# index order, so a search never scans an unbounded table (the embedded mode is for small
+# installations; PostgreSQL has a real trigram index).
+SQLITE_SUBSTRING_SCAN = 10_000
+# Until live presence lands, "online" means seen within this window.
+ONLINE_WINDOW = timedelta(minutes=2)
+
+# Lowercased usernames only hold these characters; any other query matches nobody.
+_SEARCHABLE = re.compile(r"[a-z0-9_.\-]{1,30}")
+
+PresenceStatus = Literal["online", "offline", "hidden"]
+
+
+@dataclass(frozen=True)
+class Presence:
+    status: PresenceStatus
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    user: User
+    presence: Presence
 
 
 def username_taken(*, username: str, exclude_pk: int | None = None) -> bool:
@@ -9,3 +46,64 @@ def username_taken(*, username: str, exclude_pk: int | None = None) -> bool:
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     return qs.exists()
+
+
+def user_presence(*, viewer: User, user: User, now: datetime | None = None) -> Presence:
+    """What `viewer` may know of `user`'s presence; hiding it is reciprocal."""
+    if user.hide_presence or viewer.hide_presence:
+        return Presence(status="hidden", last_seen=None)
+    now = now or timezone.now()
+    if user.last_seen is not None and now - user.last_seen < ONLINE_WINDOW:
+        return Presence(status="online", last_seen=user.last_seen)
+    return Presence(status="offline", last_seen=user.last_seen)
+
+
+def normalize_search_query(query: str) -> str:
+    return query.strip().lower()
+
+
+def user_search(*, viewer: User, query: str, limit: int = SEARCH_LIMIT) -> list[SearchResult]:
+    """Active users other than `viewer` whose name matches `query`, case-insensitively.
+
+    The exact match comes first, then prefix matches, then (for 3+ characters) substring
+    matches, each group alphabetical; at most `limit`. Queries shorter than
+    SEARCH_MIN_LENGTH match nobody.
+    """
+    q = normalize_search_query(query)
+    if len(q) < SEARCH_MIN_LENGTH or not _SEARCHABLE.fullmatch(q):
+        return []
+    upper = q[:-1] + chr(ord(q[-1]) + 1)
+    candidates: QuerySet[Any] = (
+        User.objects.filter(is_active=True).exclude(pk=viewer.pk).annotate(search_key=_sort_key())
+    )
+    # One range scan on the search-key index serves the filter and the ORDER BY; the exact
+    # match sorts first because it is a prefix of every other row in the range.
+    users: list[User] = list(
+        candidates.filter(search_key__gte=q, search_key__lt=upper).order_by("search_key")[:limit]
+    )
+    if len(q) >= SUBSTRING_MIN_LENGTH and len(users) < limit:
+        substring = _substring_matches(candidates, q).exclude(
+            search_key__gte=q, search_key__lt=upper
+        )
+        users += list(substring.order_by("search_key")[: limit - len(users)])
+    now = timezone.now()
+    return [SearchResult(u, user_presence(viewer=viewer, user=u, now=now)) for u in users]
+
+
+def _sort_key() -> Expression:
+    """lower(username) in byte order, the expression the search indexes are built on."""
+    if connection.vendor == "postgresql":
+        return Collate(Lower("username"), "C")
+    if connection.vendor == "sqlite":
+        return Collate(F("username"), "NOCASE")
+    return Lower("username")
+
+
+def _substring_matches(candidates: QuerySet[Any], q: str) -> QuerySet[Any]:
+    if connection.vendor == "postgresql":
+        # lower(username) LIKE '%q%' is what the pg_trgm GIN index is built for.
+        return candidates.annotate(lower_username=Lower("username")).filter(
+            lower_username__contains=q
+        )
+    window = User.objects.order_by(_sort_key()).values("pk")[:SQLITE_SUBSTRING_SCAN]
+    return candidates.filter(pk__in=Subquery(window), username__icontains=q)

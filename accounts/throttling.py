@@ -27,7 +27,7 @@ def lockout_response(
     credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": LOCKOUT_MESSAGE}, status=429)
+        return JsonResponse({"detail": LOCKOUT_MESSAGE, "code": "locked_out"}, status=429)
     # An unbound form: binding one would authenticate again and count another failure.
     form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
     context = {"form": form, "lockout": LOCKOUT_MESSAGE}

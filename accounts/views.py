@@ -11,15 +11,18 @@ from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.views.decorators.http import require_http_methods
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.middleware import HtmxDetails
 
-from accounts import services
+from accounts import limits, selectors, services
 from accounts.forms import PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
 from chatsite import ratelimit
 from chatsite.net import client_ip
 
 SIGNUP_LIMITED = "Too many sign-up attempts from your network. Please try again in an hour."
+SEARCH_QUERY_MAX = 100
 
 
 @require_http_methods(["GET", "POST"])
@@ -120,3 +123,28 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("chats:list")
     return render(request, "home.html")
+
+
+class SearchRequest(HttpRequest):
+    user: User  # type: ignore[assignment]
+    htmx: HtmxDetails
+
+
+@login_required
+@require_GET
+def search(request: SearchRequest) -> HttpResponse:
+    q = request.GET.get("q", "")[:SEARCH_QUERY_MAX]
+    context: dict[str, object] = {"q": q, "min_length": selectors.SEARCH_MIN_LENGTH}
+    status = 200
+    if len(selectors.normalize_search_query(q)) < selectors.SEARCH_MIN_LENGTH:
+        context["hint"] = True
+    elif not limits.search_allowed(user_id=request.user.pk):
+        context["limited"], status = limits.SEARCH_LIMITED, 429
+    else:
+        context["results"] = selectors.user_search(viewer=request.user, query=q)
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "search/search.html#results" if partial else "search/search.html"
+    response = render(request, template, context, status=status)
+    # The same URL answers with a fragment or a page: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "csp",
+    "ninja",
     "accounts",
     "chats",
 ]

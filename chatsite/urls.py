@@ -8,5 +8,7 @@ urlpatterns = [
     path("terms/", account_views.terms, name="terms"),
     path("accounts/", include("accounts.urls")),
     path("chats/", include("chats.urls")),
+    path("search/", account_views.search, name="search"),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

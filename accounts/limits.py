@@ -1,0 +1,15 @@
+"""Per-user rate limits on account features, shared by the pages and the JSON API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from chatsite import ratelimit
+
+SEARCH_LIMITED = "You are searching too fast. Wait a minute and try again."
+
+
+def search_allowed(*, user_id: int) -> bool:
+    """Count one search against SEARCH_RATE; False once the user is over it."""
+    limit, window = settings.SEARCH_RATE
+    return ratelimit.hit(f"search:{user_id}", limit=limit, window=window)

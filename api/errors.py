@@ -1,0 +1,63 @@
+"""One error shape for every API failure: {"detail", "code"} plus "errors" on 400s."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from chats.validation import Refused
+
+T = TypeVar("T")
+
+# Refusal codes of the shared validation layer, as HTTP statuses.
+REFUSED_STATUS = {"not_found": 404, "blocked": 403, "rate_limited": 429}
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        errors: Mapping[str, Sequence[str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.errors = {field: list(msgs) for field, msgs in (errors or {}).items()}
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"detail": self.detail, "code": self.code}
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+def invalid(field: str, detail: str, code: str = "invalid") -> ApiError:
+    return ApiError(400, code, detail, errors={field: [detail]})
+
+
+def from_refused(refused: Refused, field: str | None = None) -> ApiError:
+    status = REFUSED_STATUS.get(refused.code, 400)
+    if status == 400 and field:
+        return invalid(field, refused.detail, refused.code)
+    return ApiError(status, refused.code, refused.detail)
+
+
+def clean_field(field: str, clean: Callable[[Any], T], value: Any) -> T:
+    """Run a shared validator on one field; a refusal becomes a 400 naming that field."""
+    try:
+        return clean(value)
+    except Refused as refused:
+        raise from_refused(refused, field) from None
+
+
+def form_errors(errors: Mapping[str, Any], rename: Mapping[str, str]) -> dict[str, list[str]]:
+    """Django form errors keyed by the API's field names."""
+    out: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        out.setdefault(rename.get(field, field), []).extend(str(m) for m in messages)
+    return out

@@ -1,0 +1,120 @@
+"""Request and response bodies of the JSON API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+from pydantic import StringConstraints
+
+# Strings that a database can store: PostgreSQL text cannot hold NUL characters.
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str
+    errors: dict[str, list[str]] | None = Field(
+        None, description="Field name -> messages (400 responses only)."
+    )
+
+
+class UserOut(Schema):
+    username: str
+    status: Literal["online", "offline", "hidden"]
+    last_seen: str | None = Field(description="ISO 8601 UTC; null when hidden or never seen.")
+
+
+class UsersOut(Schema):
+    users: list[UserOut]
+
+
+class LastMessageOut(Schema):
+    seq: int
+    sender: str
+    body: str
+    sent_at: str | None
+    removed: bool
+
+
+class ChatOut(Schema):
+    id: int
+    peer: str
+    last_seq: int
+    read_seq: int
+    unread: int
+    last_message: LastMessageOut | None
+
+
+class ChatsOut(Schema):
+    chats: list[ChatOut]
+
+
+class ChatStartIn(Schema):
+    username: Text = Field(max_length=150)
+
+
+class MessageOut(Schema):
+    id: int
+    chat: int
+    seq: int
+    sender: str
+    body: str
+    sent_at: str
+    client_id: str
+    removed: bool
+
+
+class MessagesOut(Schema):
+    messages: list[MessageOut]
+    has_more: bool
+
+
+class MessageIn(Schema):
+    client_id: Text = Field(description="1 to 64 characters (a UUID); resending it is a no-op.")
+    body: Text = Field(description="1 to 4,000 characters after stripping whitespace.")
+
+
+class ReadIn(Schema):
+    seq: int = Field(ge=0, lt=2**31)
+
+
+class ReadOut(Schema):
+    chat: int
+    read_seq: int
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    hide_presence: bool
+    send_read_receipts: bool
+
+
+class MePatchIn(Schema):
+    username: Text | None = Field(None, max_length=150)
+    hide_presence: bool | None = None
+    send_read_receipts: bool | None = None
+
+
+class PasswordIn(Schema):
+    old_password: Text = Field(max_length=4096)
+    new_password: Text = Field(max_length=4096)
+
+
+class LoginIn(Schema):
+    username: Text = Field(max_length=150)
+    password: Text = Field(max_length=4096)
+
+
+class LoginOut(MeOut):
+    csrf_token: str = Field(description="The new CSRF token (logging in rotates it).")
+
+
+class CsrfOut(Schema):
+    csrf_token: str
+
+
+def error_responses(*statuses: int) -> dict[int, type[ErrorOut]]:
+    """OpenAPI response entries for the error statuses an operation can answer with."""
+    return dict.fromkeys(statuses, ErrorOut)

@@ -1,0 +1,102 @@
+import json
+import re
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+ENDPOINTS = {
+    ("get", "/api/auth/csrf/"),
+    ("post", "/api/auth/login/"),
+    ("post", "/api/auth/logout/"),
+    ("get", "/api/users/"),
+    ("get", "/api/chats/"),
+    ("post", "/api/chats/"),
+    ("get", "/api/chats/{chat_id}/messages/"),
+    ("post", "/api/chats/{chat_id}/messages/"),
+    ("post", "/api/chats/{chat_id}/read/"),
+    ("get", "/api/me/"),
+    ("patch", "/api/me/"),
+    ("post", "/api/me/password/"),
+}
+
+
+def test_openapi_document_lists_every_endpoint():
+    response = Client().get("/api/openapi.json")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["info"]["title"] == "Chatsite API"
+    assert {(m, p) for p, ops in doc["paths"].items() for m in ops} == ENDPOINTS
+    # Everything except obtaining a token and logging in needs the session.
+    public = {("get", "/api/auth/csrf/"), ("post", "/api/auth/login/")}
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert bool(op.get("security")) == ((method, path) not in public), (method, path)
+
+
+def test_docs_page_loads_only_this_sites_static_files(alice):
+    client = Client()
+    client.force_login(alice)
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    html = response.content.decode()
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert urls, html
+    for url in urls:
+        assert url.startswith("/static/"), url
+        assert finders.find(url.removeprefix("/static/")), url
+    settings_json = re.search(
+        r'<script type="application/json" id="swagger-settings">(.*?)</script>', html, re.S
+    )
+    swagger_settings = json.loads(settings_json.group(1))
+    # No validator badge fetched from swagger.io; the spec comes from this site.
+    assert swagger_settings["validatorUrl"] is None
+    assert swagger_settings["url"] == "/api/openapi.json"
+    # "Try it out" sends the CSRF token of the logged-in user.
+    assert 'data-api-csrf="true"' in html
+    assert 'data-csrf-token=""' not in html
+
+
+def test_unknown_api_paths_are_json_404s():
+    response = Client().get("/api/nothing/here/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.browser
+def test_docs_page_renders_offline_in_a_browser(live_server):
+    from playwright.sync_api import sync_playwright
+
+    outside = []
+
+    def only_local(route):
+        if route.request.url.startswith(live_server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            page = browser.new_page()
+            page.route("**/*", only_local)
+            page.goto(f"{live_server.url}/api/docs")
+            page.locator(".opblock").first.wait_for(timeout=15_000)
+            assert page.locator(".opblock").count() == len(ENDPOINTS)
+            assert "Chatsite API" in page.locator(".info .title").inner_text()
+        finally:
+            browser.close()
+    assert outside == []
