@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
+from chats import presence
 from chatsite.asgi import application
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -27,12 +28,17 @@ def session_cookie(user) -> str:
 class Socket:
     """A WebsocketCommunicator on the full ASGI app, logged in as a user."""
 
-    def __init__(self, user=None, origin=ORIGIN, session_key=None):
+    def __init__(self, user=None, origin=ORIGIN, session_key=None, presence=False):
         self.user = user
+        # Presence frames come whenever a peer connects; tests about other things set them
+        # aside (in `presences`) unless asked to receive them in line.
+        self.inline_presence = presence
+        self.presences = []
         self.origin = origin
         self.session_key = session_key
         self.comm = None
         self.hello = None
+        self.closed = False
 
     async def connect(self):
         headers = [self.origin] if self.origin else []
@@ -52,10 +58,14 @@ class Socket:
     async def send(self, frame):
         await self.comm.send_to(text_data=json.dumps(frame))
 
-    async def recv(self, timeout=3):
-        return await self.comm.receive_json_from(timeout=timeout)
+    async def recv(self, timeout=10):
+        while True:
+            frame = await self.comm.receive_json_from(timeout=timeout)
+            if frame["type"] != "presence" or self.inline_presence:
+                return frame
+            self.presences.append(frame)
 
-    async def recv_until(self, kind, timeout=3):
+    async def recv_until(self, kind, timeout=10):
         """Frames up to and including the first of type `kind`."""
         seen = []
         while True:
@@ -68,11 +78,28 @@ class Socket:
         return await self.comm.receive_nothing(timeout=timeout)
 
     async def close(self):
-        await self.comm.disconnect()
+        if not self.closed:
+            self.closed = True
+            await self.comm.disconnect()
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Users are made by the dozen here; their password hashing is not under test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_presence():
+    """Presence registrations live outside the database: start every test from none."""
+    presence.reset_local()
+    yield
+    presence.reset_local()
 
 
 @pytest.fixture
-def socket():
+async def socket():
+    """Open a logged-in socket: `await socket(user)`; all are closed after the test."""
     opened = []
 
     async def make(user=None, **kwargs):
@@ -82,4 +109,9 @@ def socket():
         opened.append(sock)
         return sock
 
-    return make
+    yield make
+    for sock in opened:
+        await sock.close()
+    # Offline transitions still waiting for their grace period die with the test's loop.
+    for task in list(presence._settling):
+        task.cancel()
