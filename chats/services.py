@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
@@ -75,9 +76,9 @@ def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> tu
                 client_id=client_id,
                 created_at=now,
             )
-            # Replying means the sender has read everything before their message.
-            Membership.objects.filter(chat_id=chat.pk, user_id=sender.pk, read_seq__lt=seq).update(
-                read_seq=seq
+            # Replying means the sender has read (and so received) everything before it.
+            Membership.objects.filter(chat_id=chat.pk, user_id=sender.pk).update(
+                read_seq=Greatest("read_seq", seq), delivered_seq=Greatest("delivered_seq", seq)
             )
             member_ids = [chat.user_low_id, chat.user_high_id]
             transaction.on_commit(

@@ -11,4 +11,6 @@ urlpatterns = [
     path("<int:chat_id>/", views.chat_detail, name="detail"),
     path("<int:chat_id>/send/", views.chat_send, name="send"),
     path("<int:chat_id>/read/", views.chat_read, name="read"),
+    path("<int:chat_id>/block/", views.chat_block, name="block"),
+    path("<int:chat_id>/unblock/", views.chat_unblock, name="unblock"),
 ]

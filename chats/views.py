@@ -70,11 +70,13 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     page, has_more = selectors.messages_before(chat_id=chat.pk, before=before_seq)
     peer = selectors.peer_of(chat, request.user.pk)
     peer_membership = selectors.membership_get(user_id=peer.pk, chat_id=chat.pk)
+    receipts = selectors.read_receipts_shared(viewer=request.user, subject=peer)
     context = {
         "chat": chat,
         "peer": peer,
         "before": before_seq,
-        "peer_read_seq": peer_membership.read_seq,
+        "peer_read_seq": peer_membership.read_seq if receipts else 0,
+        "i_blocked": selectors.is_blocked(blocker_id=request.user.pk, blocked_id=peer.pk),
         "peer_delivered_seq": peer_membership.delivered_seq,
         "messages_page": page,
         "has_more": has_more,
@@ -118,3 +120,29 @@ def chat_read(request: AuthedRequest, chat_id: int) -> HttpResponse:
         return HttpResponse("seq must be a non-negative integer.", status=400)
     services.chat_mark_read(user=request.user, chat_id=chat.pk, seq=int(seq))
     return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def chat_block(request: AuthedRequest, chat_id: int) -> HttpResponse:
+    chat = _member_chat(request, chat_id)
+    peer = selectors.peer_of(chat, request.user.pk)
+    services.block_user(blocker=request.user, blocked=peer)
+    messages.success(request, f"You blocked {peer.username}. They can no longer message you.")
+    return _back_to(request, chat)
+
+
+@login_required
+@require_POST
+def chat_unblock(request: AuthedRequest, chat_id: int) -> HttpResponse:
+    chat = _member_chat(request, chat_id)
+    peer = selectors.peer_of(chat, request.user.pk)
+    services.unblock_user(blocker=request.user, blocked=peer)
+    messages.success(request, f"You unblocked {peer.username}.")
+    return _back_to(request, chat)
+
+
+def _back_to(request: AuthedRequest, chat: Chat) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(chat.get_absolute_url())
+    return redirect(chat.get_absolute_url())

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
@@ -43,7 +43,7 @@ class Socket:
     async def connect(self):
         headers = [self.origin] if self.origin else []
         if self.user is not None:
-            key = self.session_key or await sync_to_async(session_cookie)(self.user)
+            key = self.session_key or await database_sync_to_async(session_cookie)(self.user)
             headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()))
         self.comm = WebsocketCommunicator(application, "/ws/", headers=headers)
         connected, code = await self.comm.connect(timeout=5)

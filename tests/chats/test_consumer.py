@@ -4,7 +4,7 @@ import json
 import uuid
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from accounts.services import user_change_password
 from chats import services
@@ -15,7 +15,7 @@ from tests.factories import make_chat, make_messages
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-db = sync_to_async
+db = database_sync_to_async
 
 
 def cid():
@@ -106,7 +106,7 @@ async def test_hello_lists_chats_with_pointers_and_unread(socket, alice, bob, ca
         "peer_status": "offline",
         "peer_last_seen": None,
         "peer_read_seq": 2,
-        "peer_delivered_seq": 0,
+        "peer_delivered_seq": 2,
     }
     assert hello["chats"][1]["unread"] == 3 and hello["chats"][1]["peer"] == "bob"
 
