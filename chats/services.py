@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
@@ -81,9 +82,7 @@ def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> tu
                 read_seq=Greatest("read_seq", seq), delivered_seq=Greatest("delivered_seq", seq)
             )
             member_ids = [chat.user_low_id, chat.user_high_id]
-            transaction.on_commit(
-                lambda: events.message_created(message=message, member_ids=member_ids)
-            )
+            _after_commit(lambda: events.message_created(message=message, member_ids=member_ids))
     except IntegrityError:
         # A concurrent resend with the same client_id won the race.
         existing = _resent(sender=sender, chat=chat, client_id=client_id)
@@ -122,7 +121,7 @@ def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
             # since their socket connected.
             reader = selectors.peer_of(chat, peer.pk)
             tell_peer = selectors.read_receipts_shared(viewer=peer, subject=reader)
-            transaction.on_commit(
+            _after_commit(
                 lambda: events.chat_read(
                     chat_id=chat.pk, reader=reader, peer_id=peer.pk if tell_peer else None, seq=seq
                 )
@@ -139,7 +138,7 @@ def chat_mark_delivered(*, user: User, chat_id: int, seq: int) -> bool:
         if moved:
             chat = Chat.objects.get(pk=chat_id)
             peer_id = chat.user_high_id if chat.user_low_id == user.pk else chat.user_low_id
-            transaction.on_commit(
+            _after_commit(
                 lambda: events.chat_delivered(chat_id=chat_id, user=user, peer_id=peer_id, seq=seq)
             )
     return bool(moved)
@@ -171,7 +170,7 @@ def block_user(*, blocker: User, blocked: User) -> bool:
     with transaction.atomic():
         _block, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
         if created:
-            transaction.on_commit(lambda: _presence_resend(blocker, blocked))
+            _after_commit(lambda: _presence_resend(blocker, blocked))
     return created
 
 
@@ -180,7 +179,7 @@ def unblock_user(*, blocker: User, blocked: User) -> bool:
     with transaction.atomic():
         deleted, _ = Block.objects.filter(blocker=blocker, blocked=blocked).delete()
         if deleted:
-            transaction.on_commit(lambda: _presence_resend(blocker, blocked))
+            _after_commit(lambda: _presence_resend(blocker, blocked))
     return bool(deleted)
 
 
@@ -202,6 +201,13 @@ def presence_changed(*, user_id: int, status: str, at: datetime) -> None:
         User.objects.filter(pk=user_id).update(last_seen=at)
         user = User.objects.get(pk=user_id)
         audience = selectors.presence_audience(user=user)
-        transaction.on_commit(
+        _after_commit(
             lambda: events.presence(subject=user, status=status, last_seen=at, user_ids=audience)
         )
+
+
+def _after_commit(announce: Callable[[], None]) -> None:
+    """Announce once committed. Robust: the change is already stored, so a failing
+    announcement is logged and never reported to the caller as a failed write (clients
+    converge by sync)."""
+    transaction.on_commit(announce, robust=True)

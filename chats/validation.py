@@ -51,6 +51,14 @@ def clean_seq(value: Any, field: str) -> int:
     return value
 
 
+def parse_seq(value: str | None) -> int | None:
+    """A seq from a query or form string: ASCII digits within range, else None."""
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 10:
+        return None
+    seq = int(value)
+    return seq if seq < 2**31 else None
+
+
 def _storable(text: str) -> bool:
     """Databases refuse NUL and lone surrogates (which JSON can smuggle in as \\ud800)."""
     if "\x00" in text:

@@ -14,7 +14,7 @@ from accounts.models import User
 from chats import limits, selectors, services
 from chats.forms import SendForm, StartChatForm
 from chats.models import Chat
-from chats.validation import Refused
+from chats.validation import Refused, clean_body, parse_seq
 
 
 class AuthedRequest(HttpRequest):
@@ -65,8 +65,7 @@ def chat_start(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     chat = _member_chat(request, chat_id)
-    before = request.GET.get("before")
-    before_seq = int(before) if before and before.isdigit() else None
+    before_seq = parse_seq(request.GET.get("before"))
     page, has_more = selectors.messages_before(chat_id=chat.pk, before=before_seq)
     peer = selectors.peer_of(chat, request.user.pk)
     peer_membership = selectors.membership_get(user_id=peer.pk, chat_id=chat.pk)
@@ -107,18 +106,27 @@ def chat_send(request: AuthedRequest, chat_id: int) -> HttpResponse:
         except Refused as refused:
             messages.error(request, refused.detail)
     else:
-        messages.error(request, "The message is empty.")
+        messages.error(request, _send_problem(request.POST.get("body")))
     return redirect(chat.get_absolute_url())
+
+
+def _send_problem(body: str | None) -> str:
+    """Why the send form was invalid, in the words every other edge uses."""
+    try:
+        clean_body(body)
+    except Refused as refused:
+        return refused.detail
+    return "The message could not be sent."
 
 
 @login_required
 @require_POST
 def chat_read(request: AuthedRequest, chat_id: int) -> HttpResponse:
     chat = _member_chat(request, chat_id)
-    seq = request.POST.get("seq", "")
-    if not seq.isdigit():
+    seq = parse_seq(request.POST.get("seq"))
+    if seq is None:
         return HttpResponse("seq must be a non-negative integer.", status=400)
-    services.chat_mark_read(user=request.user, chat_id=chat.pk, seq=int(seq))
+    services.chat_mark_read(user=request.user, chat_id=chat.pk, seq=seq)
     return HttpResponse(status=204)
 
 

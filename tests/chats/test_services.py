@@ -353,3 +353,18 @@ def test_inactive_peer_does_not_break_selectors(alice):
     peer = User.objects.create_user(username="dormant", password="x-very-long-1", is_active=False)
     chat = make_chat(alice, peer)
     assert selectors.chat_get_for_member(user_id=alice.pk, chat_id=chat.pk) == chat
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_announcement_does_not_fail_a_stored_send(monkeypatch, caplog):
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    chat = make_chat(alice, bob)
+
+    def broken(**kwargs):
+        raise RuntimeError("channel layer exploded")
+
+    monkeypatch.setattr("chats.events.message_created", broken)
+    message, created = send(alice, chat, body="kept")
+    assert created and message.seq == 1
+    assert Message.objects.get().body == "kept"
+    assert "channel layer exploded" in caplog.text
