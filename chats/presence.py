@@ -163,11 +163,11 @@ class RedisStore:
 
     def attach(self, user_id: int, socket_id: str, limit: int) -> int:
         now = time.time()
-        args = [now, now + _lease(), socket_id, limit, int(_lease()) + 1]
+        args: list[str | float] = [now, now + _lease(), socket_id, limit, int(_lease()) + 1]
         return int(self._attach(keys=self._keys(user_id), args=args))
 
     def detach(self, user_id: int, socket_id: str, token: str) -> bool:
-        args = [time.time(), socket_id, token, int(_grace_ttl() * 1000)]
+        args: list[str | float] = [time.time(), socket_id, token, int(_grace_ttl() * 1000)]
         return bool(self._detach(keys=self._keys(user_id), args=args))
 
     def renew(self, user_id: int, socket_id: str) -> None:

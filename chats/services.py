@@ -170,7 +170,7 @@ def block_user(*, blocker: User, blocked: User) -> bool:
     with transaction.atomic():
         _block, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
         if created:
-            _after_commit(lambda: _presence_resend(blocker, blocked))
+            _after_commit(lambda: _presence_resend(blocker, [blocked]))
     return created
 
 
@@ -179,20 +179,33 @@ def unblock_user(*, blocker: User, blocked: User) -> bool:
     with transaction.atomic():
         deleted, _ = Block.objects.filter(blocker=blocker, blocked=blocked).delete()
         if deleted:
-            _after_commit(lambda: _presence_resend(blocker, blocked))
+            _after_commit(lambda: _presence_resend(blocker, [blocked]))
     return bool(deleted)
 
 
-def _presence_resend(a: User, b: User) -> None:
-    """After a block changes, tell each of the pair what they may now see of the other."""
-    a.refresh_from_db(fields=["hide_presence", "last_seen"])
-    b.refresh_from_db(fields=["hide_presence", "last_seen"])
-    blocked = bool(selectors.blocked_peers(user_id=a.pk, peer_ids=[b.pk]))
-    for viewer, subject in ((a, b), (b, a)):
-        status, last_seen = presence.statuses(
-            viewer=viewer, subjects=[subject], blocked_ids={subject.pk} if blocked else set()
-        )[subject.pk]
-        events.presence(subject=subject, status=status, last_seen=last_seen, user_ids=[viewer.pk])
+def presence_privacy_changed(*, user: User) -> None:
+    """After `user` turns hiding presence on or off: they and everyone sharing a chat with
+    them hear what they may now see of each other."""
+    peers = list(User.objects.filter(memberships__chat__memberships__user=user).exclude(pk=user.pk))
+    _after_commit(lambda: _presence_resend(user, peers))
+
+
+def _presence_resend(user: User, peers: list[User]) -> None:
+    """Tell `user` and each of `peers` what they may now see of the other."""
+    user.refresh_from_db(fields=["hide_presence", "last_seen"])
+    blocked = selectors.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
+    for peer in peers:
+        peer.refresh_from_db(fields=["hide_presence", "last_seen"])
+        pair_blocked = peer.pk in blocked
+        for viewer, subject in ((user, peer), (peer, user)):
+            status, last_seen = presence.statuses(
+                viewer=viewer,
+                subjects=[subject],
+                blocked_ids={subject.pk} if pair_blocked else set(),
+            )[subject.pk]
+            events.presence(
+                subject=subject, status=status, last_seen=last_seen, user_ids=[viewer.pk]
+            )
 
 
 def presence_changed(*, user_id: int, status: str, at: datetime) -> None:

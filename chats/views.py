@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -70,7 +71,7 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     peer = selectors.peer_of(chat, request.user.pk)
     peer_membership = selectors.membership_get(user_id=peer.pk, chat_id=chat.pk)
     receipts = selectors.read_receipts_shared(viewer=request.user, subject=peer)
-    context = {
+    context: dict[str, Any] = {
         "chat": chat,
         "peer": peer,
         "before": before_seq,

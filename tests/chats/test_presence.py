@@ -202,3 +202,25 @@ async def test_presence_audience_skips_hidden_and_blocked_peers(alice, bob, caro
     assert sorted(audience) == sorted([bob.pk, carol.pk])
     alice.hide_presence = True
     assert await db(selectors.presence_audience)(user=alice) == []
+
+
+async def test_turning_hide_presence_on_and_off_is_announced_live(socket, alice, bob):
+    from django.test import Client
+
+    await db(make_chat)(alice, bob)
+    b = await socket(bob, presence=True)
+    a = await socket(alice, presence=True)
+    assert presences([await b.recv()]) == [("alice", "online")]
+    client = Client()
+    await db(client.force_login)(alice)
+
+    def post_privacy(**fields):
+        return client.post("/accounts/profile/", fields)
+
+    response = await db(post_privacy)(hide_presence="on", send_read_receipts="on")
+    assert response.status_code == 302
+    assert presences([await b.recv()]) == [("alice", "hidden")]
+    assert presences([await a.recv()]) == [("bob", "hidden")]
+    await db(post_privacy)(send_read_receipts="on")
+    assert presences([await b.recv()]) == [("alice", "online")]
+    assert presences([await a.recv()]) == [("bob", "online")]
