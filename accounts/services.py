@@ -42,9 +42,17 @@ def user_change_password(*, user: User, password: str) -> User:
 
 
 def user_update_privacy(*, user: User, hide_presence: bool, send_read_receipts: bool) -> User:
-    user.hide_presence = hide_presence
-    user.send_read_receipts = send_read_receipts
-    user.save(update_fields=["hide_presence", "send_read_receipts"])
+    from chats import services as chat_services
+
+    with transaction.atomic():
+        # Compared with the stored value: a ModelForm may already have set it on `user`.
+        stored = User.objects.filter(pk=user.pk).values_list("hide_presence", flat=True).get()
+        presence_changed = stored != hide_presence
+        user.hide_presence = hide_presence
+        user.send_read_receipts = send_read_receipts
+        user.save(update_fields=["hide_presence", "send_read_receipts"])
+        if presence_changed:
+            chat_services.presence_privacy_changed(user=user)
     return user
 
 

@@ -1,4 +1,4 @@
-"""One socket per browser tab, carrying events for all of the user's chats."""
+"""One socket per browser tab, carrying events for all of the user's chats (docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chats import events, protocol
+from chats import events, presence, protocol
 from chats import socket_actions as actions
 from chats.validation import Refused
 
@@ -22,28 +22,36 @@ CLOSE_TOO_MANY = 4429
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    presence: presence.Connection | None = None
+    delivering: asyncio.Task[None] | None = None
+
     async def connect(self) -> None:
         user = self.scope.get("user")
+        await self.accept()
         if user is None or not user.is_authenticated:
-            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
-        self.group = events.user_group(user.pk)
+        self.presence = await presence.connect(user, self.channel_name)
+        if self.presence is None:
+            await self.send_json(protocol.error("too_many_sockets", actions.TOO_MANY_SOCKETS))
+            await self.close(code=CLOSE_TOO_MANY)
+            return
         self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
         self.delivered_pending: dict[int, int] = {}
-        self.delivering: asyncio.Task[None] | None = None
         # Join before reading the state for hello, so no event falls between the two.
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
+        await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         hello = await database_sync_to_async(actions.hello)(user)
         self.forwarded = {chat["id"]: chat["last_seq"] for chat in hello["chats"]}
         await self.send_json(hello)
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-        if getattr(self, "delivering", None) is not None:
+        if self.presence is not None:
+            await self.channel_layer.group_discard(
+                events.user_group(self.user.pk), self.channel_name
+            )
+            await presence.disconnect(self.presence)
+        if self.delivering is not None:
             # Let the write finish: a cancelled await would strand its database thread.
             await asyncio.wait([self.delivering], timeout=5)
 
@@ -67,8 +75,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Client frames.
 
     async def on_send(self, frame: dict[str, Any]) -> None:
-        ack = await database_sync_to_async(actions.send)(self.user, frame)
-        await self.send_json(ack)
+        await self.send_json(await database_sync_to_async(actions.send)(self.user, frame))
 
     async def on_sync(self, frame: dict[str, Any]) -> None:
         messages, synced = await database_sync_to_async(actions.sync)(
@@ -88,13 +95,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_message(self, event: dict[str, Any]) -> None:
         payload = event["message"]
         chat_id, seq = payload["chat"], payload["seq"]
-        last = self.forwarded.get(chat_id)
-        if last is not None and seq <= last:
+        last = self.forwarded.get(chat_id, 0)
+        if seq <= last:
             return  # already sent on this socket (by a sync or an earlier gap fill)
-        if last is not None and seq > last + 1:
+        if seq > last + 1:
             # The doorbell rang out of order or dropped one: fill the gap from the database.
-            missing = await database_sync_to_async(actions.between)(chat_id, last, seq)
-            await self.forward(missing)
+            await self.forward(await database_sync_to_async(actions.between)(chat_id, last, seq))
         await self.forward([payload])
         await self.send_json(protocol.unread(chat_id, event["unread"], event["unread_total"]))
 
@@ -102,15 +108,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_json(protocol.unread(event["chat"], event["unread"], event["unread_total"]))
 
     async def chat_read(self, event: dict[str, Any]) -> None:
-        frame = {"type": "read", "chat": event["chat"], "user": event["user"], "seq": event["seq"]}
-        await self.send_json(frame)
+        await self.send_json(protocol.read(event["chat"], event["user"], event["seq"]))
 
     async def chat_delivered(self, event: dict[str, Any]) -> None:
-        frame = {"type": "delivered", "chat": event["chat"], "user": event["user"]}
-        await self.send_json({**frame, "seq": event["seq"]})
+        await self.send_json(protocol.delivered(event["chat"], event["user"], event["seq"]))
 
     async def chat_typing(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "typing", "chat": event["chat"], "user": event["user"]})
+        await self.send_json(protocol.typing(event["chat"], event["user"]))
+
+    async def presence_changed(self, event: dict[str, Any]) -> None:
+        status = event["status"]
+        # Announcements from two processes can cross: forward only what is still true.
+        if status == presence.HIDDEN or status == await presence.current(event["user_id"]):
+            await self.send_json(protocol.presence(event["user"], status, event["last_seen"]))
 
     async def chat_message_removed(self, event: dict[str, Any]) -> None:
         frame = {"type": "message_removed", "chat": event["chat"], "seq": event["seq"]}

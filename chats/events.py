@@ -7,6 +7,7 @@ commit, and a failure to ring is logged, never raised to the caller (the next sy
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -50,7 +51,9 @@ def message_created(*, message: Message, member_ids: list[int]) -> None:
         )
 
 
-def chat_read(*, chat_id: int, reader: User, peer_id: int, seq: int) -> None:
+def chat_read(*, chat_id: int, reader: User, peer_id: int | None, seq: int) -> None:
+    """Update the reader's unread counts in every tab; tell the peer (None when read
+    receipts are off on either side)."""
     counts = selectors.unread_counts(chat_id=chat_id, user_ids=[reader.pk])
     unread, total = counts[reader.pk]
     _send(
@@ -62,6 +65,8 @@ def chat_read(*, chat_id: int, reader: User, peer_id: int, seq: int) -> None:
             "unread_total": total,
         },
     )
+    if peer_id is None:
+        return
     _send(
         peer_id,
         {
@@ -83,6 +88,20 @@ def chat_delivered(*, chat_id: int, user: User, peer_id: int, seq: int) -> None:
 
 def typing(*, chat_id: int, user: User, peer_id: int) -> None:
     _send(peer_id, {"type": "chat.typing", "chat": chat_id, "user": user.username})
+
+
+def presence(
+    *, subject: User, status: str, last_seen: datetime | None, user_ids: list[int]
+) -> None:
+    event = {
+        "type": "presence.changed",
+        "user_id": subject.pk,
+        "user": subject.username,
+        "status": status,
+        "last_seen": selectors.iso_utc(last_seen) if last_seen else None,
+    }
+    for user_id in user_ids:
+        _send(user_id, event)
 
 
 def user_sessions_changed(*, user_id: int) -> None:

@@ -6,9 +6,10 @@ Documented in docs/protocol.md. Pure functions: no database, no channel layer.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
-from chats.selectors import ChatSummary
+from chats.selectors import ChatSummary, iso_utc
 from chats.validation import Refused, clean_body, clean_client_id, clean_id, clean_seq
 
 MAX_FRAME_CHARS = 32 * 1024
@@ -29,7 +30,7 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
     if not isinstance(frame, dict):
         raise Refused("invalid", "A frame must be a JSON object.")
     kind = frame.get("type")
-    if kind not in CLIENT_TYPES:
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         raise Refused("unknown_type", f"Unknown frame type {str(kind)[:40]!r}.")
     clean: dict[str, Any] = {"type": kind}
     if kind == "send":
@@ -70,23 +71,53 @@ def error(code: str, detail: str, client_id: str | None = None) -> dict[str, Any
     return frame
 
 
-def chat_entry(summary: ChatSummary) -> dict[str, Any]:
+def chat_entry(
+    summary: ChatSummary, presence: tuple[str, datetime | None], receipts: bool
+) -> dict[str, Any]:
+    status, last_seen = presence
     return {
         "id": summary.id,
         "peer": summary.peer.username,
         "last_seq": summary.last_seq,
         "read_seq": summary.read_seq,
         "unread": summary.unread,
+        "peer_status": status,
+        "peer_last_seen": iso_utc(last_seen) if last_seen else None,
+        "peer_read_seq": summary.peer_read_seq if receipts else None,
+        "peer_delivered_seq": summary.peer_delivered_seq,
     }
 
 
-def hello(username: str, summaries: list[ChatSummary]) -> dict[str, Any]:
+def hello(
+    username: str,
+    summaries: list[ChatSummary],
+    presence: dict[int, tuple[str, datetime | None]],
+    receipts: dict[int, bool],
+) -> dict[str, Any]:
+    """The first frame on a socket: the user's chats with their pointers and each peer's
+    presence (keyed by peer id in `presence` and `receipts`)."""
     return {
         "type": "hello",
         "user": username,
-        "chats": [chat_entry(s) for s in summaries],
+        "chats": [chat_entry(s, presence[s.peer.pk], receipts[s.peer.pk]) for s in summaries],
         "unread_total": sum(s.unread for s in summaries),
     }
+
+
+def presence(user: str, status: str, last_seen: str | None) -> dict[str, Any]:
+    return {"type": "presence", "user": user, "status": status, "last_seen": last_seen}
+
+
+def read(chat_id: int, user: str, seq: int) -> dict[str, Any]:
+    return {"type": "read", "chat": chat_id, "user": user, "seq": seq}
+
+
+def delivered(chat_id: int, user: str, seq: int) -> dict[str, Any]:
+    return {"type": "delivered", "chat": chat_id, "user": user, "seq": seq}
+
+
+def typing(chat_id: int, user: str) -> dict[str, Any]:
+    return {"type": "typing", "chat": chat_id, "user": user}
 
 
 def message(payload: dict[str, Any]) -> dict[str, Any]:

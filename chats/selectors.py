@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
 
 from accounts.models import User
 from chats.models import Block, Chat, Membership, Message
@@ -25,6 +25,8 @@ class ChatSummary:
     last_body: str | None
     last_sender_id: int | None
     last_removed: bool
+    peer_read_seq: int = 0
+    peer_delivered_seq: int = 0
 
     @property
     def unread(self) -> int:
@@ -51,6 +53,7 @@ def membership_get(*, user_id: int, chat_id: int) -> Membership:
 def chat_summaries(*, user_id: int, limit: int | None = None) -> list[ChatSummary]:
     """The user's chats, most recent activity first, in one query."""
     last = Message.objects.filter(chat=OuterRef("chat"), seq=OuterRef("chat__last_seq"))
+    peer = Membership.objects.filter(chat=OuterRef("chat")).exclude(user_id=user_id)
     qs = (
         Membership.objects.filter(user_id=user_id)
         .select_related("chat__user_low", "chat__user_high")
@@ -58,6 +61,8 @@ def chat_summaries(*, user_id: int, limit: int | None = None) -> list[ChatSummar
             last_body=Subquery(last.values("body")[:1]),
             last_sender_id=Subquery(last.values("sender_id")[:1]),
             last_removed_at=Subquery(last.values("removed_at")[:1]),
+            peer_read_seq=Subquery(peer.values("read_seq")[:1]),
+            peer_delivered_seq=Subquery(peer.values("delivered_seq")[:1]),
         )
         .order_by(F("chat__last_message_at").desc(nulls_last=True), "-chat_id")
     )
@@ -73,6 +78,8 @@ def chat_summaries(*, user_id: int, limit: int | None = None) -> list[ChatSummar
             last_body=m.last_body,  # type: ignore[attr-defined]
             last_sender_id=m.last_sender_id,  # type: ignore[attr-defined]
             last_removed=m.last_removed_at is not None,  # type: ignore[attr-defined]
+            peer_read_seq=m.peer_read_seq or 0,  # type: ignore[attr-defined]
+            peer_delivered_seq=m.peer_delivered_seq or 0,  # type: ignore[attr-defined]
         )
         for m in qs
     ]
@@ -155,3 +162,40 @@ def iso_utc(value: datetime) -> str:
 
 def is_blocked(*, blocker_id: int, blocked_id: int) -> bool:
     return Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).exists()
+
+
+def blocked_peers(*, user_id: int, peer_ids: list[int]) -> set[int]:
+    """Those of `peer_ids` with a block between them and `user_id`, in either direction."""
+    if not peer_ids:
+        return set()
+    rows = Block.objects.filter(
+        Q(blocker_id=user_id, blocked_id__in=peer_ids)
+        | Q(blocked_id=user_id, blocker_id__in=peer_ids)
+    ).values_list("blocker_id", "blocked_id")
+    return {blocked if blocker == user_id else blocker for blocker, blocked in rows}
+
+
+def presence_visible(*, viewer: User, subject: User, blocked: bool) -> bool:
+    """Whether `viewer` may see `subject`'s presence: hiding is reciprocal, and a block
+    in either direction hides it too."""
+    return not (viewer.hide_presence or subject.hide_presence or blocked)
+
+
+def read_receipts_shared(*, viewer: User, subject: User) -> bool:
+    """Whether `viewer` sees `subject`'s read receipts: both must send them (reciprocal)."""
+    return viewer.send_read_receipts and subject.send_read_receipts
+
+
+def presence_audience(*, user: User) -> list[int]:
+    """The users told when `user` goes online or offline: those sharing a chat with them
+    who may see their presence."""
+    if user.hide_presence:
+        return []
+    peers = list(
+        User.objects.filter(memberships__chat__memberships__user_id=user.pk, hide_presence=False)
+        .exclude(pk=user.pk)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    hidden = blocked_peers(user_id=user.pk, peer_ids=peers)
+    return [pk for pk in peers if pk not in hidden]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
-from chats import events, selectors
-from chats.models import Chat, Membership, Message
+from chats import events, limits, presence, selectors
+from chats.models import Block, Chat, Membership, Message
 from chats.validation import Refused, clean_body, clean_client_id
-from chatsite import ratelimit
 
 
 def chat_start(*, user: User, username: str) -> tuple[Chat, bool]:
@@ -48,12 +51,14 @@ def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> tu
         chat = selectors.chat_get_for_member(user_id=sender.pk, chat_id=chat_id)
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
-    existing = selectors.message_get_by_client_id(sender_id=sender.pk, client_id=client_id)
+    existing = _resent(sender=sender, chat=chat, client_id=client_id)
     if existing is not None:
         return existing, False
     peer = selectors.peer_of(chat, sender.pk)
     if selectors.is_blocked(blocker_id=peer.pk, blocked_id=sender.pk):
         raise Refused("blocked", "You cannot send messages to this user.")
+    if selectors.is_blocked(blocker_id=sender.pk, blocked_id=peer.pk):
+        raise Refused("blocked", "You blocked this user; unblock them to send messages.")
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -72,21 +77,27 @@ def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> tu
                 client_id=client_id,
                 created_at=now,
             )
-            # Replying means the sender has read everything before their message.
-            Membership.objects.filter(chat_id=chat.pk, user_id=sender.pk, read_seq__lt=seq).update(
-                read_seq=seq
+            # Replying means the sender has read (and so received) everything before it.
+            Membership.objects.filter(chat_id=chat.pk, user_id=sender.pk).update(
+                read_seq=Greatest("read_seq", seq), delivered_seq=Greatest("delivered_seq", seq)
             )
             member_ids = [chat.user_low_id, chat.user_high_id]
-            transaction.on_commit(
-                lambda: events.message_created(message=message, member_ids=member_ids)
-            )
+            _after_commit(lambda: events.message_created(message=message, member_ids=member_ids))
     except IntegrityError:
         # A concurrent resend with the same client_id won the race.
-        existing = selectors.message_get_by_client_id(sender_id=sender.pk, client_id=client_id)
+        existing = _resent(sender=sender, chat=chat, client_id=client_id)
         if existing is None:
             raise
         return existing, False
     return message, True
+
+
+def _resent(*, sender: User, chat: Chat, client_id: str) -> Message | None:
+    """The message already stored for this client_id, if any (a resend)."""
+    existing = selectors.message_get_by_client_id(sender_id=sender.pk, client_id=client_id)
+    if existing is not None and existing.chat_id != chat.pk:
+        raise Refused("invalid", "This client_id was already used for a message in another chat.")
+    return existing
 
 
 def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
@@ -106,8 +117,14 @@ def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
         )
         if moved:
             peer = selectors.peer_of(chat, user.pk)
-            transaction.on_commit(
-                lambda: events.chat_read(chat_id=chat.pk, reader=user, peer_id=peer.pk, seq=seq)
+            # The chat's own copy of the reader is fresh: their privacy setting may have changed
+            # since their socket connected.
+            reader = selectors.peer_of(chat, peer.pk)
+            tell_peer = selectors.read_receipts_shared(viewer=peer, subject=reader)
+            _after_commit(
+                lambda: events.chat_read(
+                    chat_id=chat.pk, reader=reader, peer_id=peer.pk if tell_peer else None, seq=seq
+                )
             )
     return selectors.membership_get(user_id=user.pk, chat_id=chat.pk).read_seq
 
@@ -121,21 +138,89 @@ def chat_mark_delivered(*, user: User, chat_id: int, seq: int) -> bool:
         if moved:
             chat = Chat.objects.get(pk=chat_id)
             peer_id = chat.user_high_id if chat.user_low_id == user.pk else chat.user_low_id
-            transaction.on_commit(
+            _after_commit(
                 lambda: events.chat_delivered(chat_id=chat_id, user=user, peer_id=peer_id, seq=seq)
             )
     return bool(moved)
 
 
 def chat_typing(*, user: User, chat_id: int) -> None:
-    """Tell the other member that `user` is typing (nothing is stored; extra hints dropped)."""
+    """Tell the other member that `user` is typing (nothing is stored).
+
+    Typing is a hint: too frequent ones, and any between users with a block either way,
+    are dropped silently.
+    """
     try:
         chat = selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
-    if not ratelimit.hit(f"typing:{user.pk}:{chat.pk}", limit=2, window=2):
-        return
     peer = selectors.peer_of(chat, user.pk)
-    if selectors.is_blocked(blocker_id=peer.pk, blocked_id=user.pk):
+    if selectors.blocked_peers(user_id=user.pk, peer_ids=[peer.pk]):
+        return
+    if not limits.typing_allowed(user_id=user.pk, chat_id=chat.pk):
         return
     events.typing(chat_id=chat.pk, user=user, peer_id=peer.pk)
+
+
+def block_user(*, blocker: User, blocked: User) -> bool:
+    """`blocker` stops receiving messages, typing and presence from `blocked` (and shows
+    them none); history stays readable. True when the block is new."""
+    if blocker.pk == blocked.pk:
+        raise Refused("invalid", "You cannot block yourself.")
+    with transaction.atomic():
+        _block, created = Block.objects.get_or_create(blocker=blocker, blocked=blocked)
+        if created:
+            _after_commit(lambda: _presence_resend(blocker, [blocked]))
+    return created
+
+
+def unblock_user(*, blocker: User, blocked: User) -> bool:
+    """Lift a block; True when there was one."""
+    with transaction.atomic():
+        deleted, _ = Block.objects.filter(blocker=blocker, blocked=blocked).delete()
+        if deleted:
+            _after_commit(lambda: _presence_resend(blocker, [blocked]))
+    return bool(deleted)
+
+
+def presence_privacy_changed(*, user: User) -> None:
+    """After `user` turns hiding presence on or off: they and everyone sharing a chat with
+    them hear what they may now see of each other."""
+    peers = list(User.objects.filter(memberships__chat__memberships__user=user).exclude(pk=user.pk))
+    _after_commit(lambda: _presence_resend(user, peers))
+
+
+def _presence_resend(user: User, peers: list[User]) -> None:
+    """Tell `user` and each of `peers` what they may now see of the other."""
+    user.refresh_from_db(fields=["hide_presence", "last_seen"])
+    blocked = selectors.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
+    for peer in peers:
+        peer.refresh_from_db(fields=["hide_presence", "last_seen"])
+        pair_blocked = peer.pk in blocked
+        for viewer, subject in ((user, peer), (peer, user)):
+            status, last_seen = presence.statuses(
+                viewer=viewer,
+                subjects=[subject],
+                blocked_ids={subject.pk} if pair_blocked else set(),
+            )[subject.pk]
+            events.presence(
+                subject=subject, status=status, last_seen=last_seen, user_ids=[viewer.pk]
+            )
+
+
+def presence_changed(*, user_id: int, status: str, at: datetime) -> None:
+    """Record that a user went online or offline at `at`, and tell whoever may know."""
+    with transaction.atomic():
+        User.objects.filter(pk=user_id).update(last_seen=at)
+        user = User.objects.get(pk=user_id)
+        audience = selectors.presence_audience(user=user)
+        _after_commit(
+            lambda: events.presence(subject=user, status=status, last_seen=at, user_ids=audience)
+        )
+
+
+def _after_commit(announce: Callable[[], None]) -> None:
+    """Announce once committed. Robust: the change is already stored, so a failing
+    announcement is logged and never reported to the caller as a failed write (clients
+    converge by sync)."""
+    transaction.on_commit(announce, robust=True)

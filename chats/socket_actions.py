@@ -10,13 +10,23 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
-from chats import limits, protocol, selectors, services
+from chats import limits, presence, protocol, selectors, services
 from chats.models import Chat
 from chats.validation import Refused
 
+TOO_MANY_SOCKETS = (
+    "Too many open connections for this account; close another tab or window and reload."
+)
+
 
 def hello(user: User) -> dict[str, Any]:
-    return protocol.hello(user.username, selectors.chat_summaries(user_id=user.pk))
+    user.refresh_from_db(fields=["hide_presence", "send_read_receipts"])
+    summaries = selectors.chat_summaries(user_id=user.pk)
+    peers = [s.peer for s in summaries]
+    blocked = selectors.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
+    statuses = presence.statuses(viewer=user, subjects=peers, blocked_ids=blocked)
+    receipts = {p.pk: selectors.read_receipts_shared(viewer=user, subject=p) for p in peers}
+    return protocol.hello(user.username, summaries, statuses, receipts)
 
 
 def send(user: User, frame: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +44,9 @@ def sync(user: User, chat_id: int, after: int) -> tuple[list[dict[str, Any]], di
         raise Refused("not_found", "No such chat.") from None
     messages, more = selectors.messages_after(chat_id=chat.pk, after=after)
     payloads = [selectors.message_payload(m) for m in messages]
-    return payloads, protocol.synced(chat.pk, chat.last_seq, more)
+    # Messages committed after the chat row was read may be in the reply: report the later.
+    last_seq = max([chat.last_seq, *(m.seq for m in messages)])
+    return payloads, protocol.synced(chat.pk, last_seq, more)
 
 
 def between(chat_id: int, after: int, before: int) -> list[dict[str, Any]]:

@@ -12,4 +12,6 @@ urlpatterns = [
     path("<int:chat_id>/send/", views.chat_send, name="send"),
     path("<int:chat_id>/read/", views.chat_read, name="read"),
     path("<int:chat_id>/messages/<int:seq>/report/", views.message_report, name="report_message"),
+    path("<int:chat_id>/block/", views.chat_block, name="block"),
+    path("<int:chat_id>/unblock/", views.chat_unblock, name="unblock"),
 ]

@@ -25,16 +25,16 @@ def clean_body(body: Any) -> str:
         raise Refused("empty", "The message is empty.")
     if len(body) > MAX_BODY:
         raise Refused("too_long", f"Messages are at most {MAX_BODY} characters.")
-    if "\x00" in body:
-        raise Refused("invalid", "body must not contain NUL characters.")
+    if not _storable(body):
+        raise Refused("invalid", "body must be valid Unicode text without NUL characters.")
     return body
 
 
 def clean_client_id(client_id: Any) -> str:
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= MAX_CLIENT_ID:
         raise Refused("invalid", f"client_id must be a string of 1 to {MAX_CLIENT_ID} characters.")
-    if "\x00" in client_id:
-        raise Refused("invalid", "client_id must not contain NUL characters.")
+    if not _storable(client_id):
+        raise Refused("invalid", "client_id must be valid Unicode text without NUL characters.")
     return client_id
 
 
@@ -49,3 +49,22 @@ def clean_seq(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
         raise Refused("invalid", f"{field} must be a non-negative integer.")
     return value
+
+
+def parse_seq(value: str | None) -> int | None:
+    """A seq from a query or form string: ASCII digits within range, else None."""
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 10:
+        return None
+    seq = int(value)
+    return seq if seq < 2**31 else None
+
+
+def _storable(text: str) -> bool:
+    """Databases refuse NUL and lone surrogates (which JSON can smuggle in as \\ud800)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,7 +16,7 @@ from accounts.models import User
 from chats import limits, moderation, selectors, services
 from chats.forms import SendForm, StartChatForm
 from chats.models import Chat
-from chats.validation import Refused
+from chats.validation import Refused, clean_body, parse_seq
 
 
 class AuthedRequest(HttpRequest):
@@ -66,16 +67,17 @@ def chat_start(request: AuthedRequest) -> HttpResponse:
 @require_GET
 def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     chat = _member_chat(request, chat_id)
-    before = request.GET.get("before")
-    before_seq = int(before) if before and before.isdigit() else None
+    before_seq = parse_seq(request.GET.get("before"))
     page, has_more = selectors.messages_before(chat_id=chat.pk, before=before_seq)
     peer = selectors.peer_of(chat, request.user.pk)
     peer_membership = selectors.membership_get(user_id=peer.pk, chat_id=chat.pk)
-    context = {
+    receipts = selectors.read_receipts_shared(viewer=request.user, subject=peer)
+    context: dict[str, Any] = {
         "chat": chat,
         "peer": peer,
         "before": before_seq,
-        "peer_read_seq": peer_membership.read_seq,
+        "peer_read_seq": peer_membership.read_seq if receipts else 0,
+        "i_blocked": selectors.is_blocked(blocker_id=request.user.pk, blocked_id=peer.pk),
         "peer_delivered_seq": peer_membership.delivered_seq,
         "messages_page": page,
         "has_more": has_more,
@@ -106,18 +108,27 @@ def chat_send(request: AuthedRequest, chat_id: int) -> HttpResponse:
         except Refused as refused:
             messages.error(request, refused.detail)
     else:
-        messages.error(request, "The message is empty.")
+        messages.error(request, _send_problem(request.POST.get("body")))
     return redirect(chat.get_absolute_url())
+
+
+def _send_problem(body: str | None) -> str:
+    """Why the send form was invalid, in the words every other edge uses."""
+    try:
+        clean_body(body)
+    except Refused as refused:
+        return refused.detail
+    return "The message could not be sent."
 
 
 @login_required
 @require_POST
 def chat_read(request: AuthedRequest, chat_id: int) -> HttpResponse:
     chat = _member_chat(request, chat_id)
-    seq = request.POST.get("seq", "")
-    if not seq.isdigit():
+    seq = parse_seq(request.POST.get("seq"))
+    if seq is None:
         return HttpResponse("seq must be a non-negative integer.", status=400)
-    services.chat_mark_read(user=request.user, chat_id=chat.pk, seq=int(seq))
+    services.chat_mark_read(user=request.user, chat_id=chat.pk, seq=seq)
     return HttpResponse(status=204)
 
 
@@ -141,3 +152,29 @@ def message_report(request: AuthedRequest, chat_id: int, seq: int) -> HttpRespon
         return render(request, "chats/_report.html#result", context)
     (messages.success if ok else messages.error)(request, detail)
     return redirect(reverse("chats:detail", args=[chat_id]))
+
+
+@login_required
+@require_POST
+def chat_block(request: AuthedRequest, chat_id: int) -> HttpResponse:
+    chat = _member_chat(request, chat_id)
+    peer = selectors.peer_of(chat, request.user.pk)
+    services.block_user(blocker=request.user, blocked=peer)
+    messages.success(request, f"You blocked {peer.username}. They can no longer message you.")
+    return _back_to(request, chat)
+
+
+@login_required
+@require_POST
+def chat_unblock(request: AuthedRequest, chat_id: int) -> HttpResponse:
+    chat = _member_chat(request, chat_id)
+    peer = selectors.peer_of(chat, request.user.pk)
+    services.unblock_user(blocker=request.user, blocked=peer)
+    messages.success(request, f"You unblocked {peer.username}.")
+    return _back_to(request, chat)
+
+
+def _back_to(request: AuthedRequest, chat: Chat) -> HttpResponse:
+    if request.htmx:
+        return HttpResponseClientRedirect(chat.get_absolute_url())
+    return redirect(chat.get_absolute_url())

@@ -147,6 +147,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Tests use a file too: an in-memory test database is shared-cache, where concurrent
+    # writers fail at once with "table is locked" instead of queueing as they do in production.
+    _db["TEST"] = {"NAME": str(BASE_DIR / "db.sqlite3-test")}
 else:
     # Under ASGI, Django advises a pool and CONN_MAX_AGE=0 instead of persistent connections.
     _db["CONN_MAX_AGE"] = 0
@@ -222,6 +225,11 @@ SIGNUP_RATE = (env_int("SIGNUP_RATE_COUNT", 10), 3600)
 SEND_RATE = (env_int("SEND_RATE_BURST", 10), 2)
 SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 60), 60)
 MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
+
+# Presence: offline only after the last socket has been closed this long (a reload does not
+# flap); a socket's registration lapses unless renewed within the lease (a crashed process).
+PRESENCE_GRACE_SECONDS = float(os.environ.get("PRESENCE_GRACE_SECONDS") or 30)
+PRESENCE_LEASE_SECONDS = float(os.environ.get("PRESENCE_LEASE_SECONDS") or 60)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

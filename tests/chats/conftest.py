@@ -3,12 +3,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
+from chats import presence
 from chatsite.asgi import application
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -27,17 +28,22 @@ def session_cookie(user) -> str:
 class Socket:
     """A WebsocketCommunicator on the full ASGI app, logged in as a user."""
 
-    def __init__(self, user=None, origin=ORIGIN, session_key=None):
+    def __init__(self, user=None, origin=ORIGIN, session_key=None, presence=False):
         self.user = user
+        # Presence frames come whenever a peer connects; tests about other things set them
+        # aside (in `presences`) unless asked to receive them in line.
+        self.inline_presence = presence
+        self.presences = []
         self.origin = origin
         self.session_key = session_key
         self.comm = None
         self.hello = None
+        self.closed = False
 
     async def connect(self):
         headers = [self.origin] if self.origin else []
         if self.user is not None:
-            key = self.session_key or await sync_to_async(session_cookie)(self.user)
+            key = self.session_key or await database_sync_to_async(session_cookie)(self.user)
             headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()))
         self.comm = WebsocketCommunicator(application, "/ws/", headers=headers)
         connected, code = await self.comm.connect(timeout=5)
@@ -52,10 +58,14 @@ class Socket:
     async def send(self, frame):
         await self.comm.send_to(text_data=json.dumps(frame))
 
-    async def recv(self, timeout=3):
-        return await self.comm.receive_json_from(timeout=timeout)
+    async def recv(self, timeout=10):
+        while True:
+            frame = await self.comm.receive_json_from(timeout=timeout)
+            if frame["type"] != "presence" or self.inline_presence:
+                return frame
+            self.presences.append(frame)
 
-    async def recv_until(self, kind, timeout=3):
+    async def recv_until(self, kind, timeout=10):
         """Frames up to and including the first of type `kind`."""
         seen = []
         while True:
@@ -64,16 +74,40 @@ class Socket:
             if frame["type"] == kind:
                 return frame, seen
 
+    async def close_code(self, timeout=10):
+        """Wait for the server to close the socket, skipping frames sent before; its code."""
+        while True:
+            output = await self.comm.receive_output(timeout=timeout)
+            if output["type"] == "websocket.close":
+                self.closed = True
+                return output.get("code")
+
     async def nothing(self, timeout=0.3):
         return await self.comm.receive_nothing(timeout=timeout)
 
     async def close(self):
-        await self.comm.disconnect()
+        if not self.closed:
+            self.closed = True
+            await self.comm.disconnect()
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Users are made by the dozen here; their password hashing is not under test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_presence():
+    """Presence registrations live outside the database: start every test from none."""
+    presence.reset_local()
+    yield
+    presence.reset_local()
 
 
 @pytest.fixture
 async def socket():
-    """Open logged-in sockets; every one is closed at teardown so no consumer outlives the loop."""
+    """Open a logged-in socket: `await socket(user)`; all are closed after the test."""
     opened = []
 
     async def make(user=None, **kwargs):
@@ -86,3 +120,6 @@ async def socket():
     yield make
     for sock in opened:
         await sock.close()
+    # Offline transitions still waiting for their grace period die with the test's loop.
+    for task in list(presence._settling):
+        task.cancel()

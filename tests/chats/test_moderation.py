@@ -289,8 +289,7 @@ class TestLiveEffects:
         other = await socket(alice)
         await sync_to_async(moderation.user_deactivate)(user=bob, moderator=moderator)
         for tab in tabs:
-            closed = await tab.comm.receive_output(timeout=3)
-            assert closed == {"type": "websocket.close", "code": 4401}
+            assert await tab.close_code() == 4401
         assert await other.nothing()
         await other.close()
 

@@ -1,0 +1,324 @@
+"""Who is online: a user is online while at least one of their sockets is open, in any
+server process, and for a grace period after the last one closes (a reload does not flap).
+
+Sockets are registered in a store: Redis when REDIS_URL is set (shared by every process),
+else a dict in this process (the embedded mode runs one process). Each registration is a
+lease renewed while the socket lives, so a crashed process's sockets lapse on their own.
+Every check-and-change runs atomically in the store (Lua scripts on Redis, a lock locally),
+so tabs opening and closing at once in several processes agree on one transition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Protocol
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+ONLINE = "online"
+OFFLINE = "offline"
+HIDDEN = "hidden"
+
+
+class Store(Protocol):
+    def attach(self, user_id: int, socket_id: str, limit: int) -> int:
+        """Register a socket: -1 when the user already has `limit` sockets (nothing stored),
+        1 when the user came online, 0 when they already were."""
+
+    def detach(self, user_id: int, socket_id: str, token: str) -> bool:
+        """Unregister a socket; True when it was the last one (the grace period starts,
+        identified by `token`)."""
+
+    def renew(self, user_id: int, socket_id: str) -> None: ...
+
+    def settle(self, user_id: int, token: str) -> bool:
+        """End the grace period `token`: True when the user is now offline."""
+
+    def online(self, user_ids: list[int]) -> set[int]: ...
+
+    def sockets(self, user_id: int) -> int: ...
+
+
+class LocalStore:
+    """The store for a single process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.leases: dict[int, dict[str, float]] = {}
+        self.grace: dict[int, tuple[str, float]] = {}
+
+    def _live(self, user_id: int, now: float) -> dict[str, float]:
+        leases = self.leases.setdefault(user_id, {})
+        for socket_id in [s for s, expires in leases.items() if expires <= now]:
+            del leases[socket_id]
+        return leases
+
+    def _in_grace(self, user_id: int, now: float) -> bool:
+        entry = self.grace.get(user_id)
+        return entry is not None and entry[1] > now
+
+    def attach(self, user_id: int, socket_id: str, limit: int) -> int:
+        now = time.time()
+        with self.lock:
+            leases = self._live(user_id, now)
+            if len(leases) >= limit:
+                return -1
+            was_online = bool(leases) or self._in_grace(user_id, now)
+            self.grace.pop(user_id, None)
+            leases[socket_id] = now + _lease()
+            return 0 if was_online else 1
+
+    def detach(self, user_id: int, socket_id: str, token: str) -> bool:
+        now = time.time()
+        with self.lock:
+            leases = self._live(user_id, now)
+            leases.pop(socket_id, None)
+            if leases:
+                return False
+            self.grace[user_id] = (token, now + _grace_ttl())
+            return True
+
+    def renew(self, user_id: int, socket_id: str) -> None:
+        with self.lock:
+            leases = self.leases.get(user_id, {})
+            if socket_id in leases:
+                leases[socket_id] = time.time() + _lease()
+
+    def settle(self, user_id: int, token: str) -> bool:
+        now = time.time()
+        with self.lock:
+            entry = self.grace.get(user_id)
+            if entry is None or entry[0] != token or self._live(user_id, now):
+                return False
+            del self.grace[user_id]
+            return True
+
+    def online(self, user_ids: list[int]) -> set[int]:
+        now = time.time()
+        with self.lock:
+            return {uid for uid in user_ids if self._live(uid, now) or self._in_grace(uid, now)}
+
+    def sockets(self, user_id: int) -> int:
+        with self.lock:
+            return len(self._live(user_id, time.time()))
+
+
+_ATTACH = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local n = redis.call('ZCARD', KEYS[1])
+if n >= tonumber(ARGV[4]) then return -1 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+local grace = redis.call('DEL', KEYS[2])
+if n == 0 and grace == 0 then return 1 end
+return 0
+"""
+
+_DETACH = """
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+return 1
+"""
+
+_SETTLE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+
+class RedisStore:
+    """The store shared by every process: per user, a sorted set of socket ids scored by
+    lease expiry, and a grace key holding the token of the pending offline transition."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.prefix = f"{prefix}:presence"
+        self._attach = self.client.register_script(_ATTACH)
+        self._detach = self.client.register_script(_DETACH)
+        self._settle = self.client.register_script(_SETTLE)
+
+    def _keys(self, user_id: int) -> list[str]:
+        return [f"{self.prefix}:sockets:{user_id}", f"{self.prefix}:grace:{user_id}"]
+
+    def attach(self, user_id: int, socket_id: str, limit: int) -> int:
+        now = time.time()
+        args: list[str | float] = [now, now + _lease(), socket_id, limit, int(_lease()) + 1]
+        return int(self._attach(keys=self._keys(user_id), args=args))
+
+    def detach(self, user_id: int, socket_id: str, token: str) -> bool:
+        args: list[str | float] = [time.time(), socket_id, token, int(_grace_ttl() * 1000)]
+        return bool(self._detach(keys=self._keys(user_id), args=args))
+
+    def renew(self, user_id: int, socket_id: str) -> None:
+        sockets, _grace = self._keys(user_id)
+        pipe = self.client.pipeline()
+        pipe.zadd(sockets, {socket_id: time.time() + _lease()}, xx=True)
+        pipe.expire(sockets, int(_lease()) + 1)
+        pipe.execute()
+
+    def settle(self, user_id: int, token: str) -> bool:
+        return bool(self._settle(keys=self._keys(user_id), args=[time.time(), token]))
+
+    def online(self, user_ids: list[int]) -> set[int]:
+        if not user_ids:
+            return set()
+        now = time.time()
+        pipe = self.client.pipeline(transaction=False)
+        for uid in user_ids:
+            sockets, grace = self._keys(uid)
+            pipe.zcount(sockets, f"({now}", "+inf")
+            pipe.exists(grace)
+        replies = pipe.execute()
+        return {
+            uid for i, uid in enumerate(user_ids) if replies[2 * i] > 0 or replies[2 * i + 1] > 0
+        }
+
+    def sockets(self, user_id: int) -> int:
+        sockets, _grace = self._keys(user_id)
+        return int(self.client.zcount(sockets, f"({time.time()}", "+inf"))
+
+
+def _lease() -> float:
+    return float(settings.PRESENCE_LEASE_SECONDS)
+
+
+def _grace_ttl() -> float:
+    # The grace key outlives the grace period so that the settling task (which runs at its
+    # end) still finds it; if that task's process died, the key lapses on its own.
+    return float(settings.PRESENCE_GRACE_SECONDS) * 2 + 10
+
+
+@cache
+def _store_for(redis_url: str, prefix: str) -> Store:
+    if redis_url:
+        return RedisStore(redis_url, prefix)
+    return LocalStore()
+
+
+def store() -> Store:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX") or "chatsite"
+    return _store_for(settings.REDIS_URL, prefix)
+
+
+def online_ids(user_ids: list[int]) -> set[int]:
+    return store().online(user_ids)
+
+
+def statuses(
+    *, viewer: User, subjects: list[User], blocked_ids: set[int]
+) -> dict[int, tuple[str, datetime | None]]:
+    """What `viewer` may know of each subject: (status, last_seen), one store round trip."""
+    from chats import selectors
+
+    visible = [
+        s
+        for s in subjects
+        if selectors.presence_visible(viewer=viewer, subject=s, blocked=s.pk in blocked_ids)
+    ]
+    online = online_ids([s.pk for s in visible])
+    known = {s.pk: (ONLINE if s.pk in online else OFFLINE, s.last_seen) for s in visible}
+    return {s.pk: known.get(s.pk, (HIDDEN, None)) for s in subjects}
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Connection:
+    """One open socket's registration; renewed until `close`."""
+
+    user_id: int
+    socket_id: str
+    renewing: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(_lease() / 3)
+            try:
+                await sync_to_async(store().renew)(self.user_id, self.socket_id)
+            except Exception:
+                logger.exception("could not renew presence of user %s", self.user_id)
+
+
+async def connect(user: User, socket_id: str) -> Connection | None:
+    """Register a socket; None when the user already has the maximum number open."""
+    came_online = await sync_to_async(store().attach)(
+        user.pk, socket_id, settings.MAX_SOCKETS_PER_USER
+    )
+    if came_online < 0:
+        return None
+    connection = Connection(user.pk, socket_id)
+    connection.renewing = asyncio.ensure_future(connection.renew_forever())
+    if came_online:
+        await _changed(user.pk, ONLINE, datetime.now(UTC))
+    return connection
+
+
+async def disconnect(connection: Connection) -> None:
+    """Unregister a socket; after the last one, the user goes offline once the grace ends."""
+    if connection.renewing is not None:
+        connection.renewing.cancel()
+    token = uuid.uuid4().hex
+    closed_at = datetime.now(UTC)
+    if await sync_to_async(store().detach)(connection.user_id, connection.socket_id, token):
+        task = asyncio.ensure_future(_settle_later(connection.user_id, token, closed_at))
+        _settling.add(task)
+        task.add_done_callback(_settling.discard)
+
+
+# Pending offline transitions, referenced so they are not collected before they run.
+_settling: set[asyncio.Task[None]] = set()
+
+
+async def _settle_later(user_id: int, token: str, closed_at: datetime) -> None:
+    await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS))
+    if await sync_to_async(store().settle)(user_id, token):
+        await _changed(user_id, OFFLINE, closed_at)
+
+
+async def _changed(user_id: int, status: str, at: datetime) -> None:
+    from chats import services
+
+    try:
+        await database_sync_to_async(services.presence_changed)(
+            user_id=user_id, status=status, at=at
+        )
+    except Exception:
+        # Presence is advisory: a failed broadcast must not break the socket.
+        logger.exception("could not announce user %s as %s", user_id, status)
+
+
+async def current(user_id: int) -> str:
+    return ONLINE if await sync_to_async(online_ids)([user_id]) else OFFLINE
+
+
+def reset_local() -> None:
+    """Forget every local registration (tests start each from zero)."""
+    with contextlib.suppress(Exception):
+        s = store()
+        if isinstance(s, LocalStore):
+            with s.lock:
+                s.leases.clear()
+                s.grace.clear()
