@@ -1,0 +1,180 @@
+"""Issue 3/4 in a real browser: two users chatting live, history, offline sends, receipts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from chats.models import Message
+from tests.e2e.conftest import screenshots
+from tests.factories import make_chat, make_messages
+
+pytestmark = pytest.mark.browser
+
+
+def composer(page):
+    return page.get_by_role("textbox", name=re.compile(r"^Message "))
+
+
+def message(page, text):
+    return page.locator("#message-list li.msg", has_text=text)
+
+
+def bodies(page):
+    return page.locator("#message-list li.msg [data-field=body]")
+
+
+def say(page, text):
+    box = composer(page)
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_be_focused()
+    expect(box).to_have_value("")
+
+
+def test_two_users_chat_live_both_ways_with_receipts_and_history(browsing, alice, bob):
+    alice_page = browsing.page(browsing.context(alice), "/chats/")
+    bob_page = browsing.page(browsing.context(bob), "/chats/")
+    expect(bob_page.get_by_text("No chats yet.")).to_be_visible()
+
+    # Alice starts the chat from the form and says hello.
+    alice_page.get_by_role("link", name="New chat").click()
+    screenshots(alice_page, "new-chat")
+    alice_page.get_by_label("Username").fill("bob")
+    alice_page.get_by_role("button", name="Message").click()
+    expect(alice_page).to_have_url(re.compile(r"/chats/\d+/$"))
+    chat_url = alice_page.url
+    say(alice_page, "Hi bob, see https://example.com/docs?a=1.")
+
+    # Bob, on his chat list, gets the new chat live with a badge, a title count and a toast.
+    item = bob_page.locator("li.chatitem", has_text="alice")
+    expect(item).to_be_visible()
+    expect(item.locator("[data-field=preview]")).to_have_text(
+        "Hi bob, see https://example.com/docs?a=1."
+    )
+    expect(item.locator("[data-field=unread]")).to_have_text("1 unread")
+    expect(bob_page.locator("#unread-total")).to_have_text("1")
+    expect(bob_page).to_have_title("(1) Chats · Chatsite")
+    toast = bob_page.locator("#toasts .toast")
+    expect(toast).to_contain_text("alice")
+    expect(toast).to_contain_text("Hi bob")
+    screenshots(bob_page, "chats-unread")
+
+    # Bob's socket received it: delivered, not yet read.
+    own = message(alice_page, "Hi bob")
+    expect(own.locator("[data-field=status]")).to_have_text(re.compile("Delivered"))
+    screenshots(alice_page, "chat-delivered")
+
+    # Bob opens the chat: the divider marks the first unread, the link is safe, Alice sees Read.
+    bob_page.keyboard.press("Escape")
+    expect(toast).to_have_count(0)
+    item.get_by_role("link").click()
+    expect(bob_page).to_have_url(chat_url)
+    expect(bob_page.locator("#unread-divider")).to_have_text("New messages")
+    link = message(bob_page, "Hi bob").get_by_role("link", name="https://example.com/docs?a=1")
+    expect(link).to_have_attribute("href", "https://example.com/docs?a=1")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(own.locator("[data-field=status]")).to_have_text(re.compile("Read"))
+    expect(bob_page.locator("#unread-total")).to_be_hidden()
+    expect(bob_page).to_have_title("alice · Chatsite")
+
+    # Live both ways, with the typing indicator on the way.
+    composer(bob_page).press_sequentially("Hel")
+    expect(alice_page.locator("#typing")).to_have_text("bob is typing…")
+    composer(bob_page).fill("Hello alice\nsecond line")
+    composer(bob_page).press("Enter")
+    expect(message(alice_page, "Hello alice")).to_be_visible()
+    expect(alice_page.locator("#typing")).to_have_text("")
+    expect(message(alice_page, "Hello alice").locator("[data-field=body]")).to_have_text(
+        "Hello alice\nsecond line"
+    )
+    say(alice_page, "<b>not bold</b>")
+    expect(message(bob_page, "<b>not bold</b>")).to_be_visible()
+    expect(bob_page.locator("#message-list b")).to_have_count(0)
+    say(bob_page, "last one")
+    expect(message(alice_page, "last one")).to_be_visible()
+    expect(message(bob_page, "last one").locator("[data-field=status]")).to_have_text(
+        re.compile("Read")
+    )
+    screenshots(alice_page, "chat")
+
+    expected = [
+        "Hi bob, see https://example.com/docs?a=1.",
+        "Hello alice\nsecond line",
+        "<b>not bold</b>",
+        "last one",
+    ]
+    for page in (alice_page, bob_page):
+        expect(bodies(page)).to_have_text(expected)
+        page.reload()
+        expect(bodies(page)).to_have_text(expected)
+        expect(page.locator("#message-list li.day-sep")).to_have_text(["Today"])
+    assert Message.objects.count() == 4
+    assert browsing.csp_violations == []
+
+
+def test_message_sent_while_offline_is_delivered_once(browsing, alice, bob):
+    chat = make_chat(alice, bob)
+    alice_context = browsing.context(alice)
+    alice_page = browsing.page(alice_context, f"/chats/{chat.pk}/")
+    bob_page = browsing.page(browsing.context(bob), f"/chats/{chat.pk}/")
+    say(alice_page, "online first")
+    expect(message(bob_page, "online first")).to_be_visible()
+
+    # The socket is cut: the banner says so and the message waits as "sending".
+    alice_context.set_offline(True)
+    banner = alice_page.locator("#conn-status")
+    expect(banner).to_have_text("Reconnecting… your messages will send when you're back.")
+    say(alice_page, "typed while offline")
+    offline = message(alice_page, "typed while offline")
+    expect(offline.locator("[data-field=status]")).to_have_text(re.compile("Sending"))
+    screenshots(alice_page, "chat-offline")
+
+    # Back online: sent once, seen once by Bob, who reads it.
+    alice_context.set_offline(False)
+    expect(banner).to_be_hidden()
+    expect(message(bob_page, "typed while offline")).to_have_count(1)
+    expect(offline.locator("[data-field=status]")).to_have_text(re.compile("Read"))
+
+    # Unsent messages survive closing the tab: a new tab sends them with the same client_id.
+    alice_context.set_offline(True)
+    expect(banner).to_be_visible()
+    say(alice_page, "kept across a reload")
+    expect(message(alice_page, "kept across a reload")).to_have_count(1)
+    alice_page.close()
+    alice_context.set_offline(False)
+    alice_page = browsing.page(alice_context, f"/chats/{chat.pk}/")
+    expect(message(bob_page, "kept across a reload")).to_have_count(1)
+    kept = message(alice_page, "kept across a reload")
+    expect(kept).to_have_count(1)
+    expect(kept.locator("[data-field=status]")).to_have_text(re.compile("Read"))
+    alice_page.reload()
+    expect(bodies(alice_page)).to_have_text(
+        ["online first", "typed while offline", "kept across a reload"]
+    )
+    assert Message.objects.filter(body="typed while offline").count() == 1
+    assert Message.objects.filter(body="kept across a reload").count() == 1
+    assert browsing.csp_violations == []
+
+
+@pytest.fixture
+def long_chat(alice, bob):
+    """A chat with 60 messages from bob, made before the browser starts (events need a loop)."""
+    chat = make_chat(alice, bob)
+    make_messages(chat, bob, 60)  # one page is 50
+    return chat
+
+
+def test_older_history_loads_above_and_keeps_one_day_separator(long_chat, browsing, alice):
+    chat = long_chat
+    alice_page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    expect(bodies(alice_page)).to_have_count(50)
+    expect(bodies(alice_page).first).to_have_text("message 10")
+    alice_page.get_by_role("link", name="Load older messages").click()
+    expect(bodies(alice_page)).to_have_count(60)
+    expect(bodies(alice_page)).to_have_text([f"message {i}" for i in range(60)])
+    expect(alice_page.get_by_role("link", name="Load older messages")).to_have_count(0)
+    expect(alice_page.locator("#message-list li.day-sep")).to_have_count(1)
+    assert browsing.csp_violations == []
