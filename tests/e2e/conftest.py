@@ -159,6 +159,9 @@ def browser(live_url, transactional_db, monkeypatch):
             yield instance
         finally:
             instance.close()
+            # While the loop counts as running, Django keeps connections per context, not per
+            # thread: close them now or they outlive the test (and block dropping the test DB).
+            connections.close_all()
 
 
 class Browsing:

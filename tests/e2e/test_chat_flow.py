@@ -178,3 +178,43 @@ def test_older_history_loads_above_and_keeps_one_day_separator(long_chat, browsi
     expect(alice_page.get_by_role("link", name="Load older messages")).to_have_count(0)
     expect(alice_page.locator("#message-list li.day-sep")).to_have_count(1)
     assert browsing.csp_violations == []
+
+
+def test_badges_and_grouped_toasts_for_another_chat_converge_across_tabs(
+    browsing, alice, bob, carol
+):
+    with_carol = make_chat(alice, carol)
+    with_bob = make_chat(alice, bob)  # newer: listed first until carol writes
+    alice_context = browsing.context(alice)
+    alice_page = browsing.page(alice_context, f"/chats/{with_bob.pk}/")
+    carol_page = browsing.page(browsing.context(carol), f"/chats/{with_carol.pk}/")
+    items = alice_page.locator("#chatlist li.chatitem")
+    expect(items).to_have_count(2)
+    expect(items.first).to_have_attribute("data-peer", "bob")
+
+    say(carol_page, "first from carol")
+    say(carol_page, "javascript:alert(1) is not a link, http://carol.example is")
+    # Alice is reading bob's chat: carol's messages come as one grouped toast and badges.
+    toast = alice_page.locator("#toasts .toast")
+    expect(toast).to_have_count(1)
+    expect(toast).to_contain_text("carol · 2 new messages")
+    expect(toast.get_by_role("link")).to_have_attribute("href", f"/chats/{with_carol.pk}/")
+    expect(items.first).to_have_attribute("data-peer", "carol")  # re-ordered live
+    carol_item = items.first
+    expect(carol_item.locator("[data-field=unread]")).to_have_text("2 unread")
+    expect(alice_page.locator("#unread-total")).to_have_text("2")
+    expect(alice_page).to_have_title("(2) bob · Chatsite")
+    screenshots(alice_page, "chat-toast")
+    toast.get_by_role("button", name="Dismiss notification").click()
+    expect(toast).to_have_count(0)
+
+    # Reading carol's chat in a second tab clears the badges in the first tab too.
+    second = browsing.page(alice_context, f"/chats/{with_carol.pk}/")
+    links = message(second, "javascript:alert(1)").get_by_role("link")
+    expect(links).to_have_count(1)
+    expect(links).to_have_attribute("href", "http://carol.example/")
+    expect(second.locator("#unread-total")).to_be_hidden()
+    expect(carol_item.locator("[data-field=unread]")).to_be_hidden()
+    expect(alice_page.locator("#unread-total")).to_be_hidden()
+    expect(alice_page).to_have_title("bob · Chatsite")
+    assert browsing.csp_violations == []
