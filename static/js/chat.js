@@ -1223,7 +1223,8 @@ function initChatPage() {
     observer.takeRecords();
   });
   observer.observe(list, { childList: true });
-  textarea.focus({ preventScroll: true });
+  // Ready to type on desktop; on touch screens a keyboard popping up on open is a nuisance.
+  if (window.matchMedia("(pointer: fine)").matches) textarea.focus({ preventScroll: true });
 }
 
 function init() {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
+from chats import services
 from chats.models import Message
 from tests.e2e.conftest import screenshots
 from tests.factories import make_chat, make_messages
@@ -161,22 +163,31 @@ def test_message_sent_while_offline_is_delivered_once(browsing, alice, bob):
 
 @pytest.fixture
 def long_chat(alice, bob):
-    """A chat with 60 messages from bob, made before the browser starts (events need a loop)."""
+    """60 messages from bob, all read by alice; made before the browser starts."""
     chat = make_chat(alice, bob)
     make_messages(chat, bob, 60)  # one page is 50
+    services.chat_mark_read(user=alice, chat_id=chat.pk, seq=60)
     return chat
 
 
-def test_older_history_loads_above_and_keeps_one_day_separator(long_chat, browsing, alice):
-    chat = long_chat
-    alice_page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
-    expect(bodies(alice_page)).to_have_count(50)
-    expect(bodies(alice_page).first).to_have_text("message 10")
-    alice_page.get_by_role("link", name="Load older messages").click()
-    expect(bodies(alice_page)).to_have_count(60)
-    expect(bodies(alice_page)).to_have_text([f"message {i}" for i in range(60)])
-    expect(alice_page.get_by_role("link", name="Load older messages")).to_have_count(0)
-    expect(alice_page.locator("#message-list li.day-sep")).to_have_count(1)
+def test_older_history_loads_on_scroll_keeping_the_view_in_local_time(long_chat, browsing, alice):
+    context = browsing.context(alice, timezone_id="Pacific/Auckland", locale="en-GB")
+    page = browsing.page(context, f"/chats/{long_chat.pk}/")
+    expect(bodies(page)).to_have_count(50)
+    expect(message(page, "message 59")).to_be_in_viewport()  # opened at the bottom
+    first = Message.objects.get(chat=long_chat, seq=11)
+    local = first.created_at.astimezone(ZoneInfo("Pacific/Auckland"))
+    expect(message(page, "message 10").locator("time")).to_have_text(local.strftime("%H:%M"))
+
+    # Scrolling up to the top loads the older page above what the reader was looking at.
+    page.get_by_role("link", name="Load older messages").scroll_into_view_if_needed()
+    expect(bodies(page)).to_have_count(60)
+    expect(bodies(page)).to_have_text([f"message {i}" for i in range(60)])
+    expect(message(page, "message 10")).to_be_in_viewport()
+    expect(message(page, "message 0")).not_to_be_in_viewport()
+    expect(page.get_by_role("link", name="Load older messages")).to_have_count(0)
+    expect(page.locator("#message-list li.day-sep")).to_have_count(1)
+    expect(page.locator("#unread-divider")).to_have_count(0)
     assert browsing.csp_violations == []
 
 
