@@ -59,18 +59,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        client_id = None
         try:
             frame = protocol.parse(text_data, bytes_data)
-            client_id = frame.get("client_id")
             await getattr(self, f"on_{frame['type']}")(frame)
         except Refused as refused:
-            client_id = client_id or protocol.client_id_of(text_data)
-            await self.send_json(protocol.error(refused.code, refused.detail, client_id))
+            client_id, chat = protocol.echo_of(text_data)
+            await self.send_json(protocol.error(refused.code, refused.detail, client_id, chat))
         except DatabaseError:
             logger.exception("database error on a %s frame", (text_data or "")[:40])
             detail = "The server could not reach its database; nothing was stored. Try again."
-            await self.send_json(protocol.error("unavailable", detail, client_id))
+            client_id, chat = protocol.echo_of(text_data)
+            await self.send_json(protocol.error("unavailable", detail, client_id, chat))
 
     # Client frames.
 

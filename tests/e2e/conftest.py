@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SERVER_APP_NAME = "chatsite-e2e-daphne"
-SERVED_APP = "tests.e2e.asgi:application"
+SERVED_APP = "chatsite.asgi:application"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -103,7 +103,7 @@ def live_url(django_db_setup, django_db_blocker, tmp_path_factory):
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            # The site's app wrapped in a strict Content-Security-Policy (tests/e2e/asgi.py).
+            # The real site, with its own Content-Security-Policy (django-csp, settings.py).
             [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), SERVED_APP],
             cwd=BASE_DIR,
             env=env,
