@@ -229,6 +229,8 @@ SIGNUP_RATE = (env_int("SIGNUP_RATE_COUNT", 10), 3600)
 SEND_RATE = (env_int("SEND_RATE_BURST", 10), 2)
 SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 60), 60)
 MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
+# Threads per process for the sockets' database and Redis calls (each holds one connection).
+SOCKET_WORKERS = env_int("SOCKET_WORKERS", 8)
 
 # Presence: offline only after the last socket has been closed this long (a reload does not
 # flap); a socket's registration lapses unless renewed within the lease (a crashed process).
