@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.config import RESULTS_DIR, ROOT, Config, django_env
 
-LIVE_ROWS = ("B1", "B2", "layers", "B3", "B4", "B5", "B6")
+LIVE_ROWS = ("B1", "B2", "layers", "B3", "pooled", "B4", "B5", "B6")
 
 
 def write_json(name: str, data: Any) -> Path:
@@ -89,6 +89,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     config = Config()
     quick = ["--quick"] if args.quick else []
     started = time.time()
+    load_before = os.getloadavg()
     db.make_template(config)
     skip = set(args.skip.split(",")) if args.skip else set()
     if "live" not in skip:
@@ -113,6 +114,8 @@ def cmd_run(args: argparse.Namespace) -> None:
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
         "minutes": round((time.time() - started) / 60, 1),
         "note": args.note,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
     write_json("meta", meta)
     cmd_report(args)

@@ -196,15 +196,24 @@ async def open_many(
     concurrency: int = 500,
     timeout: float = 60.0,
     first_index: int = 0,
+    cap_seconds: float | None = None,
 ) -> ConnectResult:
-    """Open one socket per account (at most `concurrency` handshakes in flight)."""
+    """Open one socket per account (at most `concurrency` handshakes in flight).
+
+    With `cap_seconds`, handshakes not started by then are skipped (counted as refused
+    with the reason "not attempted"), so a slow server cannot stall the whole run.
+    """
     gate = asyncio.Semaphore(concurrency)
+    cap = None if cap_seconds is None else time.perf_counter() + cap_seconds
     refused: Counter[str] = Counter()
     times: list[float] = []
 
     async def one(i: int, account: Account) -> Conn | None:
         async with gate:
             started = time.perf_counter()
+            if cap is not None and started > cap:
+                refused["not attempted (time cap)"] += 1
+                return None
             try:
                 conn = await open_one(target, account, first_index + i, timeout)
             except Exception as exc:

@@ -516,6 +516,12 @@ def write() -> Path:
     ]
     if meta.get("note"):
         lines.append(f"- Conditions: {meta['note']}")
+    if meta.get("loadavg_before"):
+        lines.append(
+            f"- Load average (1/5/15 min) at start {meta['loadavg_before']}, at the end "
+            f"{meta['loadavg_after']}: other helpers' test suites (pytest, PostgreSQL, "
+            "Chromium) shared these 2 cores during the run."
+        )
     lines += ["", "## Results", "", *table(rows), ""]
     if has_plot:
         lines += ["![latency percentiles vs offered load](benchmarks.png)", ""]

@@ -83,6 +83,7 @@ def start_product(
     workers: int = 1,
     first_port: int = 0,
     settings_module: str = "chatsite.settings",
+    app: str = "chatsite.asgi:application",
     log: Path | None = None,
 ) -> Server:
     """`workers` daphne processes (one port each) sharing the database and Redis."""
@@ -101,7 +102,7 @@ def start_product(
             "20",
             "--ping-timeout",
             "30",
-            "chatsite.asgi:application",
+            app,
         ]
         server.procs.append(subprocess.Popen(_pin(cmd), cwd=ROOT, env=env, stdout=out, stderr=out))
     for port in ports:
