@@ -50,8 +50,8 @@ def cmd_live(args: argparse.Namespace) -> None:
         handler = getattr(live, row.lower())
         out["rows"][row] = handler()
         write_json(args.out, out)
-    if args.scale_out and "B3" in rows:
-        out["rows"]["B3x2"] = live.b3(workers=2)
+    if args.scale_out:
+        out["rows"][f"B3x{args.scale_out}"] = live.b3(workers=args.scale_out, kinds=("product",))
         write_json(args.out, out)
     out["log"] = live.log
     write_json(args.out, out)
@@ -94,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     skip = set(args.skip.split(",")) if args.skip else set()
     if "live" not in skip:
         url = db.fresh_pg(config, "live")
-        extra = ["--scale-out"] if args.scale_out else []
+        extra = ["--scale-out", str(args.scale_out)] if args.scale_out else []
         sub(["live", *quick, *extra, "--out", "live"], django_env(config, url))
         db.drop_pg(config, "live")
     if "pg" not in skip:
@@ -141,13 +141,15 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="every row, then docs/benchmarks.md")
     run.add_argument("--quick", action="store_true", help="short runs, small data (minutes)")
-    run.add_argument("--scale-out", action="store_true", help="also B3 with 2 daphne processes")
+    run.add_argument(
+        "--scale-out", type=int, default=0, metavar="N", help="also B3 with N daphne processes"
+    )
     run.add_argument("--skip", default="", help="comma list of phases: live,pg,sqlite")
     run.add_argument("--note", default="", help="a line for the report (e.g. machine load)")
     run.set_defaults(func=cmd_run)
     live = commands.add_parser("live", help="(internal) B1-B6 against a seeded database")
     live.add_argument("--quick", action="store_true")
-    live.add_argument("--scale-out", action="store_true")
+    live.add_argument("--scale-out", type=int, default=0)
     live.add_argument("--rows", default="")
     live.add_argument("--out", default="live")
     live.set_defaults(func=cmd_live)

@@ -152,6 +152,7 @@ class Live:
             conns = opened.conns
             if opened.refused:
                 self.say(f"  refused: {dict(opened.refused)}")
+            await asyncio.sleep(1.0)
         writers = conns[::2] if one_way else conns
         token = uuid.uuid4().hex[:10]
         cpu0, t0 = server.cpu_seconds(), time.perf_counter()
@@ -407,9 +408,13 @@ class Live:
     async def soak(self, server: Server) -> tuple[dict[str, Any], Tally]:
         steady = self.accounts[: 2 * 100]
         pool = self.accounts[2 * PAIRS_LOAD : 2 * PAIRS_LOAD + 2000]
+        warm = await open_many(self.target(server), self.accounts[-10:])
+        await close_all(warm.conns)
+        await asyncio.sleep(5.0)
+        baseline = self.redis_state()  # server up and warm, no sockets open
         opened = await open_many(self.target(server), steady)
         await asyncio.sleep(2.0)
-        baseline = self.redis_state()
+        with_steady = self.redis_state()
         samples: list[dict[str, Any]] = []
         churned = {"opened": 0, "refused": 0}
         stop = asyncio.Event()
@@ -463,10 +468,10 @@ class Live:
         stop.set()
         await churning
         await sampling
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(5.0)  # rate-limit keys live window + 1 s
         end = self.redis_state()
         await close_all(opened.conns)
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(5.0)
         closed = self.redis_state()
         warm = [s for s in samples if s["t"] >= 0.2 * self.plan.soak] or samples
         rss_warm, rss_end = warm[0]["rss_mb"], samples[-1]["rss_mb"]
@@ -479,8 +484,10 @@ class Live:
             rss_end_mb=rss_end,
             rss_growth_percent=round(100 * (rss_end - rss_warm) / rss_warm, 2),
             redis_baseline=baseline,
+            redis_with_steady=with_steady,
             redis_end=end,
             redis_after_close=closed,
+            redis_clients_max=max(s["clients_on_db"] for s in samples),
             db_connections_max=max(s["db_connections"] for s in samples),
             samples=samples,
         )

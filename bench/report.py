@@ -154,21 +154,23 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
                 why,
             )
         )
-    for key in ("B3", "B3x2"):
+    floor_sat = rows.get("B3", {}).get("floor", {}).get("saturation", 0)
+    for key in ["B3", *sorted(k for k in rows if k.startswith("B3x"))]:
         row = rows.get(key)
         if not row:
-            if key == "B3":
-                out.append((key, "-", "-", None, ""))
+            out.append((key, "-", "-", None, ""))
             continue
-        ps, fs = row["product"]["saturation"], row["floor"]["saturation"]
-        label = "B3 (2 processes)" if key == "B3x2" else key
+        ps, fs = row["product"]["saturation"], floor_sat
+        best = max((s["delivered_rate"] for s in row["product"]["steps"]), default=0)
+        label = f"B3 ({key[3:]} processes)" if key != "B3" else key
         out.append(
             (
                 label,
                 f"{fmt(ps)} msg/s",
                 f"{fmt(fs)} msg/s",
                 ps >= 1500,
-                f"{ps / fs:.2f}x the floor" if fs else "",
+                (f"{ps / fs:.2f}x the floor; " if fs else "")
+                + f"best delivered rate in the sweep {fmt(best)} msg/s",
             )
         )
     row = rows.get("B4")
@@ -207,11 +209,11 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
         out.append(("B5", "-", "-", None, ""))
     row = rows.get("B6")
     if row:
-        base, end = row["redis_baseline"], row["redis_end"]
+        base, end = row["redis_baseline"], row["redis_after_close"]
         redis_ok = (
             end["clients_on_db"] <= base["clients_on_db"]
             and end["pubsub_channels"] <= base["pubsub_channels"]
-            and end["keys"] <= base["keys"] + 5
+            and end["keys"] <= base["keys"]
         )
         ok = row["rss_growth_percent"] <= 5 and redis_ok and row["db_connections_max"] <= 20
         out.append(
@@ -296,9 +298,24 @@ def history_rows(pg: dict[str, Any], lite: dict[str, Any]) -> list[tuple]:
     return out
 
 
+def sweep_series(live: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    rows = live.get("rows", {})
+    series = []
+    if "B3" in rows:
+        series.append(("floor", "tab:green", rows["B3"]["floor"]["steps"]))
+        series.append(("product", "tab:red", rows["B3"]["product"]["steps"]))
+    for key in sorted(k for k in rows if k.startswith("B3x")):
+        series.append(
+            (f"product, {key[3:]} processes", "tab:purple", rows[key]["product"]["steps"])
+        )
+    if "pooled" in rows:
+        series.append(("variant: DB on a pool", "tab:orange", rows["pooled"]["B3"]["steps"]))
+    return [s for s in series if s[2]]
+
+
 def plot(live: dict[str, Any]) -> bool:
-    sweeps = {k: v for k, v in live.get("rows", {}).items() if k.startswith("B3")}
-    if not sweeps:
+    series = sweep_series(live)
+    if not series:
         return False
     import matplotlib
 
@@ -306,39 +323,32 @@ def plot(live: dict[str, Any]) -> bool:
     import matplotlib.pyplot as plt
 
     fig, (lat_ax, rate_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
-    styles = {"floor": "tab:green", "product": "tab:red"}
-    for key, row in sweeps.items():
-        for kind in ("floor", "product"):
-            steps = row[kind]["steps"]
-            if kind == "floor" and key != "B3":
-                continue
-            label = kind if key == "B3" else f"{kind} x2 processes"
-            color = styles[kind] if key == "B3" else "tab:purple"
-            xs = [s["offered"] for s in steps if s.get("latency_ms")]
-            for pct, style in (("p50", ":"), ("p99", "-")):
-                ys = [s["latency_ms"][pct] for s in steps if s.get("latency_ms")]
-                lat_ax.plot(xs, ys, style, marker="o", color=color, label=f"{label} {pct}")
-            rate_ax.plot(
-                [s["offered"] for s in steps],
-                [s["delivered_rate"] for s in steps],
-                "-",
-                marker="o",
-                color=color,
-                label=label,
-            )
+    for label, color, steps in series:
+        measured = [s for s in steps if s.get("latency_ms")]
+        xs = [s["offered"] for s in measured]
+        for pct, style in (("p50", ":"), ("p99", "-")):
+            ys = [s["latency_ms"][pct] for s in measured]
+            lat_ax.plot(xs, ys, style, marker="o", color=color, label=f"{label} {pct}")
+        rate_ax.plot(
+            [s["offered"] for s in steps],
+            [s["delivered_rate"] for s in steps],
+            "-",
+            marker="o",
+            color=color,
+            label=label,
+        )
     lat_ax.axhline(50, color="grey", linewidth=0.8, linestyle="--")
     lat_ax.set_yscale("log")
     lat_ax.set_xlabel("offered load (msg/s, 400 sockets)")
     lat_ax.set_ylabel("sender -> recipient latency (ms, from scheduled send)")
     lat_ax.set_title("Latency percentiles vs offered load")
     lat_ax.legend(fontsize=8)
-    top = max(
-        max(s["offered"] for s in r[k]["steps"])
-        for r in sweeps.values()
-        for k in ("floor", "product")
-        if r[k]["steps"]
-    )
-    rate_ax.plot([0, top], [0, top], color="grey", linewidth=0.8, linestyle="--")
+    top = max(s["offered"] for _label, _color, steps in series for s in steps)
+    low = min(s["offered"] for _label, _color, steps in series for s in steps)
+    rate_ax.plot([low, top], [low, top], color="grey", linewidth=0.8, linestyle="--")
+    for axis in (lat_ax, rate_ax):
+        axis.set_xscale("log")
+    rate_ax.set_yscale("log")
     rate_ax.set_xlabel("offered load (msg/s)")
     rate_ax.set_ylabel("delivered (msg/s)")
     rate_ax.set_title("Delivered vs offered")
@@ -405,7 +415,7 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
                     f"{fmt(run['server_cpu_percent'])} | {fmt(run['server_rss_mb'])} |"
                 )
         lines.append("")
-    for key in ("B3", "B3x2"):
+    for key in ["B3", *sorted(k for k in rows if k.startswith("B3x"))]:
         row = rows.get(key)
         if not row:
             continue
@@ -416,7 +426,7 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
             "|---|---|---|---|---|---|---|",
         ]
         for kind in ("floor", "product"):
-            for run in row[kind]["steps"]:
+            for run in row.get(kind, {}).get("steps", []):
                 lat = run.get("latency_ms", {})
                 lines.append(
                     f"| {kind} | {run['offered']:,} | {fmt(run['delivered_rate'])} | "
