@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.config import RESULTS_DIR, ROOT, Config, django_env
 
-LIVE_ROWS = ("B1", "B2", "layers", "B3", "pooled", "B4", "B5", "B6")
+LIVE_ROWS = ("B1", "B2", "layers", "B3", "pooled", "B4", "B5", "B6", "B6s")
 
 
 def write_json(name: str, data: Any) -> Path:
@@ -41,6 +41,7 @@ def cmd_live(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     accounts = seed_accounts(max(plan.idle, plan.storm, 2 * 200 + 2000) + 10)
     live = Live(config, os.environ["DATABASE_URL"], plan, accounts)
+    live.flush_redis()
     live.say(
         f"seeded {len(accounts)} users in {time.perf_counter() - started:.1f}s; "
         f"client cores {client_cores}"

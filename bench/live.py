@@ -39,7 +39,7 @@ class Plan:
     @classmethod
     def quick(cls) -> Plan:
         return cls(
-            1, 1.0, 4.0, (250, 500, 1000, 1500, 2000, 3000, 4000), 4.0, 2000, 1000, 45.0, 3.0, 20.0
+            1, 1.0, 4.0, (50, 100, 250, 500, 1000, 2000, 4000), 4.0, 2000, 1000, 45.0, 3.0, 20.0
         )
 
     @classmethod
@@ -48,7 +48,7 @@ class Plan:
             3,
             2.0,
             15.0,
-            (250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000, 4000, 5000, 6000),
+            (25, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 4000, 6000),
             8.0,
             10000,
             5000,
@@ -238,6 +238,8 @@ class Live:
                     settings_module="bench.layer_settings",
                 )
             )
+            self.say(f"  Redis after the list-based layer: {self.redis_state()}")
+            self.flush_redis()
         return {"RedisChannelLayer": {"median": median_run(runs), "runs": runs}}
 
     def b3(
@@ -374,15 +376,31 @@ class Live:
         }
 
     def b6(self) -> dict[str, Any]:
+        """The issue's soak: 200 msg/s plus churn for the plan's duration."""
+        return self.soaked(
+            "B6", rate=200, churn_per_s=self.plan.churn_per_s, duration=self.plan.soak
+        )
+
+    def b6s(self) -> dict[str, Any]:
+        """A soak within this machine's capacity, to tell leaks from backlog."""
+        return self.soaked("B6s", rate=10, churn_per_s=2, duration=min(self.plan.soak, 180.0))
+
+    def soaked(self, name: str, **load: float) -> dict[str, Any]:
         server = self.server("product")
         try:
-            result, tally = run_async(lambda: self.soak(server))
+            result, tally = run_async(lambda: self.soak(server, **load))
         finally:
             server.stop()
         result["db"] = reconcile(tally)
         result["after_stop"] = self.redis_state()
-        self.say(f"B6: {brief(result)} rss growth {result['rss_growth_percent']}%")
+        self.say(f"{name}: {brief(result)} rss growth {result['rss_growth_percent']}%")
         return result
+
+    def flush_redis(self) -> None:
+        """Empty this run's own Redis database (the list-based layer leaves day-long keys)."""
+        client = redis.Redis.from_url(self.config.redis_url)
+        client.flushdb()
+        client.close()
 
     def redis_state(self) -> dict[str, int]:
         client = redis.Redis.from_url(self.config.redis_url)
@@ -405,7 +423,9 @@ class Live:
             ).fetchone()
         return int(row[0]) if row else 0
 
-    async def soak(self, server: Server) -> tuple[dict[str, Any], Tally]:
+    async def soak(
+        self, server: Server, *, rate: float, churn_per_s: float, duration: float
+    ) -> tuple[dict[str, Any], Tally]:
         steady = self.accounts[: 2 * 100]
         pool = self.accounts[2 * PAIRS_LOAD : 2 * PAIRS_LOAD + 2000]
         warm = await open_many(self.target(server), self.accounts[-10:])
@@ -452,7 +472,7 @@ class Live:
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
                 i += 1
-                await asyncio.sleep(1 / self.plan.churn_per_s)
+                await asyncio.sleep(1 / churn_per_s)
             await asyncio.gather(*tasks, return_exceptions=True)
 
         sampling = asyncio.ensure_future(sampler())
@@ -460,8 +480,8 @@ class Live:
         tally = await drive(
             opened.conns,
             writers=opened.conns,
-            rate=200,
-            duration=self.plan.soak,
+            rate=rate,
+            duration=duration,
             warmup=0.0,
             token=uuid.uuid4().hex[:10],
         )
@@ -471,14 +491,19 @@ class Live:
         await asyncio.sleep(5.0)  # rate-limit keys live window + 1 s
         end = self.redis_state()
         await close_all(opened.conns)
-        await asyncio.sleep(5.0)
-        closed = self.redis_state()
-        warm = [s for s in samples if s["t"] >= 0.2 * self.plan.soak] or samples
+        # Wait (up to a minute) for the server to process the disconnects and let go.
+        closed, settle = self.redis_state(), 0
+        while settle < 60 and any(closed[k] > baseline[k] for k in closed):
+            await asyncio.sleep(1.0)
+            settle += 1
+            closed = self.redis_state()
+        warm = [s for s in samples if s["t"] >= 0.2 * duration] or samples
         rss_warm, rss_end = warm[0]["rss_mb"], samples[-1]["rss_mb"]
         result = tally.summary()
         result.update(
-            duration=self.plan.soak,
-            churn_per_s=self.plan.churn_per_s,
+            duration=duration,
+            rate=rate,
+            churn_per_s=churn_per_s,
             churned=churned,
             rss_after_warmup_mb=rss_warm,
             rss_end_mb=rss_end,
@@ -487,6 +512,7 @@ class Live:
             redis_with_steady=with_steady,
             redis_end=end,
             redis_after_close=closed,
+            redis_settle_seconds=settle,
             redis_clients_max=max(s["clients_on_db"] for s in samples),
             db_connections_max=max(s["db_connections"] for s in samples),
             samples=samples,

@@ -207,31 +207,38 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
         )
     else:
         out.append(("B5", "-", "-", None, ""))
-    row = rows.get("B6")
-    if row:
-        base, end = row["redis_baseline"], row["redis_after_close"]
-        redis_ok = (
-            end["clients_on_db"] <= base["clients_on_db"]
-            and end["pubsub_channels"] <= base["pubsub_channels"]
-            and end["keys"] <= base["keys"]
-        )
-        ok = row["rss_growth_percent"] <= 5 and redis_ok and row["db_connections_max"] <= 20
-        out.append(
-            (
-                "B6",
-                f"RSS {fmt(row['rss_after_warmup_mb'])} -> {fmt(row['rss_end_mb'])} MB "
-                f"({row['rss_growth_percent']:+.1f}%)",
-                "-",
-                ok,
-                f"{row['duration']:.0f} s; Redis clients/channels/keys {base['clients_on_db']}/"
-                f"{base['pubsub_channels']}/{base['keys']} before churn, {end['clients_on_db']}/"
-                f"{end['pubsub_channels']}/{end['keys']} after; DB connections max "
-                f"{row['db_connections_max']}; {delivery_text(row)}; p99 {fmt(p99(row))} ms",
-            )
-        )
-    else:
-        out.append(("B6", "-", "-", None, ""))
+    for key in ("B6", "B6s"):
+        row = rows.get(key)
+        if row:
+            out.append(soak_row(key, row))
+        elif key == "B6":
+            out.append(("B6", "-", "-", None, ""))
     return out
+
+
+def soak_row(key: str, row: dict[str, Any]) -> tuple[str, str, str, bool | None, str]:
+    base, end = row["redis_baseline"], row["redis_after_close"]
+    redis_ok = (
+        end["clients_on_db"] <= base["clients_on_db"]
+        and end["pubsub_channels"] <= base["pubsub_channels"]
+        and end["keys"] <= base["keys"]
+    )
+    ok = row["rss_growth_percent"] <= 5 and redis_ok and row["db_connections_max"] <= 20
+    label = "B6" if key == "B6" else f"B6 at {row.get('rate', 200):.0f} msg/s"
+    return (
+        label,
+        f"RSS {fmt(row['rss_after_warmup_mb'])} -> {fmt(row['rss_end_mb'])} MB "
+        f"({row['rss_growth_percent']:+.1f}%)",
+        "-",
+        ok,
+        f"{row['duration']:.0f} s at {row.get('rate', 200):.0f} msg/s, {row['churn_per_s']:.0f} "
+        f"connects/s ({row['churned']['opened']} opened, {row['churned']['refused']} refused); "
+        f"Redis clients/channels/keys {base['clients_on_db']}/{base['pubsub_channels']}/"
+        f"{base['keys']} with no socket open, max clients {row.get('redis_clients_max')} during, "
+        f"{end['clients_on_db']}/{end['pubsub_channels']}/{end['keys']} after all closed "
+        f"({row.get('redis_settle_seconds')} s later); DB connections max "
+        f"{row['db_connections_max']}; {delivery_text(row)}; p99 {fmt(p99(row))} ms",
+    )
 
 
 def search_row(pg: dict[str, Any], lite: dict[str, Any]) -> tuple[str, str, str, bool | None, str]:
@@ -434,14 +441,16 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
                     f"{fmt(run['server_cpu_percent'])} |"
                 )
         lines.append("")
-    if rows.get("B6"):
+    for key in ("B6", "B6s"):
+        if not rows.get(key):
+            continue
         lines += [
-            "### B6 samples",
+            f"### {key} samples",
             "",
             "| t (s) | RSS MB | CPU % | DB conns | Redis clients | channels | keys |",
             "|---|---|---|---|---|---|---|",
         ]
-        for s in rows["B6"]["samples"]:
+        for s in rows[key]["samples"]:
             lines.append(
                 f"| {s['t']} | {s['rss_mb']} | {s['cpu_percent']} | {s['db_connections']} | "
                 f"{s['clients_on_db']} | {s['pubsub_channels']} | {s['keys']} |"
