@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.config import RESULTS_DIR, ROOT, Config, django_env
 
-LIVE_ROWS = ("B1", "B2", "layers", "B3", "pooled", "B4", "B5", "B6", "B6s")
+LIVE_ROWS = ("B1", "B2", "layers", "relay", "B3", "pooled", "B4", "B5", "B6", "B6s")
 
 
 def write_json(name: str, data: Any) -> Path:
@@ -47,6 +47,10 @@ def cmd_live(args: argparse.Namespace) -> None:
         f"client cores {client_cores}"
     )
     out: dict[str, Any] = {"plan": plan.__dict__, "client_cores": client_cores, "rows": {}}
+    previous = RESULTS_DIR / f"{args.out}.json"
+    if args.merge and previous.exists():
+        out = json.loads(previous.read_text())
+        out.setdefault("log", [])
     for row in rows:
         handler = getattr(live, row.lower())
         out["rows"][row] = handler()
@@ -54,7 +58,7 @@ def cmd_live(args: argparse.Namespace) -> None:
     if args.scale_out:
         out["rows"][f"B3x{args.scale_out}"] = live.b3(workers=args.scale_out, kinds=("product",))
         write_json(args.out, out)
-    out["log"] = live.log
+    out["log"] = out.get("log", []) + live.log if args.merge else live.log
     write_json(args.out, out)
 
 
@@ -153,6 +157,7 @@ def main() -> None:
     live.add_argument("--scale-out", type=int, default=0)
     live.add_argument("--rows", default="")
     live.add_argument("--out", default="live")
+    live.add_argument("--merge", action="store_true", help="add the rows to an existing result")
     live.set_defaults(func=cmd_live)
     queries = commands.add_parser("queries", help="(internal) B7-B9 on one database")
     queries.add_argument("--quick", action="store_true")

@@ -32,7 +32,7 @@ class Account:
 class Target:
     """Where sockets connect: the product (session cookie) or the floor (`?chats=`)."""
 
-    kind: str  # "product" or "floor"
+    kind: str  # "product", "floor" or "relay"
     ports: tuple[int, ...]
     host: str = "127.0.0.1"
     cookie_name: str = "sessionid"
@@ -40,7 +40,7 @@ class Target:
     def request(self, account: Account, index: int) -> tuple[str, str, dict[str, str]]:
         port = self.ports[index % len(self.ports)]
         origin = f"http://{self.host}:{port}"
-        if self.kind == "floor":
+        if self.kind != "product":  # the floor and the Channels relay: no auth, `?chats=`
             return f"ws://{self.host}:{port}/ws/?chats={account.chat_id}", origin, {}
         headers = {"Cookie": f"{self.cookie_name}={account.session_key}"}
         return f"ws://{self.host}:{port}/ws/", origin, headers

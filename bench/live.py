@@ -60,6 +60,11 @@ class Plan:
 
 PAIRS_LOAD = 200
 VARIANT_APP = "bench.variant_asgi:application"
+RELAY_APP = "bench.relay_asgi:application"
+LAYERS = {
+    "RedisPubSubChannelLayer": "chatsite.settings",
+    "RedisChannelLayer": "bench.layer_settings",
+}
 
 
 def seed_accounts(count: int) -> list[Account]:
@@ -129,6 +134,10 @@ class Live:
     def server(self, kind: str, **kwargs: Any) -> Server:
         if kind == "floor":
             return start_floor(self.config)
+        if kind == "relay":
+            server = start_product(self.config, self.db_url, app=RELAY_APP, **kwargs)
+            server.kind = "relay"
+            return server
         return start_product(self.config, self.db_url, **kwargs)
 
     def target(self, server: Server) -> Target:
@@ -247,9 +256,11 @@ class Live:
         workers: int = 1,
         app: str | None = None,
         kinds: tuple[str, ...] = ("floor", "product"),
+        **extra: Any,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        extra = {"app": app} if app else {}
+        if app:
+            extra["app"] = app
         for kind in kinds:
             server = (
                 self.server(kind)
@@ -266,6 +277,23 @@ class Live:
             self.say(
                 f"B3 {kind} x{workers} {app or ''}: saturation {out[kind]['saturation']} msg/s"
             )
+        return out
+
+    def relay(self) -> dict[str, Any]:
+        """Both channel layers under the Channels relay (no database): B2's load and a sweep."""
+        out: dict[str, Any] = {}
+        for name, settings_module in LAYERS.items():
+            b2 = self.repeated(
+                f"relay {name}",
+                self.accounts[: 2 * PAIRS_LOAD],
+                1000,
+                one_way=False,
+                kinds=("relay",),
+                settings_module=settings_module,
+            )
+            sweep = self.b3(kinds=("relay",), settings_module=settings_module)
+            out[name] = {"B2": b2["relay"], "B3": sweep["relay"]}
+            self.flush_redis()
         return out
 
     def pooled(self) -> dict[str, Any]:

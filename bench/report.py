@@ -315,6 +315,11 @@ def sweep_series(live: dict[str, Any]) -> list[tuple[str, str, list[dict[str, An
         series.append(
             (f"product, {key[3:]} processes", "tab:purple", rows[key]["product"]["steps"])
         )
+    if "relay" in rows:
+        steps = rows["relay"].get("RedisPubSubChannelLayer", {}).get("B3", {}).get("steps", [])
+        series.append(("Channels relay, no DB (pub/sub)", "tab:blue", steps))
+        steps = rows["relay"].get("RedisChannelLayer", {}).get("B3", {}).get("steps", [])
+        series.append(("Channels relay, no DB (list layer)", "tab:cyan", steps))
     if "pooled" in rows:
         series.append(("variant: DB on a pool", "tab:orange", rows["pooled"]["B3"]["steps"]))
     return [s for s in series if s[2]]
@@ -401,6 +406,42 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
                 f"{fmt(run.get('server_cpu_percent'))} |"
             )
         lines.append("")
+    relay = rows.get("relay")
+    if relay:
+        lines += [
+            "### Channel layers under a Channels relay without database (bench/relay_asgi.py)",
+            "",
+            "The same load client against daphne + Channels + the layer alone: B2's load "
+            "(400 sockets, 1,000 msg/s; median of the runs) and the saturation sweep.",
+            "",
+            "| layer | delivered msg/s | p50 ms | p99 ms | undelivered | server CPU % | "
+            "saturation (p99 <= 50 ms, all delivered) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, data in relay.items():
+            run = data["B2"]["median"]
+            lat = run.get("latency_ms", {})
+            lines.append(
+                f"| {name} | {fmt(run.get('delivered_rate'))} | {fmt(lat.get('p50'))} | "
+                f"{fmt(lat.get('p99'))} | {run.get('lost')} | "
+                f"{fmt(run.get('server_cpu_percent'))} | {fmt(data['B3']['saturation'])} msg/s |"
+            )
+        lines.append("")
+        for name, data in relay.items():
+            lines += [
+                f"Sweep, {name}:",
+                "",
+                "| offered | delivered msg/s | p50 | p99 | undelivered | server CPU % |",
+                "|---|---|---|---|---|---|",
+            ]
+            for run in data["B3"]["steps"]:
+                lat = run.get("latency_ms", {})
+                lines.append(
+                    f"| {run['offered']:,} | {fmt(run['delivered_rate'])} | {fmt(lat.get('p50'))} "
+                    f"| {fmt(lat.get('p99'))} | {run['lost']:,} | "
+                    f"{fmt(run['server_cpu_percent'])} |"
+                )
+            lines.append("")
     for key in ("B1", "B2"):
         row = rows.get(key)
         if not row:

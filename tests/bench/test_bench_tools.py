@@ -171,3 +171,27 @@ def test_reconcile_compares_sent_acked_and_stored():
         "stored_not_acked": 0,
         "chats_with_seq_gaps": 0,
     }
+
+
+@pytest.mark.django_db(transaction=True)  # Channels closes old DB connections per event
+async def test_channels_relay_delivers_within_the_chat_only():
+    from channels.testing import WebsocketCommunicator
+
+    from bench.relay_asgi import application as relay
+
+    a = WebsocketCommunicator(relay, "/ws/?chats=7")
+    b = WebsocketCommunicator(relay, "/ws/?chats=7")
+    other = WebsocketCommunicator(relay, "/ws/?chats=8")
+    for comm in (a, b, other):
+        connected, _ = await comm.connect()
+        assert connected
+        assert (await comm.receive_json_from())["type"] == "hello"
+    await a.send_json_to({"type": "send", "chat": 7, "client_id": "r-0-0", "body": "hi"})
+    assert (await a.receive_json_from())["type"] == "ack"
+    assert (await a.receive_json_from())["message"]["client_id"] == "r-0-0"
+    assert (await b.receive_json_from())["message"]["client_id"] == "r-0-0"
+    assert await other.receive_nothing(timeout=0.2)
+    await a.send_json_to({"type": "send", "chat": 8, "client_id": "r-0-1", "body": "no"})
+    assert await other.receive_nothing(timeout=0.2)  # a is not in chat 8
+    for comm in (a, b, other):
+        await comm.disconnect()
