@@ -100,6 +100,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     if "live" not in skip:
         url = db.fresh_pg(config, "live")
         extra = ["--scale-out", str(args.scale_out)] if args.scale_out else []
+        if args.live_rows:
+            extra += ["--rows", args.live_rows]
+        if args.merge:
+            extra.append("--merge")
         sub(["live", *quick, *extra, "--out", "live"], django_env(config, url))
         db.drop_pg(config, "live")
     if "pg" not in skip:
@@ -113,8 +117,22 @@ def cmd_run(args: argparse.Namespace) -> None:
             ["queries", *quick, "--rows", "B7,B8", "--out", "queries-sqlite"],
             django_env(config, url),
         )
+    command = "python -m bench " + " ".join(sys.argv[1:])
+    if args.merge and (RESULTS_DIR / "meta.json").exists():
+        meta = json.loads((RESULTS_DIR / "meta.json").read_text())
+        meta.setdefault("merged", []).append(
+            {
+                "command": command,
+                "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                "minutes": round((time.time() - started) / 60, 1),
+                "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            }
+        )
+        write_json("meta", meta)
+        cmd_report(args)
+        return
     meta = {
-        "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "command": command,
         "quick": args.quick,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
         "minutes": round((time.time() - started) / 60, 1),
@@ -151,6 +169,10 @@ def main() -> None:
     )
     run.add_argument("--skip", default="", help="comma list of phases: live,pg,sqlite")
     run.add_argument("--note", default="", help="a line for the report (e.g. machine load)")
+    run.add_argument("--live-rows", default="", help="comma list of live rows (default: all)")
+    run.add_argument(
+        "--merge", action="store_true", help="add to the last results instead of replacing them"
+    )
     run.set_defaults(func=cmd_run)
     live = commands.add_parser("live", help="(internal) B1-B6 against a seeded database")
     live.add_argument("--quick", action="store_true")

@@ -560,6 +560,7 @@ def write() -> Path:
         "",
         "```",
         meta.get("command", "python -m bench run"),
+        *[f"{m['command']}  # added {m['started']}" for m in meta.get("merged", [])],
         "```",
         "",
         f"Started {meta.get('started', '?')}, took {meta.get('minutes', '?')} minutes"
