@@ -165,6 +165,14 @@ class TcpProxy:
     def restore(self) -> None:
         self._set(refusing=False, drop_up=False, drop_down=False)
 
+    def open_connections(self) -> int:
+        """Connections through the proxy still open (each counts once, not per side)."""
+
+        async def count():
+            return len(self._conns) // 2
+
+        return self._call(count())
+
     def close(self) -> None:
         async def close():
             self._server.close()
