@@ -73,5 +73,6 @@ async def test_a_thousand_connect_send_disconnect_cycles_leak_no_connections(
         # One SQLite connection per thread at most: descriptors do not grow with cycles.
         assert peak <= baseline + 6, (baseline, peak)
     else:
-        assert peak <= POOL_MAX, (baseline, peak)
+        # The server's pool, plus this test's own connection.
+        assert peak <= POOL_MAX + 1, (baseline, peak)
     assert server.process.poll() is None

@@ -170,8 +170,9 @@ async def test_daphne_sigkill_mid_conversation_loses_and_duplicates_nothing(
 
         chatter = asyncio.gather(talk(alice, 15), talk(bob, 15))
         # Kill the server once the conversation is under way, then bring it back.
-        while len(acked) < 6:
+        while len(acked) < 6 and not chatter.done():
             await asyncio.sleep(0.02)
+        assert not chatter.done(), "the conversation ended before the kill"
         server.kill()
         server.restart()
         await chatter
