@@ -16,7 +16,7 @@ username_validator = RegexValidator(
 )
 
 
-class UserManager(DjangoUserManager):
+class UserManager(DjangoUserManager["User"]):
     def get_by_natural_key(self, username: Any) -> User:
         """Log-in looks usernames up case-insensitively (they are unique that way)."""
         return self.get(username__iexact=username)

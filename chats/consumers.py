@@ -5,25 +5,47 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chats import events, presence, protocol
+from chats import events, presence, protocol, workers
 from chats import socket_actions as actions
 from chats.validation import Refused
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY = 4429
 
 
+def db(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Run `func` on the socket workers, each thread with its own pooled connection.
+
+    Channels' default runs every socket's database work of a process on one shared thread;
+    a socket's own frames and events are still handled one at a time, in order.
+    """
+    return database_sync_to_async(  # type: ignore[no-any-return]
+        func, thread_sensitive=False, executor=workers.executor()
+    )
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     presence: presence.Connection | None = None
     delivering: asyncio.Task[None] | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels hops to its shared database thread before every event to close stale
+        # connections; db() returns its connection after each call, so skip that hop.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -38,10 +60,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY)
             return
         self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
-        self.delivered_pending: dict[int, int] = {}
+        self.delivered_pending: dict[int, tuple[int, int | None]] = {}
         # Join before reading the state for hello, so no event falls between the two.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
-        hello = await database_sync_to_async(actions.hello)(user)
+        hello = await db(actions.hello)(user)
         self.forwarded = {chat["id"]: chat["last_seq"] for chat in hello["chats"]}
         await self.send_json(hello)
 
@@ -64,36 +86,33 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        client_id = None
         try:
             frame = protocol.parse(text_data, bytes_data)
-            client_id = frame.get("client_id")
             await getattr(self, f"on_{frame['type']}")(frame)
         except Refused as refused:
-            client_id = client_id or protocol.client_id_of(text_data)
-            await self.send_json(protocol.error(refused.code, refused.detail, client_id))
+            client_id, chat = protocol.echo_of(text_data)
+            await self.send_json(protocol.error(refused.code, refused.detail, client_id, chat))
         except DatabaseError:
             logger.exception("database error on a %s frame", (text_data or "")[:40])
             detail = "The server could not reach its database; nothing was stored. Try again."
-            await self.send_json(protocol.error("unavailable", detail, client_id))
+            client_id, chat = protocol.echo_of(text_data)
+            await self.send_json(protocol.error("unavailable", detail, client_id, chat))
 
     # Client frames.
 
     async def on_send(self, frame: dict[str, Any]) -> None:
-        await self.send_json(await database_sync_to_async(actions.send)(self.user, frame))
+        await self.send_json(await db(actions.send)(self.user, frame))
 
     async def on_sync(self, frame: dict[str, Any]) -> None:
-        messages, synced = await database_sync_to_async(actions.sync)(
-            self.user, frame["chat"], frame["after"]
-        )
+        messages, synced = await db(actions.sync)(self.user, frame["chat"], frame["after"])
         await self.forward(messages)
         await self.send_json(synced)
 
     async def on_read(self, frame: dict[str, Any]) -> None:
-        await database_sync_to_async(actions.read)(self.user, frame["chat"], frame["seq"])
+        await db(actions.read)(self.user, frame["chat"], frame["seq"])
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
-        await database_sync_to_async(actions.typing)(self.user, frame["chat"])
+        await db(actions.typing)(self.user, frame["chat"])
 
     # Channel-layer events.
 
@@ -105,8 +124,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return  # already sent on this socket (by a sync or an earlier gap fill)
         if seq > last + 1:
             # The doorbell rang out of order or dropped one: fill the gap from the database.
-            await self.forward(await database_sync_to_async(actions.between)(chat_id, last, seq))
-        await self.forward([payload])
+            await self.forward(await db(actions.between)(chat_id, last, seq))
+        await self.forward([payload], sender_id=event.get("sender_id"))
         await self.send_json(protocol.unread(chat_id, event["unread"], event["unread_total"]))
 
     async def chat_unread(self, event: dict[str, Any]) -> None:
@@ -133,19 +152,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_json({**frame, "id": event["id"]})
 
     async def session_check(self, event: dict[str, Any]) -> None:
-        if not await database_sync_to_async(actions.session_valid)(self.scope):
+        if not await db(actions.session_valid)(self.scope):
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # Helpers.
 
-    async def forward(self, payloads: list[dict[str, Any]]) -> None:
+    async def forward(self, payloads: list[dict[str, Any]], sender_id: int | None = None) -> None:
         """Send message frames in order and note the peer's messages as delivered."""
         for payload in payloads:
             chat_id, seq = payload["chat"], payload["seq"]
             self.forwarded[chat_id] = max(seq, self.forwarded.get(chat_id, 0))
             await self.send_json(protocol.message(payload))
             if payload["sender"] != self.user.username:
-                self.delivered_pending[chat_id] = max(seq, self.delivered_pending.get(chat_id, 0))
+                pending = self.delivered_pending.get(chat_id, (0, None))
+                if seq > pending[0]:
+                    self.delivered_pending[chat_id] = (seq, sender_id or pending[1])
         if self.delivered_pending and self.delivering is None:
             self.delivering = asyncio.ensure_future(self.flush_delivered())
 
@@ -154,7 +175,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             while self.delivered_pending:
                 pending, self.delivered_pending = self.delivered_pending, {}
-                await database_sync_to_async(actions.delivered)(self.user, pending)
+                await db(actions.delivered)(self.user, pending)
         except DatabaseError:
             logger.exception("could not record delivery for user %s", self.user.pk)
         finally:

@@ -26,6 +26,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from accounts.models import User
+from chats import workers
 
 logger = logging.getLogger(__name__)
 
@@ -257,16 +258,18 @@ class Connection:
         while True:
             await asyncio.sleep(_lease() / 3)
             try:
-                await sync_to_async(store().renew)(self.user_id, self.socket_id)
+                await sync_to_async(
+                    store().renew, thread_sensitive=False, executor=workers.executor()
+                )(self.user_id, self.socket_id)
             except Exception:
                 logger.exception("could not renew presence of user %s", self.user_id)
 
 
 async def connect(user: User, socket_id: str) -> Connection | None:
     """Register a socket; None when the user already has the maximum number open."""
-    came_online = await sync_to_async(store().attach)(
-        user.pk, socket_id, settings.MAX_SOCKETS_PER_USER
-    )
+    came_online = await sync_to_async(
+        store().attach, thread_sensitive=False, executor=workers.executor()
+    )(user.pk, socket_id, settings.MAX_SOCKETS_PER_USER)
     if came_online < 0:
         return None
     connection = Connection(user.pk, socket_id)
@@ -282,7 +285,9 @@ async def disconnect(connection: Connection) -> None:
         connection.renewing.cancel()
     token = uuid.uuid4().hex
     closed_at = datetime.now(UTC)
-    if await sync_to_async(store().detach)(connection.user_id, connection.socket_id, token):
+    if await sync_to_async(store().detach, thread_sensitive=False, executor=workers.executor())(
+        connection.user_id, connection.socket_id, token
+    ):
         task = asyncio.ensure_future(_settle_later(connection.user_id, token, closed_at))
         _settling.add(task)
         task.add_done_callback(_settling.discard)
@@ -294,7 +299,9 @@ _settling: set[asyncio.Task[None]] = set()
 
 async def _settle_later(user_id: int, token: str, closed_at: datetime) -> None:
     await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS))
-    if await sync_to_async(store().settle)(user_id, token):
+    if await sync_to_async(store().settle, thread_sensitive=False, executor=workers.executor())(
+        user_id, token
+    ):
         await _changed(user_id, OFFLINE, closed_at)
 
 
@@ -302,9 +309,9 @@ async def _changed(user_id: int, status: str, at: datetime) -> None:
     from chats import services
 
     try:
-        await database_sync_to_async(services.presence_changed)(
-            user_id=user_id, status=status, at=at
-        )
+        await database_sync_to_async(
+            services.presence_changed, thread_sensitive=False, executor=workers.executor()
+        )(user_id=user_id, status=status, at=at)
     except Exception:
         # Presence is advisory: a failed broadcast must not break the socket.
         logger.exception("could not announce user %s as %s", user_id, status)
@@ -313,7 +320,9 @@ async def _changed(user_id: int, status: str, at: datetime) -> None:
 async def current(user_id: int) -> str | None:
     """The user's status now; None when the store cannot be reached (Redis down)."""
     try:
-        online = await sync_to_async(online_ids)([user_id])
+        online = await sync_to_async(
+            online_ids, thread_sensitive=False, executor=workers.executor()
+        )([user_id])
     except Exception:
         logger.warning("presence store unavailable", exc_info=True)
         return None

@@ -49,25 +49,34 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
     return clean
 
 
-def client_id_of(text_data: str | None) -> str | None:
-    """Best effort: the client_id of a frame that failed validation, to echo in the error."""
+def echo_of(text_data: str | None) -> tuple[str | None, int | None]:
+    """Best effort: the client_id and chat of a refused frame, to echo in the error."""
     if not text_data or len(text_data) > MAX_FRAME_CHARS:
-        return None
+        return None, None
     try:
         frame = json.loads(text_data)
     except (ValueError, RecursionError):
-        return None
-    if isinstance(frame, dict):
-        client_id = frame.get("client_id")
-        if isinstance(client_id, str) and 0 < len(client_id) <= 64:
-            return client_id
-    return None
+        return None, None
+    if not isinstance(frame, dict):
+        return None, None
+    client_id = frame.get("client_id")
+    if not (isinstance(client_id, str) and 0 < len(client_id) <= 64):
+        client_id = None
+    chat = frame.get("chat")
+    if isinstance(chat, bool) or not isinstance(chat, int) or not 0 < chat < 2**63:
+        chat = None
+    return client_id, chat
 
 
-def error(code: str, detail: str, client_id: str | None = None) -> dict[str, Any]:
+def error(
+    code: str, detail: str, client_id: str | None = None, chat: int | None = None
+) -> dict[str, Any]:
+    """An error frame; it names the refused frame's client_id and chat when it had them."""
     frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
     if client_id is not None:
         frame["client_id"] = client_id
+    if chat is not None:
+        frame["chat"] = chat
     return frame
 
 

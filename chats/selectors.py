@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 
 from accounts.models import User
 from chats.models import Block, Chat, Membership, Message
@@ -98,13 +98,49 @@ def unread_totals(*, user_ids: list[int]) -> dict[int, int]:
 
 
 def unread_counts(*, chat_id: int, user_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """(unread in this chat, unread in all chats) for each of `user_ids`."""
-    members = Membership.objects.filter(chat_id=chat_id, user_id__in=user_ids).select_related(
-        "chat"
+    """(unread in this chat, unread in all chats) for each of `user_ids`, in one query."""
+    unread = F("chat__last_seq") - F("read_seq")
+    rows = (
+        Membership.objects.filter(user_id__in=user_ids)
+        .values("user_id")
+        .annotate(
+            total=Sum(unread),
+            here=Sum(Case(When(chat_id=chat_id, then=unread), default=Value(0))),
+        )
     )
-    per_chat = {m.user_id: max(0, m.chat.last_seq - m.read_seq) for m in members}
-    totals = unread_totals(user_ids=user_ids)
-    return {uid: (per_chat.get(uid, 0), totals[uid]) for uid in user_ids}
+    counts = {uid: (0, 0) for uid in user_ids}
+    counts.update(
+        {row["user_id"]: (max(0, row["here"] or 0), max(0, row["total"] or 0)) for row in rows}
+    )
+    return counts
+
+
+@dataclass(frozen=True)
+class SendTarget:
+    """What a send needs to know about the chat, read in one query."""
+
+    chat_id: int
+    peer_id: int
+    blocked: bool
+
+
+def send_target(*, user_id: int, chat_id: int) -> SendTarget:
+    """The chat `user_id` sends to, with whether a block stands between the two members;
+    Chat.DoesNotExist for a missing or foreign chat."""
+    if isinstance(chat_id, bool) or not isinstance(chat_id, int) or not 0 < chat_id < 2**63:
+        raise Chat.DoesNotExist
+    block = Block.objects.filter(
+        Q(blocker_id=OuterRef("user_low_id"), blocked_id=OuterRef("user_high_id"))
+        | Q(blocker_id=OuterRef("user_high_id"), blocked_id=OuterRef("user_low_id"))
+    )
+    row = (
+        Chat.objects.filter(pk=chat_id, memberships__user_id=user_id)
+        .annotate(blocked=Exists(block))
+        .values("user_low_id", "user_high_id", "blocked")
+        .get()
+    )
+    peer_id = row["user_high_id"] if row["user_low_id"] == user_id else row["user_low_id"]
+    return SendTarget(chat_id=chat_id, peer_id=peer_id, blocked=row["blocked"])
 
 
 def messages_before(

@@ -1,4 +1,4 @@
-"""Synchronous work behind the socket consumer: each function runs in the database thread
+"""Synchronous work behind the socket consumer: each function runs in a worker thread
 and calls services (writes) and selectors (reads), returning ready-to-send frames."""
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ def read(user: User, chat_id: int, seq: int) -> None:
     services.chat_mark_read(user=user, chat_id=chat_id, seq=seq)
 
 
-def delivered(user: User, pointers: dict[int, int]) -> None:
-    for chat_id, seq in pointers.items():
-        services.chat_mark_delivered(user=user, chat_id=chat_id, seq=seq)
+def delivered(user: User, pointers: dict[int, tuple[int, int | None]]) -> None:
+    for chat_id, (seq, peer_id) in pointers.items():
+        services.chat_mark_delivered(user=user, chat_id=chat_id, seq=seq, peer_id=peer_id)
 
 
 def typing(user: User, chat_id: int) -> None:

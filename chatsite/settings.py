@@ -14,7 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+# Lets django-stubs' generic classes (managers, forms) be subscripted at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -137,7 +141,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL)
 else:
-    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
 
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
@@ -225,6 +229,8 @@ SIGNUP_RATE = (env_int("SIGNUP_RATE_COUNT", 10), 3600)
 SEND_RATE = (env_int("SEND_RATE_BURST", 10), 2)
 SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 60), 60)
 MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
+# Threads per process for the sockets' database and Redis calls (each holds one connection).
+SOCKET_WORKERS = env_int("SOCKET_WORKERS", 8)
 
 # Presence: offline only after the last socket has been closed this long (a reload does not
 # flap); a socket's registration lapses unless renewed within the lease (a crashed process).

@@ -34,6 +34,9 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+echo "== mypy"
+env -u DATABASE_URL -u REDIS_URL .venv/bin/mypy .
+
 echo "== migrations are up to date"
 env -u DATABASE_URL -u REDIS_URL .venv/bin/python manage.py makemigrations --check --dry-run -v0
 

@@ -456,3 +456,18 @@ async def test_the_eleventh_socket_of_a_user_is_refused(socket, settings, alice)
     await socks[0].close()
     again = await socket(alice)
     assert again.hello["type"] == "hello"
+
+
+async def test_error_frames_name_the_refused_frames_chat(socket, alice):
+    sock = await socket(alice)
+    await sock.send({"type": "sync", "chat": 424242, "after": 0})
+    frame = await sock.recv()
+    assert frame == {
+        "type": "error",
+        "code": "not_found",
+        "detail": frame["detail"],
+        "chat": 424242,
+    }
+    await sock.send({"type": "send", "chat": 7, "client_id": "c-1", "body": ""})
+    frame = await sock.recv()
+    assert (frame["code"], frame["chat"], frame["client_id"]) == ("empty", 7, "c-1")

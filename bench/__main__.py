@@ -1,0 +1,199 @@
+"""`python -m bench run [--quick]`: every row, then docs/benchmarks.md. See docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.config import RESULTS_DIR, ROOT, Config, django_env
+
+LIVE_ROWS = ("B1", "B2", "layers", "relay", "B3", "pooled", "B4", "B5", "B6", "B6s")
+
+
+def write_json(name: str, data: Any) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(data, indent=1, default=str))
+    return path
+
+
+def django_setup() -> None:
+    import django
+
+    django.setup()
+
+
+def cmd_live(args: argparse.Namespace) -> None:
+    django_setup()
+    from bench.live import Live, Plan, seed_accounts
+    from bench.server import pin_self_to_client_cores
+
+    config = Config()
+    plan = Plan.quick() if args.quick else Plan.full()
+    client_cores = pin_self_to_client_cores()
+    rows = args.rows.split(",") if args.rows else list(LIVE_ROWS)
+    started = time.perf_counter()
+    accounts = seed_accounts(max(plan.idle, plan.storm, 2 * 200 + 2000) + 10)
+    live = Live(config, os.environ["DATABASE_URL"], plan, accounts)
+    live.flush_redis()
+    live.say(
+        f"seeded {len(accounts)} users in {time.perf_counter() - started:.1f}s; "
+        f"client cores {client_cores}"
+    )
+    out: dict[str, Any] = {"plan": plan.__dict__, "client_cores": client_cores, "rows": {}}
+    previous = RESULTS_DIR / f"{args.out}.json"
+    if args.merge and previous.exists():
+        out = json.loads(previous.read_text())
+        out.setdefault("log", [])
+    for row in rows:
+        handler = getattr(live, row.lower())
+        out["rows"][row] = handler()
+        write_json(args.out, out)
+    if args.scale_out:
+        out["rows"][f"B3x{args.scale_out}"] = live.b3(workers=args.scale_out, kinds=("product",))
+        write_json(args.out, out)
+    out["log"] = out.get("log", []) + live.log if args.merge else live.log
+    write_json(args.out, out)
+
+
+def cmd_queries(args: argparse.Namespace) -> None:
+    django_setup()
+    from django.db import connection
+
+    from bench import queries
+
+    sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    runs = 200 if args.quick else 1000
+    out: dict[str, Any] = {"vendor": connection.vendor}
+    if "B7" in args.rows:
+        out["B7"] = queries.b7(sizes=sizes, runs=runs)
+        print(f"B7 {connection.vendor} done", flush=True)
+    if "B8" in args.rows:
+        big = 50_000 if args.quick else 500_000
+        out.update(queries.b8_b9(big_chat=big, spread_chats=1000, per_chat=big // 1000, runs=runs))
+        print(f"B8/B9 {connection.vendor} done", flush=True)
+    if "send" in args.rows:
+        out["send_path"] = queries.send_path(runs=300)
+    write_json(args.out, out)
+
+
+def sub(command: list[str], env: dict[str, str]) -> None:
+    print("$ python -m bench " + " ".join(command), flush=True)
+    subprocess.run([sys.executable, "-m", "bench", *command], cwd=ROOT, env=env, check=True)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from bench import db
+
+    config = Config()
+    quick = ["--quick"] if args.quick else []
+    started = time.time()
+    load_before = os.getloadavg()
+    db.make_template(config)
+    skip = set(args.skip.split(",")) if args.skip else set()
+    if "live" not in skip:
+        url = db.fresh_pg(config, "live")
+        extra = ["--scale-out", str(args.scale_out)] if args.scale_out else []
+        if args.live_rows:
+            extra += ["--rows", args.live_rows]
+        if args.merge:
+            extra.append("--merge")
+        sub(["live", *quick, *extra, "--out", "live"], django_env(config, url))
+        db.drop_pg(config, "live")
+    if "pg" not in skip:
+        url = db.fresh_pg(config, "data")
+        rows = "B7,B8,send"
+        sub(["queries", *quick, "--rows", rows, "--out", "queries-pg"], django_env(config, url))
+        db.drop_pg(config, "data")
+    if "sqlite" not in skip:
+        url = db.fresh_sqlite(config, "data")
+        sub(
+            ["queries", *quick, "--rows", "B7,B8", "--out", "queries-sqlite"],
+            django_env(config, url),
+        )
+    command = "python -m bench " + " ".join(sys.argv[1:])
+    if args.merge and (RESULTS_DIR / "meta.json").exists():
+        meta = json.loads((RESULTS_DIR / "meta.json").read_text())
+        meta.setdefault("merged", []).append(
+            {
+                "command": command,
+                "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                "minutes": round((time.time() - started) / 60, 1),
+                "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            }
+        )
+        write_json("meta", meta)
+        cmd_report(args)
+        return
+    meta = {
+        "command": command,
+        "quick": args.quick,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
+        "minutes": round((time.time() - started) / 60, 1),
+        "note": args.note,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    write_json("meta", meta)
+    cmd_report(args)
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from bench import report
+
+    path = report.write()
+    print(f"wrote {path}")
+
+
+def cmd_floor(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from bench.floor import main
+
+    asyncio.run(main("127.0.0.1", args.port))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="every row, then docs/benchmarks.md")
+    run.add_argument("--quick", action="store_true", help="short runs, small data (minutes)")
+    run.add_argument(
+        "--scale-out", type=int, default=0, metavar="N", help="also B3 with N daphne processes"
+    )
+    run.add_argument("--skip", default="", help="comma list of phases: live,pg,sqlite")
+    run.add_argument("--note", default="", help="a line for the report (e.g. machine load)")
+    run.add_argument("--live-rows", default="", help="comma list of live rows (default: all)")
+    run.add_argument(
+        "--merge", action="store_true", help="add to the last results instead of replacing them"
+    )
+    run.set_defaults(func=cmd_run)
+    live = commands.add_parser("live", help="(internal) B1-B6 against a seeded database")
+    live.add_argument("--quick", action="store_true")
+    live.add_argument("--scale-out", type=int, default=0)
+    live.add_argument("--rows", default="")
+    live.add_argument("--out", default="live")
+    live.add_argument("--merge", action="store_true", help="add the rows to an existing result")
+    live.set_defaults(func=cmd_live)
+    queries = commands.add_parser("queries", help="(internal) B7-B9 on one database")
+    queries.add_argument("--quick", action="store_true")
+    queries.add_argument("--rows", default="B7,B8,send")
+    queries.add_argument("--out", default="queries")
+    queries.set_defaults(func=cmd_queries)
+    report = commands.add_parser("report", help="rewrite docs/benchmarks.md from bench/results")
+    report.set_defaults(func=cmd_report)
+    floor = commands.add_parser("floor", help="run the floor relay alone")
+    floor.add_argument("--port", type=int, default=8540)
+    floor.set_defaults(func=cmd_floor)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

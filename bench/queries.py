@@ -1,0 +1,223 @@
+"""Data rows B7 (user search), B8 (history pages), B9 (chat list) and the send path's cost.
+
+Runs in its own process with Django configured for one benchmark database (PostgreSQL or
+SQLite), seeds it in bulk and times the real selectors in-process.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+from django.db.models.functions import Lower
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import User
+from bench import seed
+from bench.client import percentiles
+
+
+def timed(
+    fn: Callable[[], Any], *, runs: int, budget: float = 15.0
+) -> tuple[dict[str, float], list[int]]:
+    """Latency percentiles (ms) of `fn` over `runs` calls, and the query count of each call.
+
+    A slow path stops after `budget` seconds (and at least 20 calls), so a sequential scan
+    at a million rows does not take an hour; the count of calls is in the result.
+    """
+    fn()  # warm the connection and caches once
+    times: list[float] = []
+    counts: list[int] = []
+    deadline = time.perf_counter() + budget
+    for i in range(runs):
+        if i >= 20 and time.perf_counter() > deadline:
+            break
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - started) * 1000)
+        counts.append(len(captured.captured_queries))
+    return percentiles(times), sorted(set(counts))
+
+
+def explain(sql: str, params: Any = None) -> str:
+    prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+    with connection.cursor() as cursor:
+        cursor.execute(prefix + sql, params)
+        rows = cursor.fetchall()
+    if connection.vendor == "sqlite":
+        return "\n".join(str(row[-1]) for row in rows)
+    return "\n".join(row[0] for row in rows)
+
+
+def full_scan(plan: str, table: str) -> bool:
+    if connection.vendor == "sqlite":
+        return any(
+            line.strip().startswith(f"SCAN {table}") and "USING" not in line
+            for line in plan.splitlines()
+        )
+    return f"Seq Scan on {table}" in plan
+
+
+def plans_of(fn: Callable[[], Any]) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        fn()
+    plans = []
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        if sql.lstrip().upper().startswith("SELECT"):
+            plans.append(f"{sql}\n--\n{explain(sql)}")
+    return plans
+
+
+# B7: user search.
+
+
+def search_function() -> tuple[str, Callable[[User, str], Any]]:
+    try:
+        from accounts.selectors import user_search  # type: ignore[attr-defined]
+    except ImportError:
+
+        def prefix_query(user: User, query: str) -> list[User]:
+            return list(
+                User.objects.filter(is_active=True, username__istartswith=query)
+                .exclude(pk=user.pk)
+                .order_by(Lower("username"))[:20]
+            )
+
+        return "plain ORM prefix query (accounts.selectors.user_search not found)", prefix_query
+
+    def call(user: User, query: str) -> Any:
+        return list(user_search(user=user, query=query))
+
+    return "accounts.selectors.user_search", call
+
+
+def b7(*, sizes: list[int], runs: int) -> dict[str, Any]:
+    name, search = search_function()
+    out: dict[str, Any] = {"function": name, "vendor": connection.vendor, "sizes": {}}
+    names = seed.random_usernames(max(sizes))
+    have = 0
+    rng = random.Random(7)
+    for size in sizes:
+        started = time.perf_counter()
+        seed.seed_users(names[have:size])
+        seed.analyze()
+        have = size
+        seeded = round(time.perf_counter() - started, 1)
+        searcher = User.objects.order_by("pk").first()
+        assert searcher is not None
+        per_length: dict[str, Any] = {}
+        plans: dict[str, list[str]] = {}
+        for length in (1, 2, 3, 5):
+            queries = [rng.choice(names[:size])[:length].lower() for _ in range(runs)]
+            cycle = iter(queries * 2)
+            stats, counts = timed(lambda s=searcher, c=cycle: search(s, next(c)), runs=runs)
+            per_length[str(length)] = {**stats, "queries_per_call": counts}
+            plans[str(length)] = plans_of(lambda q=queries[0], s=searcher: search(s, q))
+        scans = {
+            length: any(full_scan(p, User._meta.db_table) for p in ps)
+            for length, ps in plans.items()
+        }
+        out["sizes"][str(size)] = {
+            "seed_seconds": seeded,
+            "latency_ms": per_length,
+            "full_scan": scans,
+            "plans": plans,
+        }
+    return out
+
+
+# B8 and B9: history and chat list.
+
+
+def b8_b9(*, big_chat: int, spread_chats: int, per_chat: int, runs: int) -> dict[str, Any]:
+    from chats import selectors
+    from chats.models import Chat, Message
+
+    started = time.perf_counter()
+    users = seed.seed_users([f"hist{i:05d}" for i in range(spread_chats + 2)])
+    owner = users[0]
+    chats = seed.seed_chats([(owner, users[1])] + [(owner, u) for u in users[2:]])
+    big = chats[0]
+    seed.seed_messages(big, (owner, users[1]), big_chat, tag="big")
+    specs = [(chat, (owner, users[2 + i]), per_chat) for i, chat in enumerate(chats[1:])]
+    seed.seed_many_chats(specs, tag="spread")
+    seed.analyze()
+    seeded = round(time.perf_counter() - started, 1)
+    total = Message.objects.count()
+
+    first_stats, first_counts = timed(lambda: selectors.messages_before(chat_id=big), runs=runs)
+    rng = random.Random(8)
+    deep_stats, deep_counts = timed(
+        lambda: selectors.messages_before(chat_id=big, before=rng.randint(2, 1000)),
+        runs=runs,
+    )
+    first_page, _ = selectors.messages_before(chat_id=big)
+    deep_page, _ = selectors.messages_before(chat_id=big, before=1001)
+    assert len(first_page) == 50 and deep_page[-1].seq == 1000
+    b8 = {
+        "messages_total": total,
+        "chat_messages": Chat.objects.get(pk=big).last_seq,
+        "seed_seconds": seeded,
+        "first_page_ms": {**first_stats, "queries_per_call": first_counts},
+        "deep_page_ms": {**deep_stats, "queries_per_call": deep_counts},
+        "plans": {
+            "first": plans_of(lambda: selectors.messages_before(chat_id=big)),
+            "deep": plans_of(lambda: selectors.messages_before(chat_id=big, before=1001)),
+        },
+    }
+    list_stats, list_counts = timed(
+        lambda: selectors.chat_summaries(user_id=owner), runs=max(20, runs // 5)
+    )
+    b9 = {
+        "chats": len(selectors.chat_summaries(user_id=owner)),
+        "latency_ms": {**list_stats, "queries_per_call": list_counts},
+        "plans": plans_of(lambda: selectors.chat_summaries(user_id=owner)),
+    }
+    small_owner = users[2]
+    small_stats, small_counts = timed(
+        lambda: selectors.chat_summaries(user_id=small_owner), runs=max(20, runs // 5)
+    )
+    b9["one_chat_queries_per_call"] = small_counts
+    b9["one_chat_latency_ms"] = small_stats
+    return {"B8": b8, "B9": b9}
+
+
+# The hot path: what one send costs in SQL statements and time on the database thread.
+
+
+def send_path(*, runs: int) -> dict[str, Any]:
+    from chats import socket_actions
+
+    users = seed.seed_users(["sendpath_a", "sendpath_b"])
+    (chat,) = seed.seed_chats([(users[0], users[1])])
+    sender = User.objects.get(pk=users[0])
+    recipient = User.objects.get(pk=users[1])
+    counter = iter(range(10**9))
+
+    def send() -> None:
+        n = next(counter)
+        socket_actions.send(sender, {"chat": chat, "client_id": f"sp-{n}", "body": f"hello {n}"})
+
+    with CaptureQueriesContext(connection) as captured:
+        send()
+    statements = [q["sql"] for q in captured.captured_queries]
+    stats, counts = timed(send, runs=runs)
+    last = next(counter)
+
+    def delivered() -> None:
+        socket_actions.delivered(recipient, {chat: last})
+
+    with CaptureQueriesContext(connection) as captured_d:
+        delivered()
+    return {
+        "send_statements": statements,
+        "send_ms": {**stats, "queries_per_call": counts},
+        "delivered_statements": [q["sql"] for q in captured_d.captured_queries],
+        "note": "socket_actions.send in-process: rate limit, message_send, on-commit broadcast "
+        "(unread counts + 2 group_send to Redis), ack payload",
+    }

@@ -1,0 +1,603 @@
+"""docs/benchmarks.md and docs/benchmarks.png from the JSON in bench/results/.
+
+The hand-written analysis lives in bench/notes.md and is included as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.config import RESULTS_DIR, ROOT
+
+DOCS = ROOT / "docs"
+NOTES = ROOT / "bench" / "notes.md"
+PLOT = DOCS / "benchmarks.png"
+
+TARGETS = {
+    "B1": "p99 <= 5x the floor's p99",
+    "B2": "100% delivered exactly once; p99 <= 10x floor (about 25 ms)",
+    "B3": ">= 1,500 msg/s with p99 <= 50 ms and 100% delivered",
+    "B4": ">= 10,000 idle sockets, <= 4x the floor's memory per connection",
+    "B5": "<= 3x the floor's time; none refused",
+    "B6": "RSS growth <= 5% after warm-up; Redis clients/keys back to baseline; "
+    "DB connections bounded",
+    "B7": "PostgreSQL p99 <= 5 ms, SQLite <= 2 ms at 1M; no sequential scan",
+    "B8": "constant query count; deep page <= 2x first page; p99 <= 10 ms",
+    "B9": "constant query count; p99 <= 50 ms",
+}
+WHAT = {
+    "B1": "sender -> recipient latency, 1 pair at 200 msg/s, persisted",
+    "B2": "400 sockets (200 pairs), 1,000 msg/s offered, persisted",
+    "B3": "saturation: highest offered rate with p99 <= 50 ms and 100% delivered",
+    "B4": "idle sockets held by one server process",
+    "B5": "connect storm of authenticated sockets",
+    "B6": "soak: connect/disconnect churn plus 200 msg/s",
+    "B7": "user search p99, 1/2/3/5-character prefixes",
+    "B8": "history page of 50 (first and deep page) in a big chat",
+    "B9": "chat list for a user with 1,000 chats",
+}
+
+
+def load(name: str) -> dict[str, Any]:
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def cmd(args: list[str]) -> str:
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def machine() -> list[str]:
+    model = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in cmd(["lscpu"]).splitlines()
+            if ln.startswith("Model name")
+        ),
+        "?",
+    )
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = ", ".join(
+        f"{pkg} {metadata.version(pkg)}"
+        for pkg in (
+            "Django",
+            "channels",
+            "channels-redis",
+            "daphne",
+            "websockets",
+            "psycopg",
+            "redis",
+        )
+    )
+    pg = cmd(["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", "show server_version"])
+    redis_v = cmd(["redis-server", "--version"]).split(" ")[2:3]
+    return [
+        f"- CPU: {os.cpu_count()} cores, {model}; RAM {mem:.0f} GiB; "
+        f"{platform.system()} {platform.release()}",
+        f"- Python {platform.python_version()}; {versions}",
+        f"- PostgreSQL {pg}; Redis {' '.join(redis_v).replace('v=', '')}",
+    ]
+
+
+def fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        value = f"{value:,.1f}" if value >= 10 else f"{value:.2f}"
+    elif isinstance(value, int):
+        value = f"{value:,}"
+    return f"{value}{unit}"
+
+
+def p99(run: dict[str, Any] | None) -> float | None:
+    if not run:
+        return None
+    return run.get("latency_ms", {}).get("p99")
+
+
+def verdict(ok: bool | None) -> str:
+    return {True: "**pass**", False: "**miss**", None: "not run"}[ok]
+
+
+def delivery_ok(run: dict[str, Any]) -> bool:
+    db = run.get("db", {})
+    return (
+        run.get("lost") == 0
+        and run.get("duplicated") == 0
+        and db.get("acked_not_stored", 0) == 0
+        and db.get("chats_with_seq_gaps", 0) == 0
+    )
+
+
+def delivery_text(run: dict[str, Any]) -> str:
+    db = run.get("db", {})
+    return (
+        f"{run.get('delivered', 0):,}/{run.get('sent', 0):,} delivered, "
+        f"{run.get('lost', 0):,} undelivered, {run.get('duplicated', 0)} duplicated, "
+        f"{db.get('acked_not_stored', 0)} acked-but-not-stored"
+    )
+
+
+def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, str]]:
+    rows = live.get("rows", {})
+    out: list[tuple[str, str, str, bool | None, str]] = []
+    for key, factor in (("B1", 5), ("B2", 10)):
+        row = rows.get(key)
+        if not row:
+            out.append((key, "-", "-", None, ""))
+            continue
+        prod, floor = row["product"]["median"], row["floor"]["median"]
+        pp, fp = p99(prod), p99(floor)
+        ok = pp is not None and fp is not None and pp <= factor * fp and delivery_ok(prod)
+        why = (
+            f"p99 {fmt(pp)} ms = {pp / fp:.1f}x floor; {delivery_text(prod)}; "
+            f"delivered {fmt(prod.get('delivered_rate'))} msg/s; "
+            f"server CPU {fmt(prod.get('server_cpu_percent'))}%"
+            if pp and fp
+            else delivery_text(prod)
+        )
+        out.append(
+            (
+                key,
+                f"p99 {fmt(pp)} ms (p50 {fmt(prod.get('latency_ms', {}).get('p50'))})",
+                f"p99 {fmt(fp)} ms (p50 {fmt(floor.get('latency_ms', {}).get('p50'))})",
+                ok,
+                why,
+            )
+        )
+    floor_sat = rows.get("B3", {}).get("floor", {}).get("saturation", 0)
+    for key in ["B3", *sorted(k for k in rows if k.startswith("B3x"))]:
+        row = rows.get(key)
+        if not row:
+            out.append((key, "-", "-", None, ""))
+            continue
+        ps, fs = row["product"]["saturation"], floor_sat
+        best = max((s["delivered_rate"] for s in row["product"]["steps"]), default=0)
+        label = f"B3 ({key[3:]} processes)" if key != "B3" else key
+        out.append(
+            (
+                label,
+                f"{fmt(ps)} msg/s",
+                f"{fmt(fs)} msg/s",
+                ps >= 1500,
+                (f"{ps / fs:.2f}x the floor; " if fs else "")
+                + f"best delivered rate in the sweep {fmt(best)} msg/s",
+            )
+        )
+    row = rows.get("B4")
+    if row:
+        prod, floor = row["product"], row["floor"]
+        ratio = prod["kb_per_connection"] / max(floor["kb_per_connection"], 0.1)
+        ok = prod["held"] >= 10_000 and prod["still_open_after_10s"] == prod["held"] and ratio <= 4
+        out.append(
+            (
+                "B4",
+                f"{fmt(prod['held'])} held, {fmt(prod['kb_per_connection'])} KB/socket",
+                f"{fmt(floor['held'])} held, {fmt(floor['kb_per_connection'])} KB/socket",
+                ok,
+                f"{ratio:.1f}x the floor's memory per socket; RSS {fmt(prod['rss_before_mb'])} -> "
+                f"{fmt(prod['rss_after_mb'])} MB; extensions: {prod['extensions']}",
+            )
+        )
+    else:
+        out.append(("B4", "-", "-", None, ""))
+    row = rows.get("B5")
+    if row:
+        prod, floor = row["product"]["median"], row["floor"]["median"]
+        ratio = prod["seconds"] / max(floor["seconds"], 1e-3)
+        ok = ratio <= 3 and prod["refused"] == 0 and prod["connected"] == prod["sockets"]
+        out.append(
+            (
+                "B5",
+                f"{fmt(prod['connected'])}/{fmt(prod['sockets'])} in {fmt(prod['seconds'])} s",
+                f"{fmt(floor['connected'])}/{fmt(floor['sockets'])} in {fmt(floor['seconds'])} s",
+                ok,
+                f"{ratio:.1f}x the floor's time; {prod['refused']} refused; server CPU "
+                f"{fmt(prod['server_cpu_seconds'])} s",
+            )
+        )
+    else:
+        out.append(("B5", "-", "-", None, ""))
+    for key in ("B6", "B6s"):
+        row = rows.get(key)
+        if row:
+            out.append(soak_row(key, row))
+        elif key == "B6":
+            out.append(("B6", "-", "-", None, ""))
+    return out
+
+
+def soak_row(key: str, row: dict[str, Any]) -> tuple[str, str, str, bool | None, str]:
+    base, end = row["redis_baseline"], row["redis_after_close"]
+    redis_ok = (
+        end["clients_on_db"] <= base["clients_on_db"]
+        and end["pubsub_channels"] <= base["pubsub_channels"]
+        and end["keys"] <= base["keys"]
+    )
+    ok = row["rss_growth_percent"] <= 5 and redis_ok and row["db_connections_max"] <= 20
+    label = "B6" if key == "B6" else f"B6 at {row.get('rate', 200):.0f} msg/s"
+    return (
+        label,
+        f"RSS {fmt(row['rss_after_warmup_mb'])} -> {fmt(row['rss_end_mb'])} MB "
+        f"({row['rss_growth_percent']:+.1f}%)",
+        "-",
+        ok,
+        f"{row['duration']:.0f} s at {row.get('rate', 200):.0f} msg/s, {row['churn_per_s']:.0f} "
+        f"connects/s ({row['churned']['opened']} opened, {row['churned']['refused']} refused); "
+        f"Redis clients/channels/keys {base['clients_on_db']}/{base['pubsub_channels']}/"
+        f"{base['keys']} with no socket open, max clients {row.get('redis_clients_max')} during, "
+        f"{end['clients_on_db']}/{end['pubsub_channels']}/{end['keys']} after all closed "
+        f"({row.get('redis_settle_seconds')} s later); DB connections max "
+        f"{row['db_connections_max']}; {delivery_text(row)}; p99 {fmt(p99(row))} ms",
+    )
+
+
+def search_row(pg: dict[str, Any], lite: dict[str, Any]) -> tuple[str, str, str, bool | None, str]:
+    if "B7" not in pg and "B7" not in lite:
+        return ("B7", "-", "-", None, "")
+    parts, ok, notes = [], True, []
+    for name, data, limit in (("PostgreSQL", pg, 5.0), ("SQLite", lite, 2.0)):
+        b7 = data.get("B7")
+        if not b7:
+            continue
+        size = max(b7["sizes"], key=int)
+        at = b7["sizes"][size]
+        worst = max(v["p99"] for v in at["latency_ms"].values())
+        scans = [k for k, v in at["full_scan"].items() if v]
+        ok = ok and worst <= limit and not scans and int(size) >= 1_000_000
+        parts.append(f"{name} at {int(size):,}: worst p99 {fmt(worst)} ms")
+        if scans:
+            notes.append(f"{name} full scan for {','.join(scans)}-char prefixes")
+        notes.append(f"measured {b7['function']}")
+    return ("B7", "; ".join(parts), "n/a (no floor)", ok, "; ".join(dict.fromkeys(notes)))
+
+
+def history_rows(pg: dict[str, Any], lite: dict[str, Any]) -> list[tuple]:
+    out = []
+    for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
+        b8 = data.get("B8")
+        if not b8:
+            continue
+        first, deep = b8["first_page_ms"], b8["deep_page_ms"]
+        constant = first["queries_per_call"] == deep["queries_per_call"]
+        ok = (
+            constant
+            and deep["p99"] <= 2 * max(first["p99"], 0.5)
+            and max(first["p99"], deep["p99"]) <= 10
+            and b8["messages_total"] >= 1_000_000
+        )
+        out.append(
+            (
+                f"B8 {name}",
+                f"first p99 {fmt(first['p99'])} ms, deep p99 {fmt(deep['p99'])} ms",
+                "n/a",
+                ok,
+                f"{first['queries_per_call']} vs {deep['queries_per_call']} queries per page; "
+                f"{b8['chat_messages']:,} messages in the chat, {b8['messages_total']:,} in all",
+            )
+        )
+    for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
+        b9 = data.get("B9")
+        if not b9:
+            continue
+        lat = b9["latency_ms"]
+        constant = lat["queries_per_call"] == b9["one_chat_queries_per_call"]
+        ok = constant and lat["p99"] <= 50 and b9["chats"] >= 1000
+        out.append(
+            (
+                f"B9 {name}",
+                f"p99 {fmt(lat['p99'])} ms (p50 {fmt(lat['p50'])})",
+                "n/a",
+                ok,
+                f"{b9['chats']:,} chats; {lat['queries_per_call']} queries (1 chat: "
+                f"{b9['one_chat_queries_per_call']})",
+            )
+        )
+    return out
+
+
+def sweep_series(live: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    rows = live.get("rows", {})
+    series = []
+    if "B3" in rows:
+        series.append(("floor", "tab:green", rows["B3"]["floor"]["steps"]))
+        series.append(("product", "tab:red", rows["B3"]["product"]["steps"]))
+    for key in sorted(k for k in rows if k.startswith("B3x")):
+        series.append(
+            (f"product, {key[3:]} processes", "tab:purple", rows[key]["product"]["steps"])
+        )
+    if "relay" in rows:
+        steps = rows["relay"].get("RedisPubSubChannelLayer", {}).get("B3", {}).get("steps", [])
+        series.append(("Channels relay, no DB (pub/sub)", "tab:blue", steps))
+        steps = rows["relay"].get("RedisChannelLayer", {}).get("B3", {}).get("steps", [])
+        series.append(("Channels relay, no DB (list layer)", "tab:cyan", steps))
+    if "pooled" in rows:
+        series.append(("variant: DB on a pool", "tab:orange", rows["pooled"]["B3"]["steps"]))
+    return [s for s in series if s[2]]
+
+
+def plot(live: dict[str, Any]) -> bool:
+    series = sweep_series(live)
+    if not series:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (lat_ax, rate_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for label, color, steps in series:
+        measured = [s for s in steps if s.get("latency_ms")]
+        xs = [s["offered"] for s in measured]
+        for pct, style in (("p50", ":"), ("p99", "-")):
+            ys = [s["latency_ms"][pct] for s in measured]
+            lat_ax.plot(xs, ys, style, marker="o", color=color, label=f"{label} {pct}")
+        rate_ax.plot(
+            [s["offered"] for s in steps],
+            [s["delivered_rate"] for s in steps],
+            "-",
+            marker="o",
+            color=color,
+            label=label,
+        )
+    lat_ax.axhline(50, color="grey", linewidth=0.8, linestyle="--")
+    lat_ax.set_yscale("log")
+    lat_ax.set_xlabel("offered load (msg/s, 400 sockets)")
+    lat_ax.set_ylabel("sender -> recipient latency (ms, from scheduled send)")
+    lat_ax.set_title("Latency percentiles vs offered load")
+    lat_ax.legend(fontsize=8)
+    top = max(s["offered"] for _label, _color, steps in series for s in steps)
+    low = min(s["offered"] for _label, _color, steps in series for s in steps)
+    rate_ax.plot([low, top], [low, top], color="grey", linewidth=0.8, linestyle="--")
+    for axis in (lat_ax, rate_ax):
+        axis.set_xscale("log")
+    rate_ax.set_yscale("log")
+    rate_ax.set_xlabel("offered load (msg/s)")
+    rate_ax.set_ylabel("delivered (msg/s)")
+    rate_ax.set_title("Delivered vs offered")
+    rate_ax.legend(fontsize=8)
+    fig.tight_layout()
+    DOCS.mkdir(exist_ok=True)
+    fig.savefig(PLOT, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def table(rows: list[tuple]) -> list[str]:
+    lines = [
+        "| id | what | product | floor (same run) | target | result | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for rid, prod, floor, ok, why in rows:
+        base = rid.split(" ")[0]
+        lines.append(
+            f"| {rid} | {WHAT.get(base, '')} | {prod} | {floor} | {TARGETS.get(base, '')} | "
+            f"{verdict(ok)} | {why} |"
+        )
+    return lines
+
+
+def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> list[str]:
+    lines: list[str] = ["## Details", ""]
+    rows = live.get("rows", {})
+    layer = rows.get("layers", {}).get("RedisChannelLayer", {}).get("median")
+    b2 = rows.get("B2", {}).get("product", {}).get("median")
+    if layer and b2:
+        lines += [
+            "### Channel layer: RedisPubSubChannelLayer vs RedisChannelLayer (B2's load)",
+            "",
+            "| layer | delivered msg/s | p50 ms | p99 ms | undelivered | server CPU % |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, run in (("RedisPubSubChannelLayer (settings)", b2), ("RedisChannelLayer", layer)):
+            lat = run.get("latency_ms", {})
+            lines.append(
+                f"| {name} | {fmt(run.get('delivered_rate'))} | {fmt(lat.get('p50'))} | "
+                f"{fmt(lat.get('p99'))} | {run.get('lost')} | "
+                f"{fmt(run.get('server_cpu_percent'))} |"
+            )
+        lines.append("")
+    relay = rows.get("relay")
+    if relay:
+        lines += [
+            "### Channel layers under a Channels relay without database (bench/relay_asgi.py)",
+            "",
+            "The same load client against daphne + Channels + the layer alone: B2's load "
+            "(400 sockets, 1,000 msg/s; median of the runs) and the saturation sweep.",
+            "",
+            "| layer | delivered msg/s | p50 ms | p99 ms | undelivered | server CPU % | "
+            "saturation (p99 <= 50 ms, all delivered) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, data in relay.items():
+            run = data["B2"]["median"]
+            lat = run.get("latency_ms", {})
+            lines.append(
+                f"| {name} | {fmt(run.get('delivered_rate'))} | {fmt(lat.get('p50'))} | "
+                f"{fmt(lat.get('p99'))} | {run.get('lost')} | "
+                f"{fmt(run.get('server_cpu_percent'))} | {fmt(data['B3']['saturation'])} msg/s |"
+            )
+        lines.append("")
+        for name, data in relay.items():
+            lines += [
+                f"Sweep, {name}:",
+                "",
+                "| offered | delivered msg/s | p50 | p99 | undelivered | server CPU % |",
+                "|---|---|---|---|---|---|",
+            ]
+            for run in data["B3"]["steps"]:
+                lat = run.get("latency_ms", {})
+                lines.append(
+                    f"| {run['offered']:,} | {fmt(run['delivered_rate'])} | {fmt(lat.get('p50'))} "
+                    f"| {fmt(lat.get('p99'))} | {run['lost']:,} | "
+                    f"{fmt(run['server_cpu_percent'])} |"
+                )
+            lines.append("")
+    for key in ("B1", "B2"):
+        row = rows.get(key)
+        if not row:
+            continue
+        lines += [
+            f"### {key} runs",
+            "",
+            "| server | rep | sent | delivered msg/s | p50 | p90 | "
+            "p99 | max | undelivered | dup | server CPU % | RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for kind in ("floor", "product"):
+            for i, run in enumerate(row[kind]["runs"], 1):
+                lat = run.get("latency_ms", {})
+                lines.append(
+                    f"| {kind} | {i} | {run['sent']:,} | {fmt(run['delivered_rate'])} | "
+                    f"{fmt(lat.get('p50'))} | {fmt(lat.get('p90'))} | {fmt(lat.get('p99'))} | "
+                    f"{fmt(lat.get('max'))} | {run['lost']} | {run['duplicated']} | "
+                    f"{fmt(run['server_cpu_percent'])} | {fmt(run['server_rss_mb'])} |"
+                )
+        lines.append("")
+    for key in ["B3", *sorted(k for k in rows if k.startswith("B3x"))]:
+        row = rows.get(key)
+        if not row:
+            continue
+        lines += [
+            f"### {key} sweep",
+            "",
+            "| server | offered | delivered msg/s | p50 | p99 | undelivered | server CPU % |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for kind in ("floor", "product"):
+            for run in row.get(kind, {}).get("steps", []):
+                lat = run.get("latency_ms", {})
+                lines.append(
+                    f"| {kind} | {run['offered']:,} | {fmt(run['delivered_rate'])} | "
+                    f"{fmt(lat.get('p50'))} | {fmt(lat.get('p99'))} | {run['lost']:,} | "
+                    f"{fmt(run['server_cpu_percent'])} |"
+                )
+        lines.append("")
+    for key in ("B6", "B6s"):
+        if not rows.get(key):
+            continue
+        lines += [
+            f"### {key} samples",
+            "",
+            "| t (s) | RSS MB | CPU % | DB conns | Redis clients | channels | keys |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for s in rows[key]["samples"]:
+            lines.append(
+                f"| {s['t']} | {s['rss_mb']} | {s['cpu_percent']} | {s['db_connections']} | "
+                f"{s['clients_on_db']} | {s['pubsub_channels']} | {s['keys']} |"
+            )
+        lines.append("")
+    for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
+        b7 = data.get("B7")
+        if not b7:
+            continue
+        lines += [
+            f"### B7 on {name} ({b7['function']})",
+            "",
+            "| users | prefix length | p50 ms | p99 ms | queries | full scan |",
+            "|---|---|---|---|---|---|",
+        ]
+        for size, at in b7["sizes"].items():
+            for length, lat in at["latency_ms"].items():
+                lines.append(
+                    f"| {int(size):,} | {length} | {fmt(lat['p50'])} | {fmt(lat['p99'])} | "
+                    f"{lat['queries_per_call']} | {at['full_scan'][length]} |"
+                )
+        size = max(b7["sizes"], key=int)
+        lines += ["", f"Plans at {int(size):,} users (2-character prefix):", "", "```"]
+        lines += b7["sizes"][size]["plans"].get("2", [])
+        lines += ["```", ""]
+    for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
+        b8 = data.get("B8")
+        if b8:
+            lines += [f"### B8/B9 plans on {name}", "", "```"]
+            lines += b8["plans"]["deep"][:1]
+            lines += data.get("B9", {}).get("plans", [])[:1]
+            lines += ["```", ""]
+    send = pg.get("send_path")
+    if send:
+        lat = send["send_ms"]
+        lines += [
+            "### The send path, statement by statement",
+            "",
+            f"One socket `send` (`chats.socket_actions.send`, in-process on PostgreSQL): "
+            f"{len(send['send_statements'])} statements, p50 {fmt(lat['p50'])} ms, "
+            f"p99 {fmt(lat['p99'])} ms. The recipient's delivered pointer then costs "
+            f"{len(send['delivered_statements'])} more.",
+            "",
+            "```",
+            *[s[:160] for s in send["send_statements"]],
+            "-- delivered:",
+            *[s[:160] for s in send["delivered_statements"]],
+            "```",
+            "",
+        ]
+    return lines
+
+
+def write() -> Path:
+    live, pg, lite, meta = load("live"), load("queries-pg"), load("queries-sqlite"), load("meta")
+    rows = [*live_rows(live), search_row(pg, lite), *history_rows(pg, lite)]
+    has_plot = plot(live)
+    quick = meta.get("quick")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python -m bench report` from `bench/results/*.json`; the analysis in "
+        "the Notes section is `bench/notes.md`. Issue 8 defines the rows and targets.",
+        "",
+        "## How this was produced",
+        "",
+        "```",
+        meta.get("command", "python -m bench run"),
+        *[f"{m['command']}  # added {m['started']}" for m in meta.get("merged", [])],
+        "```",
+        "",
+        f"Started {meta.get('started', '?')}, took {meta.get('minutes', '?')} minutes"
+        + (
+            " (**--quick**: short runs and small data, so rows that need full size say so)"
+            if quick
+            else ""
+        )
+        + ".",
+        "",
+        *machine(),
+        f"- Pinning: server on cores {cores(live, 'server')}, load client on "
+        f"{live.get('client_cores')} (`taskset`); PostgreSQL and Redis are not pinned.",
+    ]
+    if meta.get("note"):
+        lines.append(f"- Conditions: {meta['note']}")
+    if meta.get("loadavg_before"):
+        lines.append(
+            f"- Load average (1/5/15 min) at start {meta['loadavg_before']}, at the end "
+            f"{meta['loadavg_after']}: other helpers' test suites (pytest, PostgreSQL, "
+            "Chromium) shared these 2 cores during the run."
+        )
+    lines += ["", "## Results", "", *table(rows), ""]
+    if has_plot:
+        lines += ["![latency percentiles vs offered load](benchmarks.png)", ""]
+    if NOTES.exists():
+        lines += [NOTES.read_text().strip(), ""]
+    lines += details(live, pg, lite)
+    DOCS.mkdir(exist_ok=True)
+    path = DOCS / "benchmarks.md"
+    path.write_text("\n".join(lines).rstrip() + "\n")
+    return path
+
+
+def cores(live: dict[str, Any], _who: str) -> str:
+    client = live.get("client_cores")
+    if not client:
+        return "(not pinned)"
+    every = set(range(os.cpu_count() or 1))
+    return str(sorted(every - set(client)))

@@ -1,0 +1,119 @@
+"""Launching the servers under test (daphne with the product, or the floor) and watching them."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from bench.config import ROOT, VENV_BIN, Config, cpu_split, django_env
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+@dataclass
+class Server:
+    kind: str
+    ports: tuple[int, ...]
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def ps(self) -> list[psutil.Process]:
+        return [psutil.Process(p.pid) for p in self.procs]
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for proc in self.ps:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        return total
+
+    def rss(self) -> int:
+        return sum(proc.memory_info().rss for proc in self.ps)
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.procs)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _pin(cmd: list[str]) -> list[str]:
+    server_cores, _client = cpu_split()
+    if server_cores is None:
+        return cmd
+    return ["taskset", "-c", ",".join(map(str, server_cores)), *cmd]
+
+
+def pin_self_to_client_cores() -> list[int] | None:
+    """Move the load client (this process) onto the cores the server does not use."""
+    _server, client_cores = cpu_split()
+    if client_cores is not None:
+        import os
+
+        os.sched_setaffinity(0, client_cores)
+    return client_cores
+
+
+def start_product(
+    config: Config,
+    db_url: str,
+    *,
+    workers: int = 1,
+    first_port: int = 0,
+    settings_module: str = "chatsite.settings",
+    app: str = "chatsite.asgi:application",
+    log: Path | None = None,
+) -> Server:
+    """`workers` daphne processes (one port each) sharing the database and Redis."""
+    env = django_env(config, db_url, DJANGO_SETTINGS_MODULE=settings_module)
+    ports = tuple(config.port(first_port + i) for i in range(workers))
+    server = Server("product", ports)
+    out = open(log or config.tmp / "daphne.log", "ab")  # noqa: SIM115
+    for port in ports:
+        cmd = [
+            str(VENV_BIN / "daphne"),
+            # The listen backlog matches the floor's, so a connect storm is not decided by
+            # SYN drops (Twisted's default backlog is 50).
+            "-e",
+            f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
+            "--ping-interval",
+            "20",
+            "--ping-timeout",
+            "30",
+            app,
+        ]
+        server.procs.append(subprocess.Popen(_pin(cmd), cwd=ROOT, env=env, stdout=out, stderr=out))
+    for port in ports:
+        wait_port(port)
+    return server
+
+
+def start_floor(config: Config, *, first_port: int = 40) -> Server:
+    port = config.port(first_port)
+    cmd = [sys.executable, "-m", "bench.floor", "127.0.0.1", str(port)]
+    proc = subprocess.Popen(_pin(cmd), cwd=ROOT, stdout=subprocess.DEVNULL)
+    server = Server("floor", (port,), [proc])
+    wait_port(port)
+    return server

@@ -1,0 +1,197 @@
+"""The benchmark tools work on tiny inputs: correctness only, no timing assertions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from websockets.asyncio.server import serve
+
+from accounts.models import User
+from bench import floor, seed
+from bench.client import Account, Target, close_all, drive, open_many, percentiles
+from bench.live import passes_b3, reconcile
+from chats import services
+from chats.models import Chat, Membership, Message
+from tests.chats.conftest import Socket
+
+
+def accounts_for(chat_ids):
+    return [
+        Account(user_id=i, username=f"u{i}", session_key="", chat_id=chat)
+        for i, chat in enumerate(c for c in chat_ids for _ in range(2))
+    ]
+
+
+async def run_against(handler, accounts, *, rate=200, duration=0.2, one_way=False):
+    async with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        opened = await open_many(Target("floor", (port,)), accounts)
+        assert not opened.refused
+        writers = opened.conns[::2] if one_way else opened.conns
+        tally = await drive(
+            opened.conns,
+            writers=writers,
+            rate=rate,
+            duration=duration,
+            warmup=0.0,
+            token="t",
+            drain=3.0,
+        )
+        await close_all(opened.conns)
+    return tally
+
+
+async def test_floor_relays_every_message_once_to_the_peer_and_acks_the_sender():
+    tally = await run_against(floor.relay, accounts_for([1, 2]))
+    summary = tally.summary()
+    assert summary["sent"] > 0
+    assert summary["delivered"] == summary["sent"]
+    assert summary["acked"] == summary["sent"]
+    assert (summary["lost"], summary["duplicated"], summary["echo_lost"]) == (0, 0, 0)
+    assert summary["latency_ms"]["n"] == summary["sent"]
+
+
+async def test_floor_keeps_chats_apart():
+    tally = await run_against(floor.relay, accounts_for([1, 2, 3]), one_way=True)
+    # Each message reaches exactly its own chat's other socket: none unexpected, none twice.
+    assert tally.summary()["unexpected"] == 0
+    assert tally.summary()["duplicated"] == 0
+    assert tally.summary()["delivered"] == tally.summary()["sent"]
+
+
+def sequence_number(client_id):
+    return int(client_id.rsplit("-", 1)[1])
+
+
+async def faulty_relay(ws):
+    """Acks everything, drops the peer's copy of every 3rd message, doubles every 4th."""
+    peers = faulty_relay.sockets
+    peers.append(ws)
+    await ws.send(json.dumps({"type": "hello"}))
+    async for text in ws:
+        frame = json.loads(text)
+        client_id = frame["client_id"]
+        message = {"chat": frame["chat"], "client_id": client_id}
+        await ws.send(json.dumps({"type": "ack", "client_id": client_id, "message": message}))
+        j = sequence_number(client_id)
+        copies = 0 if j % 3 == 0 else 2 if j % 4 == 1 else 1
+        for other in peers:
+            if other is not ws:
+                for _ in range(copies):
+                    await other.send(json.dumps({"type": "message", "message": message}))
+
+
+async def test_load_client_counts_lost_and_duplicated_messages_exactly():
+    faulty_relay.sockets = []
+    tally = await run_against(faulty_relay, accounts_for([1]), rate=100, duration=0.3, one_way=True)
+    sent = [sequence_number(cid) for cid in tally.sent]
+    dropped = sum(1 for j in sent if j % 3 == 0)
+    doubled = sum(1 for j in sent if j % 3 != 0 and j % 4 == 1)
+    summary = tally.summary()
+    assert len(sent) > 12
+    assert summary["lost"] == dropped
+    assert summary["duplicated"] == doubled
+    assert summary["delivered"] == len(sent) - dropped
+    assert summary["acked"] == len(sent)
+    assert summary["acked_not_delivered"] == dropped
+
+
+def test_percentiles_pick_ranks():
+    stats = percentiles([float(v) for v in range(1, 101)])
+    assert (stats["n"], stats["p50"], stats["p99"], stats["max"]) == (100, 51.0, 100.0, 100.0)
+    assert percentiles([]) == {}
+
+
+def test_b3_step_passes_only_when_everything_arrived_in_time():
+    ok = {"lost": 0, "duplicated": 0, "latency_ms": {"p99": 12.0}}
+    assert passes_b3(ok)
+    assert not passes_b3({**ok, "lost": 1})
+    assert not passes_b3({**ok, "latency_ms": {"p99": 50.5}})
+
+
+@pytest.mark.django_db
+def test_seeding_makes_users_chats_messages_and_sessions_that_log_in():
+    ids = seed.seed_users(["seed_a", "seed_b", "seed_c"])
+    chats = seed.seed_chats([(ids[0], ids[1]), (ids[2], ids[0])])
+    seed.seed_messages(chats[0], (ids[0], ids[1]), 25, tag="x")
+    keys = seed.seed_sessions(ids)
+
+    user = User.objects.get(username="seed_a")
+    assert user.check_password(seed.PASSWORD)
+    assert User.objects.filter(pk__in=ids).count() == 3
+    assert Membership.objects.filter(chat_id__in=chats).count() == 4
+    chat = Chat.objects.get(pk=chats[0])
+    assert chat.last_seq == 25
+    assert list(
+        Message.objects.filter(chat=chat).values_list("seq", flat=True).order_by("seq")
+    ) == (list(range(1, 26)))
+    assert Chat.objects.get(pk=chats[1]).user_low_id == ids[0]  # pairs are stored ordered
+    session = SessionStore(session_key=keys[user.pk])
+    assert session[SESSION_KEY] == str(user.pk)
+    # New rows get fresh ids after the bulk insert (sequences were reset).
+    assert User.objects.create(username="after_seed").pk > max(ids)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_seeded_session_opens_the_real_socket():
+    ids = await sync_to_async(seed.seed_users)(["sock_a", "sock_b"])
+    chats = await sync_to_async(seed.seed_chats)([(ids[0], ids[1])])
+    keys = await sync_to_async(seed.seed_sessions)(ids)
+    user = await User.objects.aget(pk=ids[0])
+    sock = Socket(user, session_key=keys[ids[0]])
+    connected, _code = await sock.connect()
+    assert connected
+    assert sock.hello["user"] == "sock_a"
+    assert [c["id"] for c in sock.hello["chats"]] == chats
+    await sock.close()
+
+
+@pytest.mark.django_db
+def test_reconcile_compares_sent_acked_and_stored():
+    ids = seed.seed_users(["rec_a", "rec_b"])
+    (chat,) = seed.seed_chats([(ids[0], ids[1])])
+    sender = User.objects.get(pk=ids[0])
+    from bench.client import Tally
+
+    tally = Tally("tok")
+    for n in range(3):
+        services.message_send(sender=sender, chat_id=chat, client_id=f"tok-0-{n}", body="hi")
+        tally.sent[f"tok-0-{n}"] = (0.0, 0)
+        tally.acked[f"tok-0-{n}"] += 1
+    tally.sent["tok-0-9"] = (0.0, 0)  # sent, never stored
+    result = reconcile(tally)
+    assert result == {
+        "stored": 3,
+        "sent_not_stored": 1,
+        "acked_not_stored": 0,
+        "stored_not_acked": 0,
+        "chats_with_seq_gaps": 0,
+    }
+
+
+@pytest.mark.django_db(transaction=True)  # Channels closes old DB connections per event
+async def test_channels_relay_delivers_within_the_chat_only():
+    from channels.testing import WebsocketCommunicator
+
+    from bench.relay_asgi import application as relay
+
+    a = WebsocketCommunicator(relay, "/ws/?chats=7")
+    b = WebsocketCommunicator(relay, "/ws/?chats=7")
+    other = WebsocketCommunicator(relay, "/ws/?chats=8")
+    for comm in (a, b, other):
+        connected, _ = await comm.connect()
+        assert connected
+        assert (await comm.receive_json_from())["type"] == "hello"
+    await a.send_json_to({"type": "send", "chat": 7, "client_id": "r-0-0", "body": "hi"})
+    assert (await a.receive_json_from())["type"] == "ack"
+    assert (await a.receive_json_from())["message"]["client_id"] == "r-0-0"
+    assert (await b.receive_json_from())["message"]["client_id"] == "r-0-0"
+    assert await other.receive_nothing(timeout=0.2)
+    await a.send_json_to({"type": "send", "chat": 8, "client_id": "r-0-1", "body": "no"})
+    assert await other.receive_nothing(timeout=0.2)  # a is not in chat 8
+    for comm in (a, b, other):
+        await comm.disconnect()

@@ -1,0 +1,216 @@
+"""The browser client against a scripted socket server (Playwright's WebSocket routing).
+
+The page comes from the real server; only /ws/ is answered by the test, so the client's side
+of the protocol can be driven precisely: sync paging, gap filling, duplicates, retries, errors,
+presence and the close codes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from chats import services
+from tests.factories import make_chat, make_messages
+
+pytestmark = pytest.mark.browser
+
+
+class FakeServer:
+    """Answers the page's /ws/ socket; records every frame the client sends."""
+
+    def __init__(self, page, hello=None, close_code=None):
+        self.page = page
+        self.hello = hello
+        self.close_code = close_code
+        self.frames: list[dict] = []
+        self.sockets = []
+        self.on = {}
+        page.route_web_socket(re.compile(r"/ws/$"), self._accept)
+
+    def _accept(self, ws):
+        self.sockets.append(ws)
+        if self.close_code is not None:
+            ws.close(code=self.close_code, reason="scripted")
+            return
+        ws.on_message(lambda text: self._received(ws, text))
+        ws.send(json.dumps(self.hello))
+
+    def _received(self, ws, text):
+        frame = json.loads(text)
+        self.frames.append(frame)
+        if frame["type"] in self.on:
+            self.on[frame["type"]](ws, frame)
+
+    def sent(self, kind):
+        return [f for f in self.frames if f["type"] == kind]
+
+    def push(self, frame):
+        self.sockets[-1].send(json.dumps(frame))
+
+    def wait_for(self, predicate, what, timeout=10):
+        """Poll (letting Playwright deliver socket events) until `predicate()` holds."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}; client sent {self.frames}")
+            self.page.wait_for_timeout(20)
+
+
+@pytest.fixture
+def read_chat(alice, bob):
+    """Three messages from bob, read by alice; made before the browser starts."""
+    chat = make_chat(alice, bob)
+    make_messages(chat, bob, 3)
+    services.chat_mark_read(user=alice, chat_id=chat.pk, seq=3)
+    return chat
+
+
+def hello_for(chat, last_seq=3, **peer):
+    entry = {"id": chat.pk, "peer": "bob", "last_seq": last_seq, "read_seq": 3, "unread": 0}
+    return {"type": "hello", "user": "alice", "chats": [{**entry, **peer}], "unread_total": 0}
+
+
+def payload(chat, seq, body=None, sender="bob", client_id=None):
+    return {
+        "id": 1000 + seq,
+        "chat": chat.pk,
+        "seq": seq,
+        "sender": sender,
+        "body": body or f"live {seq}",
+        "sent_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "client_id": client_id or f"client-{seq}",
+        "removed": False,
+    }
+
+
+def bodies(page):
+    return page.locator("#message-list li.msg [data-field=body]")
+
+
+def test_client_syncs_while_more_fills_gaps_and_drops_duplicates(read_chat, browsing, alice):
+    chat = read_chat
+    page = browsing.page(browsing.context(alice), path=None)
+    stored = {seq: payload(chat, seq) for seq in (4, 5)}
+
+    def on_sync(ws, frame):
+        # One message per reply, so the client has to follow `more`.
+        later = sorted(seq for seq in stored if seq > frame["after"])
+        for seq in later[:1]:
+            ws.send(json.dumps({"type": "message", "message": stored[seq]}))
+        done = {"chat": chat.pk, "last_seq": max(stored), "more": len(later) > 1}
+        ws.send(json.dumps({"type": "synced", **done}))
+
+    server = FakeServer(page, hello_for(chat, last_seq=5, peer_status="online"))
+    server.on["sync"] = on_sync
+    page.goto(f"{browsing.url}/chats/{chat.pk}/")
+
+    expect(bodies(page)).to_have_text(["message 0", "message 1", "message 2", "live 4", "live 5"])
+    assert [f["after"] for f in server.sent("sync")] == [3, 4]
+    expect(page.locator("#presence")).to_have_text("Online")
+
+    # A live message after a gap: the client syncs from its last contiguous seq.
+    stored.update({6: payload(chat, 6), 7: payload(chat, 7)})
+    server.push({"type": "message", "message": stored[7]})
+    expected = ["message 0", "message 1", "message 2", "live 4", "live 5", "live 6", "live 7"]
+    expect(bodies(page)).to_have_text(expected)
+    # 6 filled the gap up to the live 7, so `more` continues from 7.
+    afters = lambda: [f["after"] for f in server.sent("sync")]  # noqa: E731
+    server.wait_for(lambda: len(afters()) == 4, "the sync after the gap")
+    assert afters() == [3, 4, 5, 7]
+    # Replays of what is shown are dropped; the visible chat is read up to its end.
+    server.push({"type": "message", "message": stored[6]})
+    server.wait_for(lambda: any(f["seq"] == 7 for f in server.sent("read")), "read up to 7")
+    expect(bodies(page)).to_have_text(expected)
+
+    five_minutes_ago = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    server.push(
+        {"type": "presence", "user": "bob", "status": "offline", "last_seen": five_minutes_ago}
+    )
+    expect(page.locator("#presence")).to_have_text("Last seen 5 minutes ago")
+
+    server.push({"type": "typing", "chat": chat.pk, "user": "bob"})
+    expect(page.locator("#typing")).to_have_text("bob is typing…")
+    server.push({"type": "message", "message": payload(chat, 8, body="<img src=x>")})
+    expect(page.locator("#typing")).to_have_text("")
+    expect(bodies(page).last).to_have_text("<img src=x>")
+    expect(page.locator("#message-list img")).to_have_count(0)
+
+
+def test_rate_limited_send_is_retried_with_the_same_client_id(read_chat, browsing, alice):
+    chat = read_chat
+    page = browsing.page(browsing.context(alice), path=None)
+    server = FakeServer(page, hello_for(chat))
+
+    def on_send(ws, frame):
+        if len(server.sent("send")) == 1:
+            error = {"type": "error", "code": "rate_limited", "detail": "Slow down."}
+            ws.send(json.dumps({**error, "client_id": frame["client_id"]}))
+            return
+        stored = payload(chat, 4, body=frame["body"], sender="alice", client_id=frame["client_id"])
+        ws.send(json.dumps({"type": "ack", "client_id": frame["client_id"], "message": stored}))
+
+    server.on["send"] = on_send
+    page.goto(f"{browsing.url}/chats/{chat.pk}/")
+    box = page.get_by_role("textbox", name="Message bob")
+    box.fill("hold on")
+    box.press("Enter")
+    mine = page.locator("#message-list li.msg.mine", has_text="hold on")
+    expect(mine.locator("[data-field=status]")).to_have_text(re.compile("Sent"))
+    expect(mine).to_have_count(1)
+    sends = server.sent("send")
+    assert len(sends) == 2 and sends[0]["client_id"] == sends[1]["client_id"]
+
+
+def test_refused_send_is_marked_not_sent_and_leaves_the_outbox(read_chat, browsing, alice):
+    chat = read_chat
+    page = browsing.page(browsing.context(alice), path=None)
+    server = FakeServer(page, hello_for(chat))
+    refusal = {
+        "type": "error",
+        "code": "blocked",
+        "detail": "You cannot send messages to this user.",
+    }
+    server.on["send"] = lambda ws, f: ws.send(json.dumps({**refusal, "client_id": f["client_id"]}))
+    page.goto(f"{browsing.url}/chats/{chat.pk}/")
+    box = page.get_by_role("textbox", name="Message bob")
+    box.fill("are you there?")
+    box.press("Enter")
+    failed = page.locator("#message-list li.msg.failed", has_text="are you there?")
+    expect(failed.locator("[data-field=status]")).to_have_text(re.compile("Not sent"))
+    expect(failed).to_contain_text("You cannot send messages to this user.")
+    assert page.evaluate(f"localStorage.getItem('chatsite:outbox:{alice.pk}')") is None
+    failed.get_by_role("button", name="Edit").click()
+    expect(box).to_have_value("are you there?")
+    expect(box).to_be_focused()
+    expect(failed).to_have_count(0)
+
+
+def test_client_does_not_reconnect_after_4401_but_backs_off_after_other_closes(
+    read_chat, browsing, alice
+):
+    chat = read_chat
+    signed_out = browsing.page(browsing.context(alice), path=None)
+    signed_out.clock.install()
+    refused = FakeServer(signed_out, close_code=4401)
+    signed_out.goto(f"{browsing.url}/chats/{chat.pk}/")
+    banner = signed_out.locator("#conn-status")
+    expect(banner).to_contain_text("You have been signed out.")
+    expect(banner.get_by_role("link", name="Log in again")).to_be_visible()
+    signed_out.clock.run_for("05:00")
+    assert len(refused.sockets) == 1
+
+    dropped = browsing.page(browsing.context(alice), path=None)
+    dropped.clock.install()
+    failing = FakeServer(dropped, close_code=1011)
+    dropped.goto(f"{browsing.url}/chats/{chat.pk}/")
+    expect(dropped.locator("#conn-status")).to_contain_text("Reconnecting…")
+    dropped.clock.run_for("01:00")
+    failing.wait_for(lambda: len(failing.sockets) >= 4, "reconnect attempts")
+    # Backoff doubles up to 30 s: a minute holds a handful of attempts, not a flood.
+    assert len(failing.sockets) < 10
