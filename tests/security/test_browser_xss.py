@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from tests.chats.live import PYTHON, ROOT
-from tests.security.test_xss import BODIES
+from tests.security.test_xss import BODIES, USERNAMES
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -22,6 +22,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+SENDER = USERNAMES[2]  # the sender of the live messages (xss_seed.py)
 INJECTED = "img[src='x'], [hx-trigger='load'], [onload], [onerror], a[href^='javascript:']"
 
 
@@ -80,7 +81,9 @@ def test_hostile_bodies_and_usernames_stay_inert_in_a_browser(cluster_factory):
                 sender.locator("#composer-body").fill(body)
                 sender.locator("#composer button[type=submit]").click()
                 sender.wait_for_load_state("networkidle")
-            alice.wait_for_load_state("networkidle")
+            # Shown live, from the page's <template> filled with text.
+            expect(alice.locator("#message-list li.msg")).to_have_count(len(BODIES) + 4)
+            expect(alice.locator("#message-list li.msg").last).to_contain_text(BODIES[3])
             assert alice.locator(INJECTED).count() == 0
 
             # The chat list while more arrive (toasts), then the chat again (history).
@@ -89,7 +92,9 @@ def test_hostile_bodies_and_usernames_stay_inert_in_a_browser(cluster_factory):
                 sender.locator("#composer-body").fill(body)
                 sender.locator("#composer button[type=submit]").click()
                 sender.wait_for_load_state("networkidle")
-            alice.wait_for_load_state("networkidle")
+            toast = alice.locator("#toasts .toast")
+            expect(toast).to_contain_text(SENDER)
+            expect(toast).to_contain_text(BODIES[-1])
             assert alice.locator(INJECTED).count() == 0
             for other in data["chats"]:
                 visit(alice, f"/chats/{other}/")
