@@ -73,10 +73,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.presence is not None:
-            await self.channel_layer.group_discard(
-                events.user_group(self.user.pk), self.channel_name
-            )
-            await presence.disconnect(self.presence)
+            try:
+                await self.channel_layer.group_discard(
+                    events.user_group(self.user.pk), self.channel_name
+                )
+                await presence.disconnect(self.presence)
+            except Exception:
+                # Redis is down: the subscription dies with the connection, and the
+                # presence lease lapses on its own.
+                logger.warning("could not unregister socket of user %s", self.user.pk)
         # Let writes in flight finish: a cancelled await would strand its worker thread.
         # Queued sends not yet stored were never acked: the client resends them.
         self.outbox = []
@@ -149,8 +154,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def presence_changed(self, event: dict[str, Any]) -> None:
         status = event["status"]
-        # Announcements from two processes can cross: forward only what is still true.
-        if status == presence.HIDDEN or status == await presence.current(event["user_id"]):
+        # Announcements from two processes can cross: forward only what is still true
+        # (or the announcement itself, when the store cannot tell).
+        if status == presence.HIDDEN or await presence.current(event["user_id"]) in (None, status):
             await self.send_json(protocol.presence(event["user"], status, event["last_seen"]))
 
     async def chat_message_removed(self, event: dict[str, Any]) -> None:

@@ -317,14 +317,16 @@ async def _changed(user_id: int, status: str, at: datetime) -> None:
         logger.exception("could not announce user %s as %s", user_id, status)
 
 
-async def current(user_id: int) -> str:
-    return (
-        ONLINE
-        if await sync_to_async(online_ids, thread_sensitive=False, executor=workers.executor())(
-            [user_id]
-        )
-        else OFFLINE
-    )
+async def current(user_id: int) -> str | None:
+    """The user's status now; None when the store cannot be reached (Redis down)."""
+    try:
+        online = await sync_to_async(
+            online_ids, thread_sensitive=False, executor=workers.executor()
+        )([user_id])
+    except Exception:
+        logger.warning("presence store unavailable", exc_info=True)
+        return None
+    return ONLINE if online else OFFLINE
 
 
 def reset_local() -> None:

@@ -149,7 +149,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         # (waiting up to `timeout`) instead of failing with "database is locked" mid-transaction.
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": env_int("SQLITE_TIMEOUT", 20),
     }
     # Tests use a file too: an in-memory test database is shared-cache, where concurrent
     # writers fail at once with "table is locked" instead of queueing as they do in production.

@@ -66,9 +66,16 @@ class Cluster:
     """Servers sharing one database (and Redis when there are several)."""
 
     def __init__(
-        self, tmp_path: Path, database_url: str, redis_url: str | None, **env: str
+        self,
+        tmp_path: Path,
+        database_url: str,
+        redis_url: str | None,
+        *,
+        daphne_args: tuple[str, ...] = ("--ping-interval", "5"),
+        **env: str,
     ) -> None:
         self.tmp_path = tmp_path
+        self.daphne_args = daphne_args
         prefix = f"live-{uuid.uuid4().hex[:10]}"
         self.env = {
             **os.environ,
@@ -101,7 +108,8 @@ class Cluster:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def start(self) -> Server:
-        server = Server(self.env, self.tmp_path / f"daphne-{len(self.servers)}.log")
+        log_path = self.tmp_path / f"daphne-{len(self.servers)}.log"
+        server = Server(self.env, log_path, self.daphne_args)
         self.servers.append(server)
         server.wait_ready()
         return server
@@ -112,22 +120,42 @@ class Cluster:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, daphne_args: tuple[str, ...] = ()
+    ) -> None:
+        self.env = env
+        self.daphne_args = daphne_args
         self.listener = pysocket.socket(pysocket.AF_INET, pysocket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(128)
         self.port = self.listener.getsockname()[1]
         self.log_path = log_path
         self.log = log_path.open("wb")
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen:
+        # The listening socket stays open in the test: a restarted server takes over the
+        # same port, and connections queue in its backlog while no process accepts them.
         fd = self.listener.fileno()
-        self.process = subprocess.Popen(
-            [DAPHNE, "--fd", str(fd), "--ping-interval", "5", "chatsite.asgi:application"],
+        return subprocess.Popen(
+            [DAPHNE, "--fd", str(fd), *self.daphne_args, "chatsite.asgi:application"],
             cwd=ROOT,
-            env=env,
+            env=self.env,
             pass_fds=[fd],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no close frames, nothing flushed."""
+        self.process.kill()
+        self.process.wait(timeout=15)
+
+    def restart(self) -> None:
+        """Start a new process on the same listening socket (after `kill` or a crash)."""
+        assert self.process.poll() is not None, "the server is still running"
+        self.process = self._spawn()
+        self.wait_ready()
 
     @property
     def origin(self) -> str:
@@ -160,9 +188,10 @@ class Server:
         self.listener.close()
         self.log.close()
 
-    async def connect(self, session: str) -> Client:
+    async def connect(self, session: str, via: int | None = None) -> Client:
+        """A logged-in socket; `via` is the port of a proxy in front of this server."""
         ws = await websockets.connect(
-            f"ws://127.0.0.1:{self.port}/ws/",
+            f"ws://127.0.0.1:{via or self.port}/ws/",
             origin=self.origin,
             additional_headers={"Cookie": f"sessionid={session}"},
             open_timeout=20,

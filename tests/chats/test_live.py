@@ -154,11 +154,20 @@ async def test_two_processes_share_chat_presence_and_the_socket_limit(cluster_fa
         ack = await tab1.send_message(chat, "from process one")
         message, _ = await bob.recv_until("message")
         assert message["message"]["id"] == ack["message"]["id"]
+        badge, _ = await bob.recv_until("unread")  # bob's unread badge, across processes
+        assert (badge["chat"], badge["unread"], badge["unread_total"]) == (chat, 1, 1)
+        await bob.send({"type": "read", "chat": chat, "seq": 1})
+        badge, _ = await bob.recv_until("unread")
+        assert (badge["unread"], badge["unread_total"]) == (0, 0)
+        receipt, _ = await tab1.recv_until("read")  # alice's read receipt, across processes
+        assert (receipt["user"], receipt["seq"]) == ("bob", 1)
         await bob.send_message(chat, "from process two")
         got, _ = await tab1.recv_until(
             lambda f: f["type"] == "message" and f["message"]["seq"] == 2
         )
         assert got["message"]["body"] == "from process two"
+        badge, _ = await tab1.recv_until("unread")
+        assert (badge["unread"], badge["unread_total"]) == (1, 1)
         # A second tab on process two; closing the first keeps alice online past the grace.
         tab2 = await two.connect(alice_session)
         opened.append(tab2)
