@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RESULTS_DIR, ROOT
+from bench.plans import full_scan
 
 DOCS = ROOT / "docs"
 NOTES = ROOT / "bench" / "notes.md"
@@ -239,6 +240,16 @@ def soak_row(key: str, row: dict[str, Any]) -> tuple[str, str, str, bool | None,
         f"({row.get('redis_settle_seconds')} s later); DB connections max "
         f"{row['db_connections_max']}; {delivery_text(row)}; p99 {fmt(p99(row))} ms",
     )
+
+
+def rescan(b7: dict[str, Any]) -> None:
+    """Judge the stored plans again (the rule lives in bench/plans.py)."""
+    vendor = b7.get("vendor", "postgresql")
+    for at in b7["sizes"].values():
+        at["full_scan"] = {
+            length: any(full_scan(p.split("\n--\n", 1)[-1], "accounts_user", vendor) for p in ps)
+            for length, ps in at["plans"].items()
+        }
 
 
 def search_row(pg: dict[str, Any], lite: dict[str, Any]) -> tuple[str, str, str, bool | None, str]:
@@ -547,6 +558,9 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
 
 def write() -> Path:
     live, pg, lite, meta = load("live"), load("queries-pg"), load("queries-sqlite"), load("meta")
+    for data in (pg, lite):
+        if "B7" in data:
+            rescan(data["B7"])
     rows = [*live_rows(live), search_row(pg, lite), *history_rows(pg, lite)]
     has_plot = plot(live)
     quick = meta.get("quick")
