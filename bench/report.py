@@ -142,16 +142,20 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
         pp, fp = p99(prod), p99(floor)
         ok = pp is not None and fp is not None and pp <= factor * fp and delivery_ok(prod)
         why = (
-            f"p99 {fmt(pp)} ms = {pp / fp:.1f}x floor; {delivery_text(prod)}; "
-            f"delivered {fmt(prod.get('delivered_rate'))} msg/s; "
-            f"server CPU {fmt(prod.get('server_cpu_percent'))}%"
-            if pp and fp
-            else delivery_text(prod)
+            (f"p99 = {pp / fp:.0f}x floor; " if pp and fp else "")
+            + f"{delivery_text(prod)}; delivered {fmt(prod.get('delivered_rate'))} msg/s of "
+            f"{fmt(prod.get('offered'))} offered; server CPU "
+            f"{fmt(prod.get('server_cpu_percent'))}%"
+        )
+        product_text = (
+            f"p99 {fmt(pp)} ms (p50 {fmt(prod.get('latency_ms', {}).get('p50'))})"
+            if pp is not None
+            else "none of the measured messages arrived within the drain"
         )
         out.append(
             (
                 key,
-                f"p99 {fmt(pp)} ms (p50 {fmt(prod.get('latency_ms', {}).get('p50'))})",
+                product_text,
                 f"p99 {fmt(fp)} ms (p50 {fmt(floor.get('latency_ms', {}).get('p50'))})",
                 ok,
                 why,
@@ -354,7 +358,7 @@ def plot(live: dict[str, Any]) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (lat_ax, rate_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (lat_ax, rate_ax) = plt.subplots(1, 2, figsize=(15, 6.5))
     for label, color, steps in series:
         measured = [s for s in steps if s.get("latency_ms")]
         xs = [s["offered"] for s in measured]
@@ -374,7 +378,7 @@ def plot(live: dict[str, Any]) -> bool:
     lat_ax.set_xlabel("offered load (msg/s, 400 sockets)")
     lat_ax.set_ylabel("sender -> recipient latency (ms, from scheduled send)")
     lat_ax.set_title("Latency percentiles vs offered load")
-    lat_ax.legend(fontsize=8)
+    lat_ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     top = max(s["offered"] for _label, _color, steps in series for s in steps)
     low = min(s["offered"] for _label, _color, steps in series for s in steps)
     rate_ax.plot([low, top], [low, top], color="grey", linewidth=0.8, linestyle="--")
@@ -384,7 +388,7 @@ def plot(live: dict[str, Any]) -> bool:
     rate_ax.set_xlabel("offered load (msg/s)")
     rate_ax.set_ylabel("delivered (msg/s)")
     rate_ax.set_title("Delivered vs offered")
-    rate_ax.legend(fontsize=8)
+    rate_ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     fig.tight_layout()
     DOCS.mkdir(exist_ok=True)
     fig.savefig(PLOT, dpi=100)
