@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -117,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             ["queries", *quick, "--rows", "B7,B8", "--out", "queries-sqlite"],
             django_env(config, url),
         )
-    command = "python -m bench " + " ".join(sys.argv[1:])
+    command = "python -m bench " + shlex.join(sys.argv[1:])
     if args.merge and (RESULTS_DIR / "meta.json").exists():
         meta = json.loads((RESULTS_DIR / "meta.json").read_text())
         meta.setdefault("merged", []).append(
