@@ -1307,9 +1307,11 @@ function initMenus() {
     "toggle",
     (event) => {
       const menu = event.target;
-      if (menu instanceof HTMLDetailsElement && menu.classList.contains("msg-menu") && menu.open) {
-        closeMenus(menu);
-      }
+      if (!(menu instanceof HTMLDetailsElement) || !menu.open) return;
+      if (menu.classList.contains("msg-menu")) closeMenus(menu);
+      // An opened menu (or its report form) near the bottom scrolls into view.
+      const panel = menu.closest(".msg-menu")?.querySelector(".msg-menu-panel");
+      if (panel) panel.scrollIntoView({ block: "nearest" });
     },
     true,
   );

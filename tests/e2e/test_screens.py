@@ -3,6 +3,7 @@ desktops, in light and dark; each run saves their screenshots (see conftest.scre
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -119,6 +120,9 @@ def test_main_screens_fit_from_320_px_phones_to_desktops(people, browsing, alice
     bob_page = browsing.page(browsing.context(bob), f"/chats/{people.pk}/")
     page.goto(f"{browsing.url}/chats/{people.pk}/")
     expect(page.locator("#presence")).to_have_text("Online")
+    online = page.locator('li.chatitem[data-peer="bob"] [data-field=presence]')
+    expect(online).to_have_class(re.compile(r"\bonline\b"))
+    expect(online).to_have_text("(online)")
     expect(page.locator("#message-list li.day-sep")).to_have_text(["Yesterday", "Today"])
     bob_page.get_by_role("textbox", name="Message alice").press_sequentially("See y")
     expect(page.locator("#typing")).to_have_text("bob is typing…")
