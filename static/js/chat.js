@@ -284,6 +284,8 @@ const handlers = {
     outboxRemove(f.client_id);
     const m = f.message;
     if (m && m.chat === openChat && isInt(m.seq) && isInt(m.id)) onOpenChatMessage(m);
+    // The chat list shows it now: the echo that follows is no longer fresh once it is shown.
+    if (m && isInt(m.chat) && isInt(m.seq)) bumpChatItem(m);
   },
 
   synced(f) {
@@ -844,8 +846,13 @@ function decorate() {
       sep.dataset.day = key;
       sep.append(el("span", "day-sep-text", dayLabel(d)));
       list.insertBefore(sep, firstHeader(node));
-    } else if (keep && keep !== firstHeader(node)) {
-      list.insertBefore(keep, firstHeader(node)); // a separator goes above the divider
+    } else if (keep) {
+      // The server labels days in UTC and its own words: use the viewer's, changing the text
+      // only when it differs (an unchanged separator is not announced again).
+      const label = dayLabel(d);
+      const text = keep.querySelector(".day-sep-text");
+      if (text && text.textContent !== label) text.textContent = label;
+      if (keep !== firstHeader(node)) list.insertBefore(keep, firstHeader(node)); // above the divider
     }
     const prevTime = prev ? parseDate(prev.querySelector('[data-field="time"]')?.getAttribute("datetime")) : null;
     const cont =

@@ -49,6 +49,9 @@ def test_two_users_chat_live_both_ways_with_receipts_and_history(browsing, alice
     expect(alice_page).to_have_url(re.compile(r"/chats/\d+/$"))
     chat_url = alice_page.url
     say(alice_page, "Hi bob, see https://example.com/docs?a=1.")
+    expect(alice_page.locator("li.chatitem [data-field=preview]")).to_have_text(
+        "You: Hi bob, see https://example.com/docs?a=1."
+    )
 
     # Bob, on his chat list, gets the new chat live with a badge, a title count and a toast.
     item = bob_page.locator("li.chatitem", has_text="alice")

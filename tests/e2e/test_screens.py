@@ -83,6 +83,25 @@ def overflow(page) -> list[str]:
     )
 
 
+def layout_shift(page) -> float:
+    """The page's cumulative layout shift so far (shifts right after user input excluded)."""
+    return page.evaluate(
+        """() => new Promise((resolve) => {
+          let total = 0;
+          const add = (entries) => entries.forEach((e) => {
+            if (!e.hadRecentInput) total += e.value;
+          });
+          const observer = new PerformanceObserver((list) => add(list.getEntries()));
+          observer.observe({type: "layout-shift", buffered: true});
+          setTimeout(() => {
+            add(observer.takeRecords());
+            observer.disconnect();
+            resolve(total);
+          }, 50);
+        })"""
+    )
+
+
 def check_widths(page, name: str) -> list[str]:
     """Overflow at each width; the narrowest is saved too (artifacts/screenshots/*-320px.png)."""
     problems = []
@@ -113,6 +132,9 @@ def test_main_screens_fit_from_320_px_phones_to_desktops(people, browsing, alice
 
     page = browsing.page(browsing.context(alice), "/chats/")
     expect(page.locator("#chatlist li.chatitem")).to_have_count(3)
+    # Loading settles without visible jumps: the server renders day separators and groups as
+    # the client will (the client's local time format may still widen a bubble slightly).
+    assert layout_shift(page) < 0.02
     screenshots(page, "chats", docs="chats")
     problems += check_widths(page, "chats")
 
@@ -126,6 +148,7 @@ def test_main_screens_fit_from_320_px_phones_to_desktops(people, browsing, alice
     expect(page.locator("#message-list li.day-sep")).to_have_text(["Yesterday", "Today"])
     bob_page.get_by_role("textbox", name="Message alice").press_sequentially("See y")
     expect(page.locator("#typing")).to_have_text("bob is typing…")
+    assert layout_shift(page) < 0.02
     screenshots(page, "chat", docs="chat")
     problems += check_widths(page, "chat")
 
