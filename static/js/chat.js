@@ -158,6 +158,9 @@ let connected = false; // true once the server said hello on the current socket
 let attempt = 0;
 let retryTimer = null;
 let stopped = false; // signed out (4401): do not hammer the server
+// A 4401 on a socket that was open may only mean this tab's session id changed (a password
+// change in another tab cycles it, and the browser already holds the new cookie): try once.
+let recheckedSession = false;
 let unloading = false;
 const inflight = new Map(); // client_id -> time sent on the current socket
 let flushTimer = null;
@@ -190,10 +193,16 @@ function connect() {
 }
 
 function socketGone(code) {
+  const wasConnected = connected;
   ws = null;
   connected = false;
   syncing = false;
   inflight.clear();
+  if (code === 4401 && wasConnected && !recheckedSession) {
+    recheckedSession = true;
+    connect();
+    return;
+  }
   if (code === 4401) {
     stopped = true;
     showSignedOut();
@@ -244,6 +253,7 @@ function onFrame(text) {
 const handlers = {
   hello(f) {
     connected = true;
+    recheckedSession = false;
     attempt = 0;
     hideStatus();
     const chats = Array.isArray(f.chats) ? f.chats : [];
