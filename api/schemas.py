@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
 # Strings that a database can store: PostgreSQL text cannot hold NUL characters.
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+
+
+class In(Schema):
+    """A request body: JSON types are taken as they are (no 0.0 for false, no "5" for 5)."""
+
+    model_config = ConfigDict(strict=True)
 
 
 class ErrorOut(Schema):
@@ -50,7 +56,7 @@ class ChatsOut(Schema):
     chats: list[ChatOut]
 
 
-class ChatStartIn(Schema):
+class ChatStartIn(In):
     username: Text = Field(max_length=150)
 
 
@@ -70,12 +76,12 @@ class MessagesOut(Schema):
     has_more: bool
 
 
-class MessageIn(Schema):
+class MessageIn(In):
     client_id: Text = Field(description="1 to 64 characters (a UUID); resending it is a no-op.")
     body: Text = Field(description="1 to 4,000 characters after stripping whitespace.")
 
 
-class ReadIn(Schema):
+class ReadIn(In):
     seq: int = Field(ge=0, lt=2**31)
 
 
@@ -91,18 +97,18 @@ class MeOut(Schema):
     send_read_receipts: bool
 
 
-class MePatchIn(Schema):
+class MePatchIn(In):
     username: Text | None = Field(None, max_length=150)
     hide_presence: bool | None = None
     send_read_receipts: bool | None = None
 
 
-class PasswordIn(Schema):
+class PasswordIn(In):
     old_password: Text = Field(max_length=4096)
     new_password: Text = Field(max_length=4096)
 
 
-class LoginIn(Schema):
+class LoginIn(In):
     username: Text = Field(max_length=150)
     password: Text = Field(max_length=4096)
 

@@ -104,3 +104,21 @@ def test_patch_body_must_be_an_object(api_client, alice, raw):
         "/api/me/", raw, content_type="application/json", headers={"X-CSRFToken": api.token}
     )
     assert_error(response, 400, "invalid", "body")
+
+
+@pytest.mark.parametrize("value", [0.0, 1, "true", "no"])
+def test_patch_takes_only_json_booleans_for_settings(api_client, alice, value):
+    response = api_client(alice).patch("/api/me/", {"hide_presence": value})
+    assert response.status_code == 400
+    alice.refresh_from_db()
+    assert alice.hide_presence is False
+
+
+def test_read_takes_only_an_integer_seq(api_client, alice, bob):
+    from tests.factories import make_chat
+
+    chat = make_chat(alice, bob)
+    for seq in ["1", 1.0, True]:
+        assert (
+            api_client(alice).post(f"/api/chats/{chat.pk}/read/", {"seq": seq}).status_code == 400
+        )
