@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 from bench.config import RESULTS_DIR, ROOT, Config, django_env
 
-LIVE_ROWS = ("B1", "B2", "layers", "relay", "B3", "pooled", "B4", "B5", "B6", "B6s")
+LIVE_ROWS = ("B1", "B2", "layers", "relay", "relay_pooled", "B3", "pooled", "B4", "B5", "B6", "B6s")
 
 
 def write_json(name: str, data: Any) -> Path:
@@ -117,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             ["queries", *quick, "--rows", "B7,B8", "--out", "queries-sqlite"],
             django_env(config, url),
         )
-    command = "python -m bench " + " ".join(sys.argv[1:])
+    command = "python -m bench " + shlex.join(sys.argv[1:])
     if args.merge and (RESULTS_DIR / "meta.json").exists():
         meta = json.loads((RESULTS_DIR / "meta.json").read_text())
         meta.setdefault("merged", []).append(

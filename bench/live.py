@@ -61,6 +61,7 @@ class Plan:
 PAIRS_LOAD = 200
 VARIANT_APP = "bench.variant_asgi:application"
 RELAY_APP = "bench.relay_asgi:application"
+RELAY_POOLED_APP = "bench.relay_pooled_asgi:application"
 LAYERS = {
     "RedisPubSubChannelLayer": "chatsite.settings",
     "RedisChannelLayer": "bench.layer_settings",
@@ -135,7 +136,8 @@ class Live:
         if kind == "floor":
             return start_floor(self.config)
         if kind == "relay":
-            server = start_product(self.config, self.db_url, app=RELAY_APP, **kwargs)
+            kwargs.setdefault("app", RELAY_APP)
+            server = start_product(self.config, self.db_url, **kwargs)
             server.kind = "relay"
             return server
         return start_product(self.config, self.db_url, **kwargs)
@@ -295,6 +297,19 @@ class Live:
             out[name] = {"B2": b2["relay"], "B3": sweep["relay"]}
             self.flush_redis()
         return out
+
+    def relay_pooled(self) -> dict[str, Any]:
+        """The relay (pub/sub layer) without the per-event hop to the single sync thread."""
+        b2 = self.repeated(
+            "relay pooled",
+            self.accounts[: 2 * PAIRS_LOAD],
+            1000,
+            one_way=False,
+            kinds=("relay",),
+            app=RELAY_POOLED_APP,
+        )
+        sweep = self.b3(kinds=("relay",), app=RELAY_POOLED_APP)
+        return {"B2": b2["relay"], "B3": sweep["relay"]}
 
     def pooled(self) -> dict[str, Any]:
         """B2 and B3 on the proposed variant (database work on a thread pool)."""

@@ -18,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from bench import seed
 from bench.client import percentiles
+from bench.plans import full_scan
 
 
 def timed(
@@ -51,15 +52,6 @@ def explain(sql: str, params: Any = None) -> str:
     if connection.vendor == "sqlite":
         return "\n".join(str(row[-1]) for row in rows)
     return "\n".join(row[0] for row in rows)
-
-
-def full_scan(plan: str, table: str) -> bool:
-    if connection.vendor == "sqlite":
-        return any(
-            line.strip().startswith(f"SCAN {table}") and "USING" not in line
-            for line in plan.splitlines()
-        )
-    return f"Seq Scan on {table}" in plan
 
 
 def plans_of(fn: Callable[[], Any]) -> list[str]:
@@ -119,7 +111,10 @@ def b7(*, sizes: list[int], runs: int) -> dict[str, Any]:
             per_length[str(length)] = {**stats, "queries_per_call": counts}
             plans[str(length)] = plans_of(lambda q=queries[0], s=searcher: search(s, q))
         scans = {
-            length: any(full_scan(p, User._meta.db_table) for p in ps)
+            length: any(
+                full_scan(p.split("\n--\n", 1)[-1], User._meta.db_table, connection.vendor)
+                for p in ps
+            )
             for length, ps in plans.items()
         }
         out["sizes"][str(size)] = {

@@ -22,6 +22,8 @@ T = TypeVar("T")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY = 4429
+BATCH = 50  # send frames stored per transaction
+UNAVAILABLE = "The server could not reach its database; nothing was stored. Try again."
 
 
 def db(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
@@ -38,6 +40,7 @@ def db(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
 class ChatConsumer(AsyncWebsocketConsumer):
     presence: presence.Connection | None = None
     delivering: asyncio.Task[None] | None = None
+    storing: asyncio.Task[None] | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels hops to its shared database thread before every event to close stale
@@ -61,6 +64,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
         self.delivered_pending: dict[int, tuple[int, int | None]] = {}
+        self.outbox: list[dict[str, Any]] = []
         # Join before reading the state for hello, so no event falls between the two.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         hello = await db(actions.hello)(user)
@@ -78,9 +82,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 # Redis is down: the subscription dies with the connection, and the
                 # presence lease lapses on its own.
                 logger.warning("could not unregister socket of user %s", self.user.pk)
-        if self.delivering is not None:
-            # Let the write finish: a cancelled await would strand its database thread.
-            await asyncio.wait([self.delivering], timeout=5)
+        # Let writes in flight finish: a cancelled await would strand its worker thread.
+        # Queued sends not yet stored were never acked: the client resends them.
+        self.outbox = []
+        pending = [t for t in (self.storing, self.delivering) if t is not None]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
@@ -94,14 +101,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_json(protocol.error(refused.code, refused.detail, client_id, chat))
         except DatabaseError:
             logger.exception("database error on a %s frame", (text_data or "")[:40])
-            detail = "The server could not reach its database; nothing was stored. Try again."
             client_id, chat = protocol.echo_of(text_data)
-            await self.send_json(protocol.error("unavailable", detail, client_id, chat))
+            await self.send_json(protocol.error("unavailable", UNAVAILABLE, client_id, chat))
 
     # Client frames.
 
     async def on_send(self, frame: dict[str, Any]) -> None:
-        await self.send_json(await db(actions.send)(self.user, frame))
+        # Sends queue while a batch is being stored and go in the next one: in order, and
+        # one commit for all the frames that arrived meanwhile.
+        self.outbox.append(frame)
+        if self.storing is None:
+            self.storing = asyncio.ensure_future(self.store_sends())
 
     async def on_sync(self, frame: dict[str, Any]) -> None:
         messages, synced = await db(actions.sync)(self.user, frame["chat"], frame["after"])
@@ -117,6 +127,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Channel-layer events.
 
     async def chat_message(self, event: dict[str, Any]) -> None:
+        if event.get("sender_id") == self.user.pk and self.storing is not None:
+            await asyncio.wait([self.storing])  # the batch's acks go before its messages
         payload = event["message"]
         chat_id, seq = payload["chat"], payload["seq"]
         last = self.forwarded.get(chat_id, 0)
@@ -169,6 +181,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     self.delivered_pending[chat_id] = (seq, sender_id or pending[1])
         if self.delivered_pending and self.delivering is None:
             self.delivering = asyncio.ensure_future(self.flush_delivered())
+
+    async def store_sends(self) -> None:
+        """Store the queued sends (up to BATCH) and ack them; chain the next batch."""
+        batch, self.outbox = self.outbox[:BATCH], self.outbox[BATCH:]
+        try:
+            try:
+                replies = await db(actions.send_batch)(self.user, batch)
+            except DatabaseError:
+                logger.exception("database error storing %d sends", len(batch))
+                replies = [
+                    protocol.error("unavailable", UNAVAILABLE, f["client_id"], f["chat"])
+                    for f in batch
+                ]
+            for reply in replies:
+                await self.send_json(reply)
+        finally:
+            self.storing = asyncio.ensure_future(self.store_sends()) if self.outbox else None
 
     async def flush_delivered(self) -> None:
         """Write delivered pointers off the hot path, coalescing bursts into one update."""

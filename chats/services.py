@@ -94,6 +94,28 @@ def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> tu
     return message, True
 
 
+def message_send_batch(
+    *, sender: User, items: list[tuple[int, str, str]], check: Callable[[], None] | None = None
+) -> list[Message | Refused]:
+    """Store several (chat_id, client_id, body) sends of one sender, in order, in one
+    transaction: one commit (one WAL flush) for the lot. Each item succeeds or is refused on
+    its own (a savepoint each); `check` runs before each one (the rate limit)."""
+    results: list[Message | Refused] = []
+    with transaction.atomic():
+        for chat_id, client_id, body in items:
+            try:
+                if check is not None:
+                    check()
+                with transaction.atomic():
+                    message, _created = message_send(
+                        sender=sender, chat_id=chat_id, client_id=client_id, body=body
+                    )
+                results.append(message)
+            except Refused as refused:
+                results.append(refused)
+    return results
+
+
 def _resent(*, sender: User, chat_id: int, client_id: str) -> Message | None:
     """The message already stored for this client_id, if any (a resend)."""
     existing = selectors.message_get_by_client_id(sender_id=sender.pk, client_id=client_id)

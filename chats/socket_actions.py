@@ -29,12 +29,22 @@ def hello(user: User) -> dict[str, Any]:
     return protocol.hello(user.username, summaries, statuses, receipts)
 
 
-def send(user: User, frame: dict[str, Any]) -> dict[str, Any]:
-    limits.check_send_rate(user_id=user.pk)
-    message, _created = services.message_send(
-        sender=user, chat_id=frame["chat"], client_id=frame["client_id"], body=frame["body"]
+def send_batch(user: User, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store queued send frames in one transaction; an ack or an error frame for each."""
+    results = services.message_send_batch(
+        sender=user,
+        items=[(f["chat"], f["client_id"], f["body"]) for f in frames],
+        check=lambda: limits.check_send_rate(user_id=user.pk),
     )
-    return protocol.ack(selectors.message_payload(message))
+    replies = []
+    for frame, result in zip(frames, results, strict=True):
+        if isinstance(result, Refused):
+            replies.append(
+                protocol.error(result.code, result.detail, frame["client_id"], frame["chat"])
+            )
+        else:
+            replies.append(protocol.ack(selectors.message_payload(result)))
+    return replies
 
 
 def sync(user: User, chat_id: int, after: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -158,6 +158,9 @@ let connected = false; // true once the server said hello on the current socket
 let attempt = 0;
 let retryTimer = null;
 let stopped = false; // signed out (4401): do not hammer the server
+// A 4401 on a socket that was open may only mean this tab's session id changed (a password
+// change in another tab cycles it, and the browser already holds the new cookie): try once.
+let recheckedSession = false;
 let unloading = false;
 const inflight = new Map(); // client_id -> time sent on the current socket
 let flushTimer = null;
@@ -190,10 +193,16 @@ function connect() {
 }
 
 function socketGone(code) {
+  const wasConnected = connected;
   ws = null;
   connected = false;
   syncing = false;
   inflight.clear();
+  if (code === 4401 && wasConnected && !recheckedSession) {
+    recheckedSession = true;
+    connect();
+    return;
+  }
   if (code === 4401) {
     stopped = true;
     showSignedOut();
@@ -244,6 +253,7 @@ function onFrame(text) {
 const handlers = {
   hello(f) {
     connected = true;
+    recheckedSession = false;
     attempt = 0;
     hideStatus();
     const chats = Array.isArray(f.chats) ? f.chats : [];
@@ -274,6 +284,7 @@ const handlers = {
     if (fresh) {
       bumpChatItem(m);
       if (m.sender !== me && !(m.chat === openChat && isVisible())) toast(m);
+      if (m.sender !== me && !isVisible()) notify(m);
     }
   },
 
@@ -283,6 +294,8 @@ const handlers = {
     outboxRemove(f.client_id);
     const m = f.message;
     if (m && m.chat === openChat && isInt(m.seq) && isInt(m.id)) onOpenChatMessage(m);
+    // The chat list shows it now: the echo that follows is no longer fresh once it is shown.
+    if (m && isInt(m.chat) && isInt(m.seq)) bumpChatItem(m);
   },
 
   synced(f) {
@@ -322,6 +335,19 @@ const handlers = {
     if (typeof f.user !== "string") return;
     setPresence(f.user, f.status, f.last_seen);
     renderPresence();
+  },
+
+  message_removed(f) {
+    if (!isInt(f.chat) || !isInt(f.seq)) return;
+    if (f.chat === openChat && list) {
+      const node = list.querySelector(`li.msg[data-seq="${f.seq}"]`) || (isInt(f.id) ? findById(f.id) : null);
+      if (node) showRemoved(node);
+    }
+    const item = chatItem(f.chat);
+    if (item && Number(item.dataset.lastSeq) === f.seq) {
+      const preview = item.querySelector('[data-field="preview"]');
+      if (preview) preview.textContent = "Message removed";
+    }
   },
 
   error(f) {
@@ -517,31 +543,46 @@ function setPresence(user, status, lastSeen) {
   presence.set(user, { status: typeof status === "string" ? status : "", lastSeen: parseDate(lastSeen) });
 }
 
+// "Online", "Last seen 5 minutes ago", "Offline"; null when hidden or not known yet.
+function presenceText(p) {
+  if (!p || (p.status !== "online" && p.status !== "offline")) return null;
+  if (p.status === "online") return "Online";
+  return p.lastSeen ? `Last seen ${agoText(p.lastSeen)}` : "Offline";
+}
+
 function renderPresence() {
   const header = document.getElementById("presence");
   if (header && peer) {
     const p = presence.get(peer);
-    if (!p || (p.status !== "online" && p.status !== "offline")) {
+    const text = presenceText(p);
+    header.dataset.status = p ? p.status : "";
+    if (!text) {
       header.replaceChildren();
-      header.dataset.status = p ? p.status : "";
+      header.removeAttribute("title");
     } else {
       const dot = el("span", `presence-dot ${p.status}`);
       dot.setAttribute("aria-hidden", "true");
-      let text = "Online";
-      if (p.status === "offline") text = p.lastSeen ? `Last seen ${agoText(p.lastSeen)}` : "Offline";
       header.replaceChildren(dot, el("span", "presence-text", text));
-      header.dataset.status = p.status;
-      if (p.lastSeen) header.title = fullFmt.format(p.lastSeen);
+      if (p.lastSeen) header.title = `Last seen ${fullFmt.format(p.lastSeen)}`;
+      else header.removeAttribute("title");
     }
   }
   const listEl = chatListEl();
   if (listEl) {
+    // A dot on the avatar: filled while online, a ring once offline with a known last seen.
     for (const item of listEl.querySelectorAll("li.chatitem")) {
       const p = presence.get(item.dataset.peer);
+      const text = presenceText(p);
       const online = Boolean(p && p.status === "online");
       item.classList.toggle("online", online);
       const dot = item.querySelector('[data-field="presence"]');
-      if (dot) dot.hidden = !online;
+      if (!dot) continue;
+      dot.hidden = !online && !(p && p.status === "offline" && p.lastSeen);
+      dot.classList.toggle("online", online);
+      dot.classList.toggle("offline", !online);
+      const label = dot.querySelector('[data-field="presence-text"]');
+      if (label && text) label.textContent = `(${text.toLowerCase()})`;
+      if (text) dot.title = text;
     }
   }
 }
@@ -612,12 +653,46 @@ function fillMessage(node, m) {
   delete text.dataset.linked;
   setTime(node, m.sent_at);
   node.querySelector(".msg-actions")?.remove();
+  if (m.sender === me || m.removed) node.querySelector(".msg-menu")?.remove();
+  else setReportForm(node, m.chat, m.seq);
   renderStatus(node);
+}
+
+function showRemoved(node) {
+  node.classList.add("removed");
+  const text = node.querySelector('[data-field="body"]');
+  if (text) {
+    text.textContent = "Message removed by a moderator";
+    text.dataset.linked = "1";
+  }
+  node.querySelector(".msg-menu")?.remove();
+}
+
+// The <template>'s report form has no URL (see chats/_report.html): point it at this message,
+// give its field a unique id, and let htmx see the new hx-post once the node is in the page.
+function setReportForm(node, chat, seq) {
+  const form = node.querySelector("form.report-form");
+  if (!form) return;
+  const url = `/chats/${Number(chat)}/messages/${Number(seq)}/report/`;
+  form.action = url;
+  form.setAttribute("hx-post", url);
+  const field = form.querySelector("textarea");
+  const label = form.querySelector("label");
+  if (field) field.id = `report-reason-${Number(seq)}`;
+  if (label && field) label.htmlFor = field.id;
+  node.dataset.needsHtmx = "1";
+}
+
+function processHtmx(node) {
+  if (!node.dataset.needsHtmx) return;
+  delete node.dataset.needsHtmx;
+  if (window.htmx) window.htmx.process(node);
 }
 
 function buildPending(item) {
   const node = cloneTemplate();
   node.classList.add("mine", "pending");
+  node.querySelector(".msg-menu")?.remove();
   node.dataset.clientId = item.client_id;
   node.dataset.sender = me;
   node.querySelector('[data-field="sender"]').textContent = `${me}:`;
@@ -712,6 +787,7 @@ function onOpenChatMessage(m) {
   } else {
     place(node, m.seq);
   }
+  processHtmx(node);
   shownSeqs.add(m.seq);
   const gap = m.seq > contig + 1;
   advanceContig();
@@ -780,8 +856,13 @@ function decorate() {
       sep.dataset.day = key;
       sep.append(el("span", "day-sep-text", dayLabel(d)));
       list.insertBefore(sep, firstHeader(node));
-    } else if (keep && keep !== firstHeader(node)) {
-      list.insertBefore(keep, firstHeader(node)); // a separator goes above the divider
+    } else if (keep) {
+      // The server labels days in UTC and its own words: use the viewer's, changing the text
+      // only when it differs (an unchanged separator is not announced again).
+      const label = dayLabel(d);
+      const text = keep.querySelector(".day-sep-text");
+      if (text && text.textContent !== label) text.textContent = label;
+      if (keep !== firstHeader(node)) list.insertBefore(keep, firstHeader(node)); // above the divider
     }
     const prevTime = prev ? parseDate(prev.querySelector('[data-field="time"]')?.getAttribute("datetime")) : null;
     const cont =
@@ -1148,6 +1229,123 @@ function dismissAllToasts() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Browser notifications: opt-in per device from the profile page's toggle; the permission is
+// asked only when the user turns the toggle on, and notifications show only while the tab is
+// hidden (a visible tab has its toasts). One per chat: a newer message replaces the older one.
+
+const NOTIFY_KEY = `chatsite:notify:${myId}`;
+
+function notifySupported() {
+  return "Notification" in window;
+}
+
+function notifyWanted() {
+  try {
+    return localStorage.getItem(NOTIFY_KEY) === "on";
+  } catch {
+    return false;
+  }
+}
+
+function setNotifyWanted(on) {
+  try {
+    if (on) localStorage.setItem(NOTIFY_KEY, "on");
+    else localStorage.removeItem(NOTIFY_KEY);
+  } catch {
+    // Storage disabled: the toggle cannot be remembered.
+  }
+}
+
+function notify(m) {
+  if (!notifySupported() || !notifyWanted() || Notification.permission !== "granted") return;
+  try {
+    const n = new Notification(m.sender, {
+      body: m.removed ? "Message removed" : truncate(m.body, 120),
+      tag: `chatsite-chat-${Number(m.chat)}`,
+    });
+    n.addEventListener("click", () => {
+      window.focus();
+      if (m.chat !== openChat) location.assign(`/chats/${Number(m.chat)}/`);
+      n.close();
+    });
+  } catch {
+    // Some browsers only allow notifications from a service worker: the toast still shows.
+  }
+}
+
+function initNotifySettings() {
+  const box = document.getElementById("notify-settings");
+  const toggle = document.getElementById("notify-toggle");
+  const status = document.getElementById("notify-status");
+  if (!box || !toggle || !notifySupported()) return;
+  const say = (text) => {
+    if (status) status.textContent = text;
+  };
+  const blocked = "Notifications are blocked for this site in your browser's settings.";
+  box.hidden = false;
+  toggle.checked = notifyWanted() && Notification.permission === "granted";
+  if (notifyWanted() && Notification.permission === "denied") say(blocked);
+  toggle.addEventListener("change", async () => {
+    if (!toggle.checked) {
+      setNotifyWanted(false);
+      say("Browser notifications are off.");
+      return;
+    }
+    let permission = Notification.permission;
+    if (permission === "default") {
+      try {
+        permission = await Notification.requestPermission();
+      } catch {
+        permission = "denied";
+      }
+    }
+    if (permission === "granted") {
+      setNotifyWanted(true);
+      say("Browser notifications are on for this device.");
+    } else {
+      toggle.checked = false;
+      setNotifyWanted(false);
+      say(permission === "denied" ? blocked : "Notifications were not allowed.");
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Message menus (<details>): one open at a time; Escape or a click elsewhere closes it.
+
+function closeMenus(except) {
+  for (const menu of document.querySelectorAll("details.msg-menu[open]")) {
+    if (menu !== except) menu.open = false;
+  }
+}
+
+function initMenus() {
+  document.addEventListener(
+    "toggle",
+    (event) => {
+      const menu = event.target;
+      if (!(menu instanceof HTMLDetailsElement) || !menu.open) return;
+      if (menu.classList.contains("msg-menu")) closeMenus(menu);
+      // An opened menu (or its report form) near the bottom scrolls into view.
+      const panel = menu.closest(".msg-menu")?.querySelector(".msg-menu-panel");
+      if (panel) panel.scrollIntoView({ block: "nearest" });
+    },
+    true,
+  );
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest || !event.target.closest("details.msg-menu")) closeMenus(null);
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const menu = event.target.closest ? event.target.closest("details.msg-menu[open]") : null;
+    if (menu) {
+      menu.open = false;
+      menu.querySelector("summary")?.focus();
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Wiring
 
 function initChatPage() {
@@ -1202,6 +1400,15 @@ function initChatPage() {
       olderAnchor = s.scrollHeight - s.scrollTop;
     }
   });
+  const olderFailed = (event) => {
+    const older = document.getElementById("load-older");
+    if (!older || !event.detail.elt || !older.contains(event.detail.elt)) return;
+    older.classList.add("failed");
+    const link = older.querySelector("a");
+    if (link) link.textContent = "Couldn't load older messages. Try again";
+  };
+  body.addEventListener("htmx:responseError", olderFailed);
+  body.addEventListener("htmx:sendError", olderFailed);
   const observer = new MutationObserver((records) => {
     const added = records.some((r) =>
       [...r.addedNodes].some((n) => n.nodeType === 1 && n.classList.contains("msg")),
@@ -1229,6 +1436,8 @@ function initChatPage() {
 
 function init() {
   if (!me) return;
+  initNotifySettings();
+  initMenus();
   readBadgesFromPage();
   decorateChatList();
   if (chatEl && list && template && composer && textarea) initChatPage();

@@ -195,3 +195,25 @@ async def test_channels_relay_delivers_within_the_chat_only():
     assert await other.receive_nothing(timeout=0.2)  # a is not in chat 8
     for comm in (a, b, other):
         await comm.disconnect()
+
+
+def test_plan_reader_flags_sequential_and_filter_only_index_scans():
+    from bench.plans import full_scan
+
+    seq = "Limit\n  ->  Parallel Seq Scan on accounts_user\n        Filter: (x)"
+    walk = (
+        "Limit\n  ->  Index Scan using accounts_user_ci on accounts_user\n"
+        "        Filter: (upper((username)::text) ~~ 'AB%'::text)"
+    )
+    seek = (
+        "Limit\n  ->  Index Scan using accounts_user_ci on accounts_user\n"
+        "        Index Cond: ((lower(username) >= 'ab') AND (lower(username) < 'ac'))\n"
+        "  ->  Seq Scan on chats_chat"
+    )
+    assert full_scan(seq, "accounts_user", "postgresql")
+    assert full_scan(walk, "accounts_user", "postgresql")
+    assert not full_scan(seek, "accounts_user", "postgresql")
+    assert full_scan("SCAN accounts_user USING INDEX ci", "accounts_user", "sqlite")
+    assert not full_scan(
+        "SEARCH accounts_user USING INDEX ci (username>?)", "accounts_user", "sqlite"
+    )

@@ -162,3 +162,47 @@ def test_unsafe_requests_need_csrf(alice, bob):
     ]:
         assert client.post(url, data).status_code == 403, url
     assert Message.objects.count() == 0
+
+
+def bulk_chats(user, count):
+    """`count` chats for `user`, each with one message from the peer, in a few statements."""
+    from accounts.models import User
+
+    peers = User.objects.bulk_create(
+        [User(username=f"bulk{i}", password="!") for i in range(count)]
+    )
+    chats = Chat.objects.bulk_create(
+        [
+            Chat(user_low_id=min(user.pk, p.pk), user_high_id=max(user.pk, p.pk), last_seq=1)
+            for p in peers
+        ]
+    )
+    Membership.objects.bulk_create(
+        [Membership(user_id=user.pk, chat=c) for c in chats]
+        + [Membership(user_id=p.pk, chat=c) for p, c in zip(peers, chats, strict=True)]
+    )
+    Message.objects.bulk_create(
+        [
+            Message(chat=c, seq=1, sender=p, body=f"hi {p.username}", client_id="c")
+            for p, c in zip(peers, chats, strict=True)
+        ]
+    )
+
+
+def test_chat_list_with_1000_chats_uses_as_many_queries_as_with_one(
+    alice, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import User
+
+    client = client_for(alice)
+    bulk_chats(alice, 1)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/chats/").status_code == 200
+    User.objects.filter(username__startswith="bulk").delete()  # their chats go with them
+    bulk_chats(alice, 1000)
+    with django_assert_num_queries(len(one.captured_queries)):
+        response = client.get("/chats/")
+    assert response.content.decode().count('<li class="chatitem') == 1000

@@ -9,6 +9,7 @@ gets the same PostgreSQL test database, Redis and prefixes as the test process.
 from __future__ import annotations
 
 import atexit
+import io
 import os
 import shutil
 import socket
@@ -27,6 +28,7 @@ from django.db import connections
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SCREENSHOTS = BASE_DIR / "artifacts" / "screenshots"
+DOCS_SCREENSHOTS = BASE_DIR / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -217,15 +219,40 @@ def login_session(user) -> str:
     return store.session_key
 
 
-def screenshots(page, name: str) -> None:
-    """Save the current screen at phone and desktop sizes, light and dark."""
+def screenshots(page, name: str, docs: str | None = None) -> None:
+    """Save the current screen at phone and desktop sizes, light and dark, as CI artifacts.
+
+    With DOCS_SCREENSHOTS=1 in the environment, screens given a `docs` name are also saved,
+    as small palette PNGs, to docs/screenshots/<docs>-<phone|desktop>-<scheme>.png.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size
-    for size in (PHONE, DESKTOP):
+    for kind, size in (("phone", PHONE), ("desktop", DESKTOP)):
         page.set_viewport_size(size)
         for scheme in ("light", "dark"):
             page.emulate_media(color_scheme=scheme)
+            settle(page)
             path = SCREENSHOTS / f"{name}-{size['width']}x{size['height']}-{scheme}.png"
-            page.screenshot(path=str(path))
+            png = page.screenshot(path=str(path))
+            if docs and os.environ.get("DOCS_SCREENSHOTS") == "1":
+                _save_small_png(png, DOCS_SCREENSHOTS / f"{docs}-{kind}-{scheme}.png")
     page.emulate_media(color_scheme="light")
     page.set_viewport_size(original)
+
+
+def settle(page) -> None:
+    """Jump running CSS transitions and entry animations (not endless ones) to their end, so
+    colours and positions are the final ones (a page in the background may not animate)."""
+    page.evaluate(
+        """() => document.getAnimations()
+             .filter((a) => a.effect && a.effect.getTiming().iterations !== Infinity)
+             .forEach((a) => a.finish())"""
+    )
+
+
+def _save_small_png(png: bytes, path: Path) -> None:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image = image.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    image.save(path, optimize=True)

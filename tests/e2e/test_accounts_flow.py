@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import User
 from tests.e2e.conftest import screenshots
 from tests.factories import PASSWORD
 
@@ -47,4 +48,52 @@ def test_sign_up_log_out_and_log_in_again(browsing):
 
     expect(page).to_have_url(re.compile(r"/chats/$"))
     expect(nav.get_by_role("link", name="dana")).to_be_visible()
+    assert browsing.csp_violations == []
+
+
+def test_change_username_and_password_then_log_out_everywhere(browsing, alice):
+    laptop = browsing.context(alice)
+    page = browsing.page(laptop, "/chats/")
+    phone = browsing.page(browsing.context(alice), "/chats/")  # another session
+    nav = page.get_by_role("navigation", name="Main")
+
+    nav.get_by_role("link", name="alice").click()
+    expect(page).to_have_url(re.compile(r"/accounts/profile/$"))
+    page.get_by_label("Username").fill("alicia")
+    page.get_by_role("button", name="Change username").click()
+    expect(page.locator(".flash")).to_have_text("Your username was changed.")
+    expect(nav.get_by_role("link", name="alicia")).to_be_visible()
+    assert User.objects.get(pk=alice.pk).username == "alicia"
+
+    # A wrong current password is refused with the reason; the right one changes it.
+    page.get_by_role("link", name="Change your password").click()
+    new_password = "a-new-long-passphrase-7"
+    page.get_by_label("Old password").fill("not-my-password")
+    page.get_by_label("New password", exact=True).fill(new_password)
+    page.get_by_label("New password confirmation").fill(new_password)
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator(".field.has-error .error")).to_contain_text("incorrectly")
+    page.get_by_label("Old password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill(new_password)
+    page.get_by_label("New password confirmation").fill(new_password)
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator(".flash")).to_have_text("Your password was changed.")
+
+    # The other session is signed out at once, and says so; this one stays in.
+    expect(phone.locator("#conn-status")).to_contain_text("You have been signed out.")
+    page.goto(browsing.url + "/chats/")
+    expect(nav.get_by_role("link", name="alicia")).to_be_visible()
+
+    # Logging out ends the session in every tab that shares it.
+    other_tab = browsing.page(laptop, "/chats/")
+    nav.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+    banner = other_tab.locator("#conn-status")
+    expect(banner).to_contain_text("You have been signed out.")
+    banner.get_by_role("link", name="Log in again").click()
+    expect(other_tab).to_have_url(re.compile(r"/accounts/login/\?next=%2Fchats%2F$"))
+    other_tab.get_by_label("Username").fill("alicia")
+    other_tab.get_by_label("Password").fill(new_password)
+    other_tab.get_by_role("button", name="Log in").click()
+    expect(other_tab).to_have_url(re.compile(r"/chats/$"))
     assert browsing.csp_violations == []

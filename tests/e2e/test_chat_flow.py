@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chats import services
-from chats.models import Message
+from chats.models import Message, Report
 from tests.e2e.conftest import screenshots
 from tests.factories import make_chat, make_messages
 
@@ -49,6 +49,9 @@ def test_two_users_chat_live_both_ways_with_receipts_and_history(browsing, alice
     expect(alice_page).to_have_url(re.compile(r"/chats/\d+/$"))
     chat_url = alice_page.url
     say(alice_page, "Hi bob, see https://example.com/docs?a=1.")
+    expect(alice_page.locator("li.chatitem [data-field=preview]")).to_have_text(
+        "You: Hi bob, see https://example.com/docs?a=1."
+    )
 
     # Bob, on his chat list, gets the new chat live with a badge, a title count and a toast.
     item = bob_page.locator("li.chatitem", has_text="alice")
@@ -191,6 +194,21 @@ def test_older_history_loads_on_scroll_keeping_the_view_in_local_time(long_chat,
     assert browsing.csp_violations == []
 
 
+def test_older_history_that_fails_to_load_says_so_and_retries(long_chat, browsing, alice):
+    page = browsing.page(browsing.context(alice), None)
+    page.route(re.compile(r"\?before="), lambda route: route.fulfill(status=503, body="busy"))
+    page.goto(f"{browsing.url}/chats/{long_chat.pk}/")
+    older = page.get_by_role("link", name=re.compile("older messages"))
+    older.scroll_into_view_if_needed()
+    expect(older).to_have_text("Couldn't load older messages. Try again")
+    expect(bodies(page)).to_have_count(50)
+
+    page.unroute(re.compile(r"\?before="))
+    older.click()
+    expect(bodies(page)).to_have_count(60)
+    expect(older).to_have_count(0)
+
+
 def test_badges_and_grouped_toasts_for_another_chat_converge_across_tabs(
     browsing, alice, bob, carol
 ):
@@ -228,4 +246,58 @@ def test_badges_and_grouped_toasts_for_another_chat_converge_across_tabs(
     expect(carol_item.locator("[data-field=unread]")).to_be_hidden()
     expect(alice_page.locator("#unread-total")).to_be_hidden()
     expect(alice_page).to_have_title("bob · Chatsite")
+    assert browsing.csp_violations == []
+
+
+def test_report_a_live_message_then_block_so_the_senders_next_send_is_refused(browsing, alice, bob):
+    chat = make_chat(alice, bob)
+    alice_page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    bob_page = browsing.page(browsing.context(bob), f"/chats/{chat.pk}/")
+    expect(bob_page.locator("#presence")).to_have_text("Online")
+    say(alice_page, "cheap watches at http://spam.example")
+
+    # The message came live (built from the <template>): its menu reports it, through htmx.
+    spam = message(bob_page, "cheap watches")
+    spam.hover()
+    spam.get_by_label("Message options").click()
+    spam.get_by_text("Report", exact=True).click()
+    spam.get_by_label("What is wrong with this message?").fill("spam")
+    screenshots(bob_page, "chat-report")
+    spam.get_by_role("button", name="Report message").click()
+    expect(spam.get_by_role("status")).to_have_text(
+        "Thank you. A moderator will look at this message."
+    )
+    report = Report.objects.get()
+    assert (report.reporter, report.message.body, report.reason) == (
+        bob,
+        "cheap watches at http://spam.example",
+        "spam",
+    )
+    assert message(alice_page, "cheap watches").get_by_label("Message options").count() == 0
+
+    # Bob blocks alice from the chat header (a plain form post).
+    bob_page.get_by_role("button", name="Block alice").click()
+    expect(bob_page.locator(".flash")).to_contain_text("You blocked alice.")
+    expect(bob_page.locator("#blocked-note")).to_contain_text("You blocked alice")
+    expect(composer(bob_page)).to_be_disabled()
+    expect(alice_page.locator("#presence")).to_have_text("")  # no presence across a block
+    screenshots(bob_page, "chat-blocked")
+
+    # Alice's next message is refused with the reason, and nothing is stored.
+    composer(alice_page).fill("hello?")
+    composer(alice_page).press("Enter")
+    refused = message(alice_page, "hello?")
+    expect(refused).to_have_class(re.compile(r"\bfailed\b"))
+    expect(refused.locator(".msg-error")).to_have_text("You cannot send messages to this user.")
+    expect(refused.locator("[data-field=status]")).to_have_text(re.compile("Not sent"))
+    assert not Message.objects.filter(body="hello?").exists()
+
+    # Unblocked, the chat works again both ways.
+    bob_page.get_by_role("button", name="Unblock alice").click()
+    expect(bob_page.locator(".flash")).to_contain_text("You unblocked alice.")
+    refused.get_by_role("button", name="Edit").click()
+    composer(alice_page).press("Enter")
+    expect(message(bob_page, "hello?")).to_be_visible()
+    say(bob_page, "sorry, wrong button")
+    expect(message(alice_page, "sorry, wrong button")).to_be_visible()
     assert browsing.csp_violations == []

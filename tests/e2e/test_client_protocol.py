@@ -214,3 +214,167 @@ def test_client_does_not_reconnect_after_4401_but_backs_off_after_other_closes(
     failing.wait_for(lambda: len(failing.sockets) >= 4, "reconnect attempts")
     # Backoff doubles up to 30 s: a minute holds a handful of attempts, not a flood.
     assert len(failing.sockets) < 10
+
+
+def test_message_removed_by_a_moderator_is_replaced_live_and_loses_its_menu(
+    read_chat, browsing, alice
+):
+    chat = read_chat
+    page = browsing.page(browsing.context(alice), path=None)
+    server = FakeServer(page, hello_for(chat))
+    page.goto(f"{browsing.url}/chats/{chat.pk}/")
+    history = page.locator("#msg-2")
+    expect(history.locator("form.report-form")).to_have_attribute(
+        "action", f"/chats/{chat.pk}/messages/2/report/"
+    )
+
+    # A live message gets a report form pointing at it (the <template>'s has no URL).
+    server.push({"type": "message", "message": payload(chat, 4, body="spam spam")})
+    live = page.locator("#msg-4")
+    expect(live.locator("[data-field=body]")).to_have_text("spam spam")
+    report = live.locator("form.report-form")
+    expect(report).to_have_attribute("action", f"/chats/{chat.pk}/messages/4/report/")
+    expect(report).to_have_attribute("hx-post", f"/chats/{chat.pk}/messages/4/report/")
+    expect(report.locator("textarea")).to_have_attribute("id", "report-reason-4")
+    preview = page.locator(f'li.chatitem[data-chat-id="{chat.pk}"] [data-field=preview]')
+    expect(preview).to_have_text("spam spam")
+
+    for seq in (2, 4):
+        server.push({"type": "message_removed", "chat": chat.pk, "seq": seq, "id": 1000 + seq})
+    for node in (history, live):
+        expect(node.locator("[data-field=body]")).to_have_text("Message removed by a moderator")
+        expect(node).to_have_class(re.compile(r"\bremoved\b"))
+        expect(node.locator(".msg-menu")).to_have_count(0)
+    expect(preview).to_have_text("Message removed")
+    # Frames for another chat, or malformed ones, change nothing.
+    server.push({"type": "message_removed", "chat": chat.pk + 1, "seq": 3})
+    server.push({"type": "message_removed", "chat": chat.pk, "seq": "3"})
+    server.push({"type": "message", "message": payload(chat, 5)})
+    expect(bodies(page)).to_have_text(
+        [
+            "message 0",
+            "Message removed by a moderator",
+            "message 2",
+            *["Message removed by a moderator", "live 5"],
+        ]
+    )
+
+
+@pytest.fixture
+def long_read_chat(alice, bob):
+    chat = make_chat(alice, bob)
+    make_messages(chat, bob, 30)
+    services.chat_mark_read(user=alice, chat_id=chat.pk, seq=30)
+    return chat
+
+
+def test_new_messages_pill_shows_when_scrolled_up_and_brings_the_reader_down(
+    long_read_chat, browsing, alice
+):
+    chat = long_read_chat
+    page = browsing.page(browsing.context(alice), path=None)
+    hello = hello_for(chat, last_seq=30)
+    hello["chats"][0].update(read_seq=30)
+    server = FakeServer(page, hello)
+    page.goto(f"{browsing.url}/chats/{chat.pk}/")
+    last = page.locator("#msg-30")
+    expect(last).to_be_in_viewport()
+    pill = page.get_by_role("button", name="New messages")
+    expect(pill).to_be_hidden()
+
+    # Pinned to the bottom, a new message keeps the view there: no pill.
+    server.push({"type": "message", "message": payload(chat, 31)})
+    expect(page.locator("#msg-31")).to_be_in_viewport()
+    expect(pill).to_be_hidden()
+    server.wait_for(lambda: any(f["seq"] == 31 for f in server.sent("read")), "read up to 31")
+
+    # Scrolled up to read older ones, a new message does not move the view: the pill says so.
+    page.locator("#msg-2").scroll_into_view_if_needed()
+    # Scroll events are dispatched with the next frame: let two pass before the message.
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    server.push({"type": "message", "message": payload(chat, 32)})
+    expect(pill).to_be_visible()
+    expect(page.locator("#msg-32")).not_to_be_in_viewport()
+    expect(page.locator("#unread-divider")).to_be_attached()
+    assert not any(f["seq"] == 32 for f in server.sent("read"))
+
+    pill.click()
+    expect(page.locator("#msg-32")).to_be_in_viewport()
+    expect(pill).to_be_hidden()
+    expect(page.get_by_role("textbox", name="Message bob")).to_be_focused()
+    server.wait_for(lambda: any(f["seq"] == 32 for f in server.sent("read")), "read up to 32")
+
+
+# The Notification API, recorded (the permission lasts the tab's session, as a real grant
+# lasts longer); and a page that can be told it is hidden.
+NOTIFICATION_STUB = """
+window.__notifications = [];
+window.__permissionAsked = 0;
+window.__hidden = false;
+class RecordedNotification {
+  static get permission() {
+    return sessionStorage.getItem("test:permission") || "default";
+  }
+  static async requestPermission() {
+    window.__permissionAsked += 1;
+    sessionStorage.setItem("test:permission", "granted");
+    return "granted";
+  }
+  constructor(title, options) {
+    window.__notifications.push({title, body: options.body, tag: options.tag});
+  }
+  addEventListener() {}
+  close() {}
+}
+window.Notification = RecordedNotification;
+Object.defineProperty(document, "visibilityState", {
+  get: () => (window.__hidden ? "hidden" : "visible"),
+});
+Object.defineProperty(document, "hidden", {get: () => window.__hidden});
+"""
+
+
+def test_browser_notifications_are_opt_in_and_only_for_a_hidden_tab(read_chat, browsing, alice):
+    chat = read_chat
+    context = browsing.context(alice)
+    context.add_init_script(NOTIFICATION_STUB)
+    page = browsing.page(context, path=None)
+    server = FakeServer(page, hello_for(chat))
+    page.goto(f"{browsing.url}/chats/")
+    server.push({"type": "message", "message": payload(chat, 4, body="not asked for")})
+    expect(page.locator("#toasts .toast")).to_contain_text("not asked for")
+
+    # The permission is asked only when the user turns the toggle on.
+    page.goto(f"{browsing.url}/accounts/profile/")
+    toggle = page.get_by_role("checkbox", name="Browser notifications for new messages")
+    expect(toggle).not_to_be_checked()
+    assert page.evaluate("window.__permissionAsked") == 0
+    toggle.check()
+    expect(page.locator("#notify-status")).to_have_text(
+        "Browser notifications are on for this device."
+    )
+    assert page.evaluate("window.__permissionAsked") == 1
+    assert page.evaluate(f"localStorage.getItem('chatsite:notify:{alice.pk}')") == "on"
+
+    # Visible tab: a toast, no notification. Hidden tab: a notification per chat.
+    page.goto(f"{browsing.url}/chats/")
+    server.push({"type": "message", "message": payload(chat, 5, body="while visible")})
+    expect(page.locator("#toasts .toast")).to_contain_text("while visible")
+    page.evaluate("window.__hidden = true")
+    server.push({"type": "message", "message": payload(chat, 6, body="while away")})
+    server.wait_for(lambda: page.evaluate("window.__notifications.length") == 1, "a notification")
+    assert page.evaluate("window.__notifications") == [
+        {"title": "bob", "body": "while away", "tag": f"chatsite-chat-{chat.pk}"}
+    ]
+
+    # Turned off, it stays off across pages.
+    page.evaluate("window.__hidden = false")
+    page.goto(f"{browsing.url}/accounts/profile/")
+    expect(toggle).to_be_checked()
+    toggle.uncheck()
+    assert page.evaluate(f"localStorage.getItem('chatsite:notify:{alice.pk}')") is None
+    page.goto(f"{browsing.url}/chats/")
+    page.evaluate("window.__hidden = true")
+    server.push({"type": "message", "message": payload(chat, 7, body="after turning off")})
+    expect(page.locator("#toasts .toast")).to_contain_text("after turning off")
+    assert page.evaluate("window.__notifications.length") == 0

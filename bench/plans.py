@@ -1,0 +1,27 @@
+"""Reading query plans: does a plan read a whole table (or a whole index) to answer?"""
+
+from __future__ import annotations
+
+
+def full_scan(plan: str, table: str, vendor: str) -> bool:
+    """True for a sequential scan, or an index walked end to end with only a Filter.
+
+    PostgreSQL: `Seq Scan on t`, or `Index Scan ... on t` without an `Index Cond` (the index
+    only supplies the order). SQLite: `SCAN t` (with or without `USING INDEX`) reads it all;
+    `SEARCH t` seeks.
+    """
+    lines = plan.splitlines()
+    if vendor == "sqlite":
+        return any(line.strip().startswith(f"SCAN {table}") for line in lines)
+    for i, line in enumerate(lines):
+        if f"Seq Scan on {table}" in line:
+            return True
+        if "Index" in line and "Scan" in line and f" on {table}" in line:
+            details = []
+            for following in lines[i + 1 :]:
+                if "->" in following:
+                    break
+                details.append(following)
+            if not any("Index Cond" in d for d in details):
+                return True
+    return False
