@@ -25,12 +25,20 @@ def csrf(request: HttpRequest) -> dict[str, str]:
     return {"csrf_token": get_token(request)}
 
 
+def csrf_only(request: HttpRequest) -> bool:
+    """Anyone may call, with a CSRF token: checked before the body, so a tokenless request
+    is a 403 whatever it carries."""
+    require_csrf(request)
+    return True
+
+
 @router.post(
-    "/auth/login/", response={200: LoginOut, **error_responses(400, 401, 403, 429)}, auth=None
+    "/auth/login/",
+    response={200: LoginOut, **error_responses(400, 401, 403, 429)},
+    auth=csrf_only,
 )
 def auth_login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
     """Log in with the same throttling as the login page (5 failures lock for 15 minutes)."""
-    require_csrf(request)
     # request= lets django-axes count failures and refuse locked-out username+IP pairs.
     user = authenticate(request, username=payload.username, password=payload.password)
     if getattr(request, "axes_locked_out", False):

@@ -98,3 +98,13 @@ def test_logout_needs_a_session_and_the_csrf_token(api_client, alice):
     api = api_client(alice, csrf=False)
     assert_error(api.post("/api/auth/logout/"), 403, "csrf_failed")
     assert api.get("/api/me/").status_code == 200
+
+
+@pytest.mark.parametrize("body", [{}, {"username": 5}, {"username": "alice", "password": "x"}])
+def test_login_without_a_csrf_token_is_403_whatever_the_body(body):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(
+        "/api/auth/login/", body, content_type="application/json"
+    )
+    assert response.status_code == 403
