@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from django.db import connection
 from django.db.models import Expression, F, QuerySet, Subquery
 from django.db.models.functions import Collate, Lower
-from django.utils import timezone
 
 from accounts.models import User
 
@@ -19,8 +18,6 @@ SUBSTRING_MIN_LENGTH = 3
 # index order, so a search never scans an unbounded table (the embedded mode is for small
 # installations; PostgreSQL has a real trigram index).
 SQLITE_SUBSTRING_SCAN = 10_000
-# Until live presence lands, "online" means seen within this window.
-ONLINE_WINDOW = timedelta(minutes=2)
 
 # Lowercased usernames only hold these characters; any other query matches nobody.
 _SEARCHABLE = re.compile(r"[a-z0-9_.\-]{1,30}")
@@ -46,16 +43,6 @@ def username_taken(*, username: str, exclude_pk: int | None = None) -> bool:
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     return qs.exists()
-
-
-def user_presence(*, viewer: User, user: User, now: datetime | None = None) -> Presence:
-    """What `viewer` may know of `user`'s presence; hiding it is reciprocal."""
-    if user.hide_presence or viewer.hide_presence:
-        return Presence(status="hidden", last_seen=None)
-    now = now or timezone.now()
-    if user.last_seen is not None and now - user.last_seen < ONLINE_WINDOW:
-        return Presence(status="online", last_seen=user.last_seen)
-    return Presence(status="offline", last_seen=user.last_seen)
 
 
 def normalize_search_query(query: str) -> str:
@@ -86,8 +73,19 @@ def user_search(*, viewer: User, query: str, limit: int = SEARCH_LIMIT) -> list[
             search_key__gte=q, search_key__lt=upper
         )
         users += list(substring.order_by("search_key")[: limit - len(users)])
-    now = timezone.now()
-    return [SearchResult(u, user_presence(viewer=viewer, user=u, now=now)) for u in users]
+    return [
+        SearchResult(u, presence)
+        for u, presence in zip(users, _presences(viewer, users), strict=True)
+    ]
+
+
+def _presences(viewer: User, users: list[User]) -> list[Presence]:
+    """Live presence (chats.presence), hidden where either side hides it or a block stands."""
+    from chats import presence, selectors
+
+    blocked = selectors.blocked_peers(user_id=viewer.pk, peer_ids=[u.pk for u in users])
+    known = presence.statuses(viewer=viewer, subjects=users, blocked_ids=blocked)
+    return [Presence(status=known[u.pk][0], last_seen=known[u.pk][1]) for u in users]  # type: ignore[arg-type]
 
 
 def _sort_key() -> Expression:

@@ -18,6 +18,17 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_presence():
+    """Presence registrations live outside the database (in process, or in Redis, which the
+    cache clear below empties): start every test from none."""
+    from chats import presence
+
+    presence.reset_local()
+    yield
+    presence.reset_local()
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Rate-limit counters and presence live in the cache: start every test from zero."""
     cache.clear()

@@ -10,7 +10,6 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import (
     SEARCH_LIMIT,
-    user_presence,
     user_search,
 )
 from chats.models import Chat
@@ -94,28 +93,37 @@ def test_characters_no_username_has_match_nobody_without_a_query(alice, django_a
         assert user_search(viewer=alice, query="a" * 31) == []
 
 
-def test_search_takes_at_most_two_queries(alice, django_assert_num_queries):
+def test_search_takes_at_most_three_queries(alice, django_assert_num_queries):
     make_users("sam1", "xsam")
-    with django_assert_num_queries(2):
+    # Prefix, substring, and the blocks between the viewer and the results.
+    with django_assert_num_queries(3):
         assert names(user_search(viewer=alice, query="sam")) == ["sam1", "xsam"]
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         user_search(viewer=alice, query="sa")
 
 
-def test_presence_is_online_offline_or_hidden(alice, bob):
-    now = timezone.now()
-    assert user_presence(viewer=alice, user=bob, now=now).status == "offline"
-    bob.last_seen = now - timedelta(seconds=30)
-    presence = user_presence(viewer=alice, user=bob, now=now)
-    assert (presence.status, presence.last_seen) == ("online", bob.last_seen)
-    bob.last_seen = now - timedelta(hours=3)
-    assert user_presence(viewer=alice, user=bob, now=now).status == "offline"
-    bob.hide_presence = True
-    assert user_presence(viewer=alice, user=bob, now=now).last_seen is None
-    assert user_presence(viewer=alice, user=bob, now=now).status == "hidden"
-    bob.hide_presence = False
+def test_results_show_live_presence_hidden_reciprocally_and_under_blocks(alice, bob):
+    from chats import presence
+    from chats.models import Block
+
+    presence.store().attach(bob.pk, "tab-1", 10)
+    [result] = user_search(viewer=alice, query="bob")
+    assert result.presence.status == "online"
+    Block.objects.create(blocker=bob, blocked=alice)
+    [result] = user_search(viewer=alice, query="bob")
+    assert (result.presence.status, result.presence.last_seen) == ("hidden", None)
+    Block.objects.all().delete()
     alice.hide_presence = True  # hiding is reciprocal
-    assert user_presence(viewer=alice, user=bob, now=now).status == "hidden"
+    alice.save()
+    [result] = user_search(viewer=alice, query="bob")
+    assert result.presence.status == "hidden"
+
+
+def test_offline_users_show_last_seen(alice, bob):
+    bob.last_seen = timezone.now() - timedelta(hours=3)
+    bob.save()
+    [result] = user_search(viewer=alice, query="bob")
+    assert (result.presence.status, result.presence.last_seen) == ("offline", bob.last_seen)
 
 
 # -- query plans ---------------------------------------------------------------------------
@@ -167,7 +175,8 @@ def test_search_queries_are_served_by_the_search_indexes(alice):
         cursor.execute("ANALYZE")
     with CaptureQueriesContext(connection) as ctx:
         assert names(user_search(viewer=alice, query="zor")) == ["zorba", "zorro", "bzorb"]
-    prefix_sql, substring_sql = (q["sql"] for q in ctx.captured_queries)
+    # The third query reads the blocks between the viewer and the results (by pk).
+    prefix_sql, substring_sql, _blocks = (q["sql"] for q in ctx.captured_queries)
     for kind, sql in [("prefix", prefix_sql), ("substring", substring_sql)]:
         plan = explain(sql)
         for needle in expectations[kind]["present"]:
@@ -257,8 +266,10 @@ def test_query_is_escaped(client, alice):
 
 
 def test_results_show_presence(client, alice):
+    from chats import presence
+
     online, hidden, _never = make_users("samonline", "samhidden", "samnever")
-    User.objects.filter(pk=online.pk).update(last_seen=timezone.now())
+    presence.store().attach(online.pk, "tab-1", 10)
     User.objects.filter(pk=hidden.pk).update(hide_presence=True, last_seen=timezone.now())
     client.force_login(alice)
     html = client.get("/search/?q=sam").content.decode()

@@ -97,14 +97,6 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_presence():
-    """Presence registrations live outside the database: start every test from none."""
-    presence.reset_local()
-    yield
-    presence.reset_local()
-
-
 @pytest.fixture
 async def socket():
     """Open a logged-in socket: `await socket(user)`; all are closed after the test."""
