@@ -41,6 +41,27 @@ class ReadOnlyMixin:
         return False
 
 
+class NoSaveButtonsMixin:
+    """Every field is read-only: actions (remove, dismiss...) act, the form never saves."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().changeform_view(  # type: ignore[misc,no-any-return]
+            request, object_id, form_url, extra_context
+        )
+
+
 class ChatIdFilter(admin.SimpleListFilter):
     """Filter by chat id with a text box (a list of every chat would not fit)."""
 
@@ -136,7 +157,7 @@ class ReportInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class MessageAdmin(ReadOnlyMixin, NoSaveButtonsMixin, admin.ModelAdmin):
     list_display = ("id", "chat_link", "seq", "sender", "text", "created_at", "removed")
     list_select_related = ("sender",)
     list_filter = (RemovedFilter, "created_at", ChatIdFilter)
@@ -175,22 +196,6 @@ class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="removed", boolean=True, ordering="removed_at")
     def removed(self, message: Message) -> bool:
         return message.removed_at is not None
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        # Every field is read-only: removal is the action, not an edit.
-        extra_context = {
-            **(extra_context or {}),
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-        }
-        return super().changeform_view(request, object_id, form_url, extra_context)
 
     @admin.action(
         description="Remove selected messages (asks for a reason)", permissions=["change"]
@@ -232,7 +237,7 @@ class ReportStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Report)
-class ReportAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ReportAdmin(ReadOnlyMixin, NoSaveButtonsMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "created_at",
@@ -276,21 +281,6 @@ class ReportAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def message_link(self, report: Report) -> str:
         url = reverse("admin:chats_message_change", args=[report.message_id])
         return format_html('<a href="{}">{}</a>', url, report.message)
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = {
-            **(extra_context or {}),
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-        }
-        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _describe(self, report: Report) -> str:
         return f"Report {report.pk} by {report.reporter}: {describe_message(report.message)}"
