@@ -41,6 +41,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     presence: presence.Connection | None = None
     delivering: asyncio.Task[None] | None = None
     storing: asyncio.Task[None] | None = None
+    releasing = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels hops to its shared database thread before every event to close stale
@@ -57,6 +58,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
+        events.ring_from_loop()
         self.presence = await presence.connect(user, self.channel_name)
         if self.presence is None:
             await self.send_json(protocol.error("too_many_sockets", actions.TOO_MANY_SOCKETS))
@@ -65,6 +67,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
         self.delivered_pending: dict[int, tuple[int, int | None]] = {}
         self.outbox: list[dict[str, Any]] = []
+        self.held: list[dict[str, Any]] = []  # chat.message events waiting for their ack
         # Join before reading the state for hello, so no event falls between the two.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         hello = await db(actions.hello)(user)
@@ -127,8 +130,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Channel-layer events.
 
     async def chat_message(self, event: dict[str, Any]) -> None:
-        if event.get("sender_id") == self.user.pk and self.storing is not None:
-            await asyncio.wait([self.storing])  # the batch's acks go before its messages
+        own = event.get("sender_id") == self.user.pk and self.storing is not None
+        if own or self.held or self.releasing:
+            # The batch's acks go before its messages: hold this one (and, to keep the
+            # order, everything after it) until store_sends has sent them. Holding, rather
+            # than waiting, keeps this socket reading the frames that fill the next batch.
+            self.held.append(event)
+            return
+        await self.deliver(event)
+
+    async def deliver(self, event: dict[str, Any]) -> None:
         payload = event["message"]
         chat_id, seq = payload["chat"], payload["seq"]
         last = self.forwarded.get(chat_id, 0)
@@ -197,7 +208,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
             for reply in replies:
                 await self.send_json(reply)
         finally:
-            self.storing = asyncio.ensure_future(self.store_sends()) if self.outbox else None
+            try:
+                await self.release_held()
+            finally:
+                self.storing = asyncio.ensure_future(self.store_sends()) if self.outbox else None
+
+    async def release_held(self) -> None:
+        """Deliver the held chat.message events, in order, with any that arrive meanwhile."""
+        self.releasing = True
+        try:
+            while self.held:
+                try:
+                    await self.deliver(self.held.pop(0))
+                except DatabaseError:
+                    # A gap fill failed: the client's gap detection syncs.
+                    logger.exception("could not fill a gap for user %s", self.user.pk)
+        finally:
+            self.releasing = False
 
     async def flush_delivered(self) -> None:
         """Write delivered pointers off the hot path, coalescing bursts into one update."""

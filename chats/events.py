@@ -6,7 +6,10 @@ commit, and a failure to ring is logged, never raised to the caller (the next sy
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -24,31 +27,86 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def _send(user_id: int, event: dict[str, Any]) -> None:
+# The event loop of the socket whose worker thread is running: set by `ring_from_loop`.
+_socket_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar("socket_loop", default=None)
+
+
+class _Doorbell:
+    """One queue per event loop, drained by one task: rings leave in the order they were
+    made, and the worker thread that made them never waits for Redis."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self.task = loop.create_task(self.run())
+
+    async def run(self) -> None:
+        while True:
+            group, event = await self.queue.get()
+            await _group_send(group, event)
+
+
+_doorbells: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Doorbell] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _ring_on_loop(loop: asyncio.AbstractEventLoop, group: str, event: dict[str, Any]) -> None:
+    doorbell = _doorbells.get(loop)
+    if doorbell is None or doorbell.task.done():
+        doorbell = _doorbells[loop] = _Doorbell(loop)
+    doorbell.queue.put_nowait((group, event))
+
+
+def ring_from_loop() -> None:
+    """Called in a socket's task: its worker threads hand rings to this event loop instead
+    of blocking on each send (sockets do their writes on worker threads)."""
+    _socket_loop.set(asyncio.get_running_loop())
+
+
+async def _group_send(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(user_group(user_id), event)
+        await layer.group_send(group, event)
     except Exception:
-        logger.exception("channel layer send failed for user %s (%s)", user_id, event["type"])
+        logger.exception("channel layer send failed for %s (%s)", group, event["type"])
 
 
-def message_created(*, message: Message, member_ids: list[int]) -> None:
-    payload = selectors.message_payload(message)
-    counts = selectors.unread_counts(chat_id=message.chat_id, user_ids=member_ids)
-    for user_id in member_ids:
-        unread, total = counts[user_id]
-        _send(
-            user_id,
-            {
-                "type": "chat.message",
-                "message": payload,
-                "sender_id": message.sender_id,
-                "unread": unread,
-                "unread_total": total,
-            },
-        )
+def _send(user_id: int, event: dict[str, Any]) -> None:
+    loop = _socket_loop.get()
+    if loop is not None and not loop.is_closed():
+        loop.call_soon_threadsafe(_ring_on_loop, loop, user_group(user_id), event)
+        return
+    async_to_sync(_group_send)(user_group(user_id), event)
+
+
+def messages_created(*, messages: list[Message], peers: dict[int, int]) -> None:
+    """Ring both members of each message's chat; `peers` maps chat to the sender's peer.
+
+    The unread counts come from one query after the commit; for a message followed by
+    others of the same batch, the peer's counts leave those later ones out.
+    """
+    counts = selectors.unread_of_members(chat_ids=list(peers))
+    last = {m.chat_id: m.seq for m in messages}  # messages are in seq order per chat
+    for message in messages:
+        payload = selectors.message_payload(message)
+        peer_id = peers[message.chat_id]
+        later = last[message.chat_id] - message.seq
+        for user_id in (message.sender_id, peer_id):
+            unread, total = counts.get((message.chat_id, user_id), (0, 0))
+            if user_id == peer_id:
+                unread, total = max(0, unread - later), max(0, total - later)
+            _send(
+                user_id,
+                {
+                    "type": "chat.message",
+                    "message": payload,
+                    "sender_id": message.sender_id,
+                    "unread": unread,
+                    "unread_total": total,
+                },
+            )
 
 
 def chat_read(*, chat_id: int, reader: User, peer_id: int | None, seq: int) -> None:

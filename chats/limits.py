@@ -7,11 +7,18 @@ from django.conf import settings
 from chats.validation import Refused
 from chatsite import ratelimit
 
+RATE_LIMITED = "You are sending too fast; wait a moment and try again."
+
 
 def check_send_rate(*, user_id: int) -> None:
+    if send_allowance(user_id=user_id, count=1) < 1:
+        raise Refused("rate_limited", RATE_LIMITED)
+
+
+def send_allowance(*, user_id: int, count: int) -> int:
+    """Count `count` sends; how many of them (the first ones) the limit lets through."""
     limit, window = settings.SEND_RATE
-    if not ratelimit.hit(f"send:{user_id}", limit=limit, window=window):
-        raise Refused("rate_limited", "You are sending too fast; wait a moment and try again.")
+    return ratelimit.hit_many(f"send:{user_id}", count, limit=limit, window=window)
 
 
 def typing_allowed(*, user_id: int, chat_id: int) -> bool:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db import connection
+from django.db.models import Case, F, OuterRef, Q, Subquery, Sum, Value, When
 
 from accounts.models import User
 from chats.models import Block, Chat, Membership, Message
@@ -124,25 +125,6 @@ class SendTarget:
     blocked: bool
 
 
-def send_target(*, user_id: int, chat_id: int) -> SendTarget:
-    """The chat `user_id` sends to, with whether a block stands between the two members;
-    Chat.DoesNotExist for a missing or foreign chat."""
-    if isinstance(chat_id, bool) or not isinstance(chat_id, int) or not 0 < chat_id < 2**63:
-        raise Chat.DoesNotExist
-    block = Block.objects.filter(
-        Q(blocker_id=OuterRef("user_low_id"), blocked_id=OuterRef("user_high_id"))
-        | Q(blocker_id=OuterRef("user_high_id"), blocked_id=OuterRef("user_low_id"))
-    )
-    row = (
-        Chat.objects.filter(pk=chat_id, memberships__user_id=user_id)
-        .annotate(blocked=Exists(block))
-        .values("user_low_id", "user_high_id", "blocked")
-        .get()
-    )
-    peer_id = row["user_high_id"] if row["user_low_id"] == user_id else row["user_low_id"]
-    return SendTarget(chat_id=chat_id, peer_id=peer_id, blocked=row["blocked"])
-
-
 def messages_before(
     *, chat_id: int, before: int | None = None, limit: int = HISTORY_PAGE
 ) -> tuple[list[Message], bool]:
@@ -235,3 +217,67 @@ def presence_audience(*, user: User) -> list[int]:
     )
     hidden = blocked_peers(user_id=user.pk, peer_ids=peers)
     return [pk for pk in peers if pk not in hidden]
+
+
+# The send path's reads run for every socket send, so they are raw SQL (portable to SQLite
+# and PostgreSQL): compiling the ORM's Exists and Sum expressions cost more CPU than the
+# queries themselves (docs/benchmarks.md, "Where a message's time goes").
+
+
+def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
+    """Those of `chat_ids` that `user_id` is a member of, each with the peer and whether a
+    block stands between the two, in one query."""
+    if not chat_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(chat_ids))
+    sql = (
+        f"SELECT c.id, c.user_low_id, c.user_high_id, EXISTS (SELECT 1 FROM "
+        f"{Block._meta.db_table} b WHERE (b.blocker_id = c.user_low_id AND "
+        "b.blocked_id = c.user_high_id) OR (b.blocker_id = c.user_high_id AND "
+        f"b.blocked_id = c.user_low_id)) FROM {Chat._meta.db_table} c "
+        f"WHERE c.id IN ({marks}) AND (c.user_low_id = %s OR c.user_high_id = %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*chat_ids, user_id, user_id])
+        rows = cursor.fetchall()
+    return {
+        chat_id: SendTarget(
+            chat_id=chat_id, peer_id=high if low == user_id else low, blocked=bool(blocked)
+        )
+        for chat_id, low, high, blocked in rows
+    }
+
+
+def messages_by_client_id(*, sender: User, client_ids: list[str]) -> dict[str, Message]:
+    """The sender's stored messages with these client_ids (resends), by client_id."""
+    if not client_ids:
+        return {}
+    found = Message.objects.filter(sender_id=sender.pk, client_id__in=client_ids)
+    return {m.client_id: _with_sender(m, sender) for m in found}
+
+
+def _with_sender(message: Message, sender: User) -> Message:
+    message.sender = sender
+    return message
+
+
+def unread_of_members(*, chat_ids: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(unread in the chat, unread in all their chats) for each member of each of
+    `chat_ids`, keyed by (chat_id, user_id), in one query."""
+    if not chat_ids:
+        return {}
+    membership, chat = Membership._meta.db_table, Chat._meta.db_table
+    marks = ", ".join(["%s"] * len(chat_ids))
+    sql = (
+        f"SELECT m.chat_id, m.user_id, c.last_seq - m.read_seq, (SELECT SUM(c2.last_seq - "
+        f"m2.read_seq) FROM {membership} m2 JOIN {chat} c2 ON c2.id = m2.chat_id "
+        f"WHERE m2.user_id = m.user_id) FROM {membership} m JOIN {chat} c ON c.id = m.chat_id "
+        f"WHERE m.chat_id IN ({marks})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, chat_ids)
+        rows = cursor.fetchall()
+    return {
+        (chat_id, user_id): (max(0, here or 0), max(0, total or 0))
+        for chat_id, user_id, here, total in rows
+    }

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
@@ -39,89 +39,168 @@ def chat_start(*, user: User, username: str) -> tuple[Chat, bool]:
     return chat, True
 
 
-def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> tuple[Message, bool]:
-    """Store a message once per (sender, client_id); returns it and whether it is new.
+@dataclass(frozen=True)
+class _Send:
+    """One send of a batch, validated: its position in the batch and what to store."""
 
-    The seq is taken by an UPDATE ... RETURNING on the chat row, which holds the row lock
-    until commit, so seqs are gapless and in commit order.
-    """
-    client_id = clean_client_id(client_id)
-    body = clean_body(body)
-    try:
-        target = selectors.send_target(user_id=sender.pk, chat_id=chat_id)
-    except Chat.DoesNotExist:
-        raise Refused("not_found", "No such chat.") from None
-    if target.blocked:
-        # A resend of a message stored before the block still gets its ack.
-        existing = _resent(sender=sender, chat_id=target.chat_id, client_id=client_id)
-        if existing is not None:
-            return existing, False
-        if selectors.is_blocked(blocker_id=sender.pk, blocked_id=target.peer_id):
-            raise Refused("blocked", "You blocked this user; unblock them to send messages.")
-        raise Refused("blocked", "You cannot send messages to this user.")
-    now = timezone.now()
-    try:
-        # No look-up for a resend first: the (sender, client_id) constraint catches it, and
-        # the rollback returns the seq it took, so resends cost a statement and fresh sends
-        # (nearly all of them) none.
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {Chat._meta.db_table} SET last_seq = last_seq + 1, "
-                    "last_message_at = %s WHERE id = %s RETURNING last_seq",
-                    [now, target.chat_id],
-                )
-                (seq,) = cursor.fetchone()
-            message = Message.objects.create(
-                chat_id=target.chat_id,
-                seq=seq,
-                sender=sender,
-                body=body,
-                client_id=client_id,
-                created_at=now,
-            )
-            # Replying means the sender has read (and so received) everything before it.
-            Membership.objects.filter(chat_id=target.chat_id, user_id=sender.pk).update(
-                read_seq=Greatest("read_seq", seq), delivered_seq=Greatest("delivered_seq", seq)
-            )
-            member_ids = [sender.pk, target.peer_id]
-            _after_commit(lambda: events.message_created(message=message, member_ids=member_ids))
-    except IntegrityError:
-        existing = _resent(sender=sender, chat_id=target.chat_id, client_id=client_id)
-        if existing is None:
-            raise
-        return existing, False
-    return message, True
+    index: int
+    chat_id: int
+    client_id: str
+    body: str
+
+
+Sent = tuple[Message, bool]  # the stored message and whether this send stored it
+
+
+def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> Sent:
+    """Store a message once per (sender, client_id); returns it and whether it is new."""
+    (result,) = _store(sender=sender, items=[(chat_id, client_id, body)])
+    if isinstance(result, Refused):
+        raise result
+    return result
 
 
 def message_send_batch(
-    *, sender: User, items: list[tuple[int, str, str]], check: Callable[[], None] | None = None
+    *,
+    sender: User,
+    items: list[tuple[int, str, str]],
+    allowance: Callable[[int], int] | None = None,
 ) -> list[Message | Refused]:
     """Store several (chat_id, client_id, body) sends of one sender, in order, in one
-    transaction: one commit (one WAL flush) for the lot. Each item succeeds or is refused on
-    its own (a savepoint each); `check` runs before each one (the rate limit)."""
-    results: list[Message | Refused] = []
-    with transaction.atomic():
-        for chat_id, client_id, body in items:
-            try:
-                if check is not None:
-                    check()
-                with transaction.atomic():
-                    message, _created = message_send(
-                        sender=sender, chat_id=chat_id, client_id=client_id, body=body
+    transaction: one commit (one WAL flush) and a handful of statements for the lot. Each
+    item is stored or refused on its own; `allowance(n)` says how many of the n valid sends
+    the rate limit lets through (the first ones)."""
+    return [
+        r if isinstance(r, Refused) else r[0]
+        for r in _store(sender=sender, items=items, allowance=allowance)
+    ]
+
+
+def _store(
+    *,
+    sender: User,
+    items: list[tuple[int, str, str]],
+    allowance: Callable[[int], int] | None = None,
+) -> list[Sent | Refused]:
+    results: dict[int, Sent | Refused] = {}
+    sends: list[_Send] = []
+    for index, (chat_id, client_id, body) in enumerate(items):
+        try:
+            client_id, body = clean_client_id(client_id), clean_body(body)
+            if isinstance(chat_id, bool) or not isinstance(chat_id, int) or not 0 < chat_id < 2**63:
+                raise Refused("not_found", "No such chat.")
+        except Refused as refused:
+            results[index] = refused
+            continue
+        sends.append(_Send(index, chat_id, client_id, body))
+    if allowance is not None and sends:
+        allowed = max(0, allowance(len(sends)))
+        for send in sends[allowed:]:
+            results[send.index] = Refused("rate_limited", limits.RATE_LIMITED)
+        sends = sends[:allowed]
+    try:
+        with transaction.atomic():
+            results.update(_store_in_transaction(sender, sends))
+    except IntegrityError:
+        # A resend raced this batch (the same client_id from another socket or process):
+        # store them one at a time, each in a savepoint, so the race costs only its send.
+        for send in sends:
+            results[send.index] = _store_one(sender, send)
+    return [results[index] for index in range(len(items))]
+
+
+def _store_one(sender: User, send: _Send) -> Sent | Refused:
+    try:
+        with transaction.atomic():
+            return _store_in_transaction(sender, [send])[send.index]
+    except IntegrityError:
+        existing = selectors.messages_by_client_id(sender=sender, client_ids=[send.client_id])
+        if send.client_id not in existing:
+            raise
+        return _resend_of(existing[send.client_id], send)
+
+
+def _resend_of(existing: Message, send: _Send) -> Sent | Refused:
+    if existing.chat_id != send.chat_id:
+        return Refused("invalid", "This client_id was already used for a message in another chat.")
+    return existing, False
+
+
+def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | Refused]:
+    """The batch's writes. Seqs are taken with UPDATE ... RETURNING on each chat row, which
+    holds the row lock until commit, so seqs are gapless and in commit order; chats are
+    locked in id order, so two batches never wait for each other in a cycle."""
+    results: dict[int, Sent | Refused] = {}
+    targets = selectors.send_targets(user_id=sender.pk, chat_ids=sorted({s.chat_id for s in sends}))
+    fresh: dict[int, list[_Send]] = {}  # chat -> the sends to store there, in order
+    firsts: dict[str, _Send] = {}  # client_id -> the send in this batch that stores it
+    repeats: list[tuple[_Send, _Send]] = []
+    for send in sends:
+        target = targets.get(send.chat_id)
+        if target is None:
+            results[send.index] = Refused("not_found", "No such chat.")
+        elif send.client_id in firsts:
+            repeats.append((send, firsts[send.client_id]))
+        elif target.blocked:
+            results[send.index] = _blocked(sender, target.peer_id, send)
+        else:
+            # No look-up for resends first: the (sender, client_id) constraint catches them
+            # (and _store then stores the batch one send at a time), so fresh sends, nearly
+            # all of them, cost no query for it.
+            firsts[send.client_id] = send
+            fresh.setdefault(send.chat_id, []).append(send)
+    if fresh:
+        now = timezone.now()
+        messages: list[Message] = []
+        last_seqs: dict[int, int] = {}
+        with connection.cursor() as cursor:
+            for chat_id in sorted(fresh):
+                group = fresh[chat_id]
+                cursor.execute(
+                    f"UPDATE {Chat._meta.db_table} SET last_seq = last_seq + %s, "
+                    "last_message_at = %s WHERE id = %s RETURNING last_seq",
+                    [len(group), now, chat_id],
+                )
+                (last,) = cursor.fetchone()
+                last_seqs[chat_id] = last
+                for seq, send in enumerate(group, start=last - len(group) + 1):
+                    message = Message(
+                        chat_id=chat_id,
+                        seq=seq,
+                        sender=sender,
+                        body=send.body,
+                        client_id=send.client_id,
+                        created_at=now,
                     )
-                results.append(message)
-            except Refused as refused:
-                results.append(refused)
+                    messages.append(message)
+                    results[send.index] = (message, True)
+            Message.objects.bulk_create(messages)
+            for chat_id, seq in last_seqs.items():
+                # Replying means the sender has read (and so received) everything before it.
+                cursor.execute(
+                    f"UPDATE {Membership._meta.db_table} SET "
+                    "read_seq = CASE WHEN read_seq < %s THEN %s ELSE read_seq END, "
+                    "delivered_seq = CASE WHEN delivered_seq < %s THEN %s ELSE delivered_seq END "
+                    "WHERE chat_id = %s AND user_id = %s",
+                    [seq, seq, seq, seq, chat_id, sender.pk],
+                )
+        peers = {chat_id: targets[chat_id].peer_id for chat_id in fresh}
+        _after_commit(lambda: events.messages_created(messages=messages, peers=peers))
+    for send, first in repeats:
+        stored = results[first.index]
+        assert isinstance(stored, tuple)  # a first send is always stored
+        results[send.index] = _resend_of(stored[0], send)
     return results
 
 
-def _resent(*, sender: User, chat_id: int, client_id: str) -> Message | None:
-    """The message already stored for this client_id, if any (a resend)."""
-    existing = selectors.message_get_by_client_id(sender_id=sender.pk, client_id=client_id)
-    if existing is not None and existing.chat_id != chat_id:
-        raise Refused("invalid", "This client_id was already used for a message in another chat.")
-    return existing
+def _blocked(sender: User, peer_id: int, send: _Send) -> Sent | Refused:
+    # A resend of a message stored before the block still gets its ack.
+    existing = selectors.messages_by_client_id(sender=sender, client_ids=[send.client_id])
+    if send.client_id in existing:
+        return _resend_of(existing[send.client_id], send)
+    if selectors.is_blocked(blocker_id=sender.pk, blocked_id=peer_id):
+        return Refused("blocked", "You blocked this user; unblock them to send messages.")
+    return Refused("blocked", "You cannot send messages to this user.")
 
 
 def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:

@@ -34,7 +34,7 @@ def send_batch(user: User, frames: list[dict[str, Any]]) -> list[dict[str, Any]]
     results = services.message_send_batch(
         sender=user,
         items=[(f["chat"], f["client_id"], f["body"]) for f in frames],
-        check=lambda: limits.check_send_rate(user_id=user.pk),
+        allowance=lambda count: limits.send_allowance(user_id=user.pk, count=count),
     )
     replies = []
     for frame, result in zip(frames, results, strict=True):

@@ -34,25 +34,31 @@ def _prefix() -> str:
 
 def hit(key: str, *, limit: int, window: int) -> bool:
     """Count one event for `key`; True while the window's count is within `limit`."""
+    return hit_many(key, 1, limit=limit, window=window) == 1
+
+
+def hit_many(key: str, count: int, *, limit: int, window: int) -> int:
+    """Count `count` events for `key` at once (one round trip); how many of them, the
+    first ones, are within the window's `limit`."""
     bucket = int(time.time() // window)
     cache_key = f"rl:{key}:{bucket}"
     try:
         if settings.REDIS_URL:
             pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
-            pipe.incr(f"{_prefix()}:{cache_key}")
+            pipe.incrby(f"{_prefix()}:{cache_key}", count)
             pipe.expire(f"{_prefix()}:{cache_key}", window + 1)
-            count, _ = pipe.execute()
+            total, _ = pipe.execute()
         else:
             cache.add(cache_key, 0, timeout=window + 1)
             try:
-                count = cache.incr(cache_key)
+                total = cache.incr(cache_key, count)
             except ValueError:  # expired between add and incr
-                cache.add(cache_key, 1, timeout=window + 1)
-                count = 1
+                cache.add(cache_key, count, timeout=window + 1)
+                total = count
     except Exception:
         logger.warning("rate limit %s not counted: the cache is unavailable", key, exc_info=True)
-        return True
-    return int(count) <= limit
+        return count
+    return max(0, min(count, limit - (int(total) - count)))
 
 
 def retry_after(window: int) -> int:

@@ -270,6 +270,36 @@ async def test_send_is_acked_and_broadcast_to_every_tab_of_both_members(socket, 
         }
 
 
+async def test_a_burst_is_acked_before_each_message_with_counts_per_message(
+    socket, settings, alice, bob
+):
+    """Sends that arrive while a batch is stored go into the next batch; on the sending
+    socket each ack still comes before that message's own frame, and each message carries
+    the peer's unread count as of that message."""
+    settings.SEND_RATE = (100, 2)
+    chat = await db(make_chat)(alice, bob)
+    a, b = await socket(alice), await socket(bob)
+    ids = [cid() for _ in range(30)]
+    for i, client_id in enumerate(ids):
+        await a.send({"type": "send", "chat": chat.pk, "client_id": client_id, "body": f"m{i}"})
+    acked, order = set(), []
+    while len(order) < len(ids):
+        frame = await a.recv()
+        if frame["type"] == "ack":
+            acked.add(frame["client_id"])
+        elif frame["type"] == "message":
+            assert frame["message"]["client_id"] in acked  # never before its ack
+            order.append(frame["message"]["seq"])
+    assert order == list(range(1, 31))
+    unread = []
+    while len(unread) < len(ids):
+        frame = await b.recv()
+        if frame["type"] == "unread":
+            unread.append(frame["unread"])
+    assert unread == list(range(1, 31))
+    assert await message_count() == 30
+
+
 async def test_messages_arrive_in_seq_order(socket, alice, bob):
     chat = await db(make_chat)(alice, bob)
     a, b = await socket(alice), await socket(bob)

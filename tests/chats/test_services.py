@@ -363,8 +363,105 @@ def test_a_failing_announcement_does_not_fail_a_stored_send(monkeypatch, caplog)
     def broken(**kwargs):
         raise RuntimeError("channel layer exploded")
 
-    monkeypatch.setattr("chats.events.message_created", broken)
+    monkeypatch.setattr("chats.events.messages_created", broken)
     message, created = send(alice, chat, body="kept")
     assert created and message.seq == 1
     assert Message.objects.get().body == "kept"
     assert "channel layer exploded" in caplog.text
+
+
+# Batches (the socket's group commit).
+
+
+def batch(user, items, allowance=None):
+    return services.message_send_batch(sender=user, items=items, allowance=allowance)
+
+
+@pytest.mark.django_db
+def test_a_batch_stores_in_order_and_refuses_items_on_their_own(alice, bob, carol):
+    ab, ac = make_chat(alice, bob), make_chat(alice, carol)
+    foreign = make_chat(bob, carol)
+    results = batch(
+        alice,
+        [
+            (ab.pk, "c1", "one"),
+            (ac.pk, "c2", "to carol"),
+            (ab.pk, "c3", "   "),
+            (foreign.pk, "c4", "not mine"),
+            (ab.pk, "c5", "two"),
+        ],
+    )
+    assert [getattr(r, "code", None) for r in results] == [None, None, "empty", "not_found", None]
+    assert [(m.chat_id, m.seq, m.body) for m in results if isinstance(m, Message)] == [
+        (ab.pk, 1, "one"),
+        (ac.pk, 1, "to carol"),
+        (ab.pk, 2, "two"),
+    ]
+    assert list(Message.objects.filter(chat=ab).values_list("seq", "body").order_by("seq")) == [
+        (1, "one"),
+        (2, "two"),
+    ]
+    ab.refresh_from_db()
+    assert ab.last_seq == 2
+    assert Message.objects.filter(chat=foreign).count() == 0
+    mine = Membership.objects.get(chat=ab, user=alice)
+    assert (mine.read_seq, mine.delivered_seq) == (2, 2)
+    assert Membership.objects.get(chat=ab, user=bob).read_seq == 0
+
+
+@pytest.mark.django_db
+def test_a_client_id_repeated_in_one_batch_is_stored_once(alice, bob, carol):
+    ab, ac = make_chat(alice, bob), make_chat(alice, carol)
+    first, again, elsewhere = batch(
+        alice, [(ab.pk, "same", "hi"), (ab.pk, "same", "hi"), (ac.pk, "same", "hi")]
+    )
+    assert isinstance(first, Message) and again.pk == first.pk
+    assert isinstance(elsewhere, Refused) and elsewhere.code == "invalid"
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_allowance_refuses_the_sends_past_it(alice, bob):
+    chat = make_chat(alice, bob)
+    asked = []
+
+    def allowance(count):
+        asked.append(count)
+        return 2
+
+    results = batch(
+        alice,
+        [(chat.pk, "a", "1"), (chat.pk, "b", ""), (chat.pk, "c", "2"), (chat.pk, "d", "3")],
+        allowance,
+    )
+    assert asked == [3]  # only valid sends are counted
+    assert [getattr(r, "code", None) for r in results] == [None, "empty", None, "rate_limited"]
+    assert Message.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_blocked_chat_refuses_new_sends_but_acks_resends(alice, bob):
+    chat = make_chat(alice, bob)
+    stored, _ = send(alice, chat, body="before", client_id="early")
+    services.block_user(blocker=bob, blocked=alice)
+    resent, refused = batch(alice, [(chat.pk, "early", "before"), (chat.pk, "late", "after")])
+    assert resent.pk == stored.pk
+    assert refused.code == "blocked"
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resend_inside_a_batch_costs_only_itself():
+    """Resends are caught by the (sender, client_id) constraint, which undoes the batch's
+    transaction: the batch is then stored one send at a time, with no gap in the seqs."""
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    chat = make_chat(alice, bob)
+    stored, _ = send(alice, chat, body="other tab", client_id="raced")
+    before, raced, after = batch(
+        alice, [(chat.pk, "b1", "one"), (chat.pk, "raced", "other tab"), (chat.pk, "b2", "two")]
+    )
+    assert raced.pk == stored.pk and raced.seq == 1
+    assert (before.seq, after.seq) == (2, 3)
+    assert sorted(Message.objects.values_list("seq", flat=True)) == [1, 2, 3]
+    chat.refresh_from_db()
+    assert chat.last_seq == 3
