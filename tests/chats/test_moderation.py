@@ -14,8 +14,9 @@ from accounts.models import User
 from chats import events, moderation, selectors, services
 from chats.models import Message, ModerationLog, Report
 from chats.validation import Refused
-from tests.chats.conftest import Socket, session_cookie
+from tests.chats.conftest import Socket
 from tests.factories import PASSWORD, UserFactory, make_chat, make_messages
+from tests.support.sessions import login_session
 
 REMOVED_TEXT = "Message removed by a moderator"
 
@@ -295,7 +296,7 @@ class TestLiveEffects:
 
     async def test_deactivated_user_cannot_open_a_new_socket(self, alice):
         moderator = await sync_to_async(UserFactory)(username="mod", is_staff=True)
-        key = await sync_to_async(session_cookie)(alice)
+        key = await sync_to_async(login_session)(alice)
         await sync_to_async(moderation.user_deactivate)(user=alice, moderator=moderator)
         connected, code = await Socket(alice, session_key=key).connect()
         assert not connected
