@@ -11,11 +11,18 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 
 from accounts.models import User
-from chats import events, moderation, selectors, services
+from chats import events, moderation, selectors
 from chats.models import Message, ModerationLog, Report
 from chats.validation import Refused
 from tests.chats.conftest import Socket
-from tests.factories import PASSWORD, UserFactory, make_chat, make_messages
+from tests.factories import (
+    PASSWORD,
+    UserFactory,
+    make_chat,
+    make_exchange,
+    make_messages,
+    message_at,
+)
 from tests.support.sessions import logged_in, login_session
 
 REMOVED_TEXT = "Message removed by a moderator"
@@ -37,14 +44,7 @@ def superuser(db):
 
 @pytest.fixture
 def chat(alice, bob):
-    chat = make_chat(alice, bob)
-    services.message_send(sender=alice, chat_id=chat.pk, client_id="a1", body="hello bob")
-    services.message_send(sender=bob, chat_id=chat.pk, client_id="b1", body="rude words")
-    return chat
-
-
-def message_at(chat, seq) -> Message:
-    return Message.objects.get(chat=chat, seq=seq)
+    return make_exchange(alice, bob, "hello bob", "rude words")
 
 
 # Reports: the HTTP endpoint and its rules.
