@@ -5,7 +5,10 @@ import os
 import pytest
 from django.core.cache import cache
 
+from tests.chats.live import Cluster, migrate_sqlite_template
+from tests.chats.live import test_database_url as live_database_url
 from tests.factories import UserFactory
+from tests.support.fixtures import factory_fixture
 
 # Fast password hashing for test runs and the servers they start (DEBUG only; see settings).
 os.environ["CHATSITE_TEST_FAST_HASHER"] = "1"
@@ -54,3 +57,38 @@ def bob(db):
 @pytest.fixture
 def carol(db):
     return UserFactory(username="carol")
+
+
+# -- real daphne processes (tests/chats/test_live.py, tests/faults, tests/security) --------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory, django_db_setup, django_db_blocker):
+    """A migrated SQLite file, copied for each test (embedded runs only)."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        vendor = connection.vendor
+    if vendor != "sqlite":
+        return None
+    path = tmp_path_factory.mktemp("live") / "template.sqlite3"
+    migrate_sqlite_template(path)
+    return path
+
+
+@pytest.fixture
+def database_url(tmp_path, sqlite_template):
+    """The database the servers and the test share (a copied SQLite file, or the test
+    database on PostgreSQL)."""
+    return live_database_url(tmp_path, sqlite_template)
+
+
+@pytest.fixture
+def cluster_factory(tmp_path, database_url):
+    """`cluster_factory(redis_url=None, *, database=None, daphne_args=..., **env)`: a Cluster
+    on the shared database (or on `database`); its servers are stopped after the test."""
+
+    def build(redis_url=None, *, database=None, **kwargs):
+        return Cluster(tmp_path, database or database_url, redis_url, **kwargs)
+
+    yield from factory_fixture(build, Cluster.stop)

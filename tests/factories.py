@@ -44,3 +44,17 @@ def make_messages(chat: Chat, sender: User, count: int) -> list[Message]:
         )[0]
         for i in range(count)
     ]
+
+
+def make_exchange(a: User, b: User, first: str, reply: str) -> Chat:
+    """A chat where `a` said `first` (seq 1) and `b` answered `reply` (seq 2)."""
+    from chats import services
+
+    chat = make_chat(a, b)
+    services.message_send(sender=a, chat_id=chat.pk, client_id="a1", body=first)
+    services.message_send(sender=b, chat_id=chat.pk, client_id="b1", body=reply)
+    return chat
+
+
+def message_at(chat: Chat, seq: int) -> Message:
+    return Message.objects.get(chat=chat, seq=seq)

@@ -3,45 +3,37 @@ from django.test import Client
 
 from accounts.models import User
 from tests.factories import PASSWORD
+from tests.support.sessions import logged_in
 
 pytestmark = pytest.mark.django_db
 
 
-def logged_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
+def change_username(user, username):
+    """Submit the profile form as `user`; the response (`user` is reloaded)."""
+    response = logged_in(user).post("/accounts/profile/", {"username": username})
+    user.refresh_from_db()
+    return response
 
 
 def test_username_change(alice):
-    client = logged_in(alice)
-    response = client.post("/accounts/profile/", {"username": "alice2"})
-    assert response.status_code == 302
-    alice.refresh_from_db()
+    assert change_username(alice, "alice2").status_code == 302
     assert alice.username == "alice2"
 
 
 def test_username_change_refuses_taken_name_in_any_case(alice, bob):
-    client = logged_in(alice)
-    response = client.post("/accounts/profile/", {"username": "BOB"})
+    response = change_username(alice, "BOB")
     assert response.status_code == 200
     assert "That username is taken." in response.content.decode()
-    alice.refresh_from_db()
     assert alice.username == "alice"
 
 
 def test_username_change_to_own_name_in_other_case(alice):
-    client = logged_in(alice)
-    assert client.post("/accounts/profile/", {"username": "Alice"}).status_code == 302
-    alice.refresh_from_db()
+    assert change_username(alice, "Alice").status_code == 302
     assert alice.username == "Alice"
 
 
 def test_username_change_refuses_invalid_name(alice):
-    client = logged_in(alice)
-    response = client.post("/accounts/profile/", {"username": "no spaces"})
-    assert response.status_code == 200
-    alice.refresh_from_db()
+    assert change_username(alice, "no spaces").status_code == 200
     assert alice.username == "alice"
 
 

@@ -1,3 +1,4 @@
+import contextlib
 import random
 import re
 from datetime import timedelta
@@ -13,6 +14,8 @@ from accounts.selectors import (
     user_search,
 )
 from chats.models import Chat
+from tests.support.browser import add_session_cookie, chromium
+from tests.support.sessions import login_session
 
 pytestmark = pytest.mark.django_db
 
@@ -294,81 +297,58 @@ def test_searching_is_rate_limited_per_user_with_a_clear_message(client, alice, 
 
 # -- in a browser ----------------------------------------------------------------------------
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+
+@contextlib.contextmanager
+def search_page(live_server, viewer):
+    """The search page in chromium, logged in as `viewer`."""
+    session_key = login_session(viewer)  # the ORM cannot run inside Playwright's loop
+    with chromium() as browser:
+        context = browser.new_context()
+        add_session_cookie(context, live_server.url, session_key)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/search/")
+        yield page
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_search_as_you_type_updates_results_and_url_and_back_restores(live_server):
-    from playwright.sync_api import expect, sync_playwright
-
-    from tests.chats.conftest import session_cookie
+    from playwright.sync_api import expect
 
     viewer = User.objects.create(username="viewer", password="!")
     make_users("alina", "albert", "kalinka")
-    session_key = session_cookie(viewer)  # the ORM cannot run inside Playwright's loop
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            context.add_cookies(
-                [{"name": "sessionid", "value": session_key, "url": live_server.url}]
-            )
-            page = context.new_page()
-            page.goto(f"{live_server.url}/search/")
-            expect(page.locator("#search-results")).to_contain_text("Type at least 2")
-            box = page.locator("#search-q")
-            box.press_sequentially("al")
-            expect(page.locator(".person .username")).to_have_text(["albert", "alina"])
-            expect(page).to_have_url(f"{live_server.url}/search/?q=al")
-            box.press_sequentially("in")
-            expect(page.locator(".person .username")).to_have_text(["alina", "kalinka"])
-            expect(page).to_have_url(f"{live_server.url}/search/?q=alin")
-            # The page was never reloaded: results were swapped in place.
-            assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
-            page.go_back()
-            expect(page).to_have_url(f"{live_server.url}/search/?q=al")
-            expect(page.locator(".person .username")).to_have_text(["albert", "alina"])
-            # Message opens the chat.
-            page.locator('.person[data-username="alina"] button').click()
-            expect(page).to_have_url(re.compile(r"/chats/\d+/$"))
-        finally:
-            browser.close()
+    with search_page(live_server, viewer) as page:
+        expect(page.locator("#search-results")).to_contain_text("Type at least 2")
+        box = page.locator("#search-q")
+        box.press_sequentially("al")
+        expect(page.locator(".person .username")).to_have_text(["albert", "alina"])
+        expect(page).to_have_url(f"{live_server.url}/search/?q=al")
+        box.press_sequentially("in")
+        expect(page.locator(".person .username")).to_have_text(["alina", "kalinka"])
+        expect(page).to_have_url(f"{live_server.url}/search/?q=alin")
+        # The page was never reloaded: results were swapped in place.
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+        page.go_back()
+        expect(page).to_have_url(f"{live_server.url}/search/?q=al")
+        expect(page.locator(".person .username")).to_have_text(["albert", "alina"])
+        # Message opens the chat.
+        page.locator('.person[data-username="alina"] button').click()
+        expect(page).to_have_url(re.compile(r"/chats/\d+/$"))
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_rate_limit_message_is_swapped_in_while_typing(live_server, settings):
-    from playwright.sync_api import expect, sync_playwright
-
-    from tests.chats.conftest import session_cookie
+    from playwright.sync_api import expect
 
     settings.SEARCH_RATE = (1, 3600)
     viewer = User.objects.create(username="viewer", password="!")
     make_users("alina")
-    session_key = session_cookie(viewer)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context()
-            context.add_cookies(
-                [{"name": "sessionid", "value": session_key, "url": live_server.url}]
-            )
-            page = context.new_page()
-            page.goto(f"{live_server.url}/search/")
-            box = page.locator("#search-q")
-            box.press_sequentially("al")
-            expect(page.locator(".person .username")).to_have_text(["alina"])
-            box.press_sequentially("i")
-            expect(page.locator("#search-results [role=alert]")).to_have_text(
-                "You are searching too fast. Wait a minute and try again."
-            )
-        finally:
-            browser.close()
+    with search_page(live_server, viewer) as page:
+        box = page.locator("#search-q")
+        box.press_sequentially("al")
+        expect(page.locator(".person .username")).to_have_text(["alina"])
+        box.press_sequentially("i")
+        expect(page.locator("#search-results [role=alert]")).to_have_text(
+            "You are searching too fast. Wait a minute and try again."
+        )

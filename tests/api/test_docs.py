@@ -5,6 +5,8 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 
+from tests.support.browser import chromium
+
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
@@ -67,8 +69,6 @@ def test_unknown_api_paths_are_json_404s():
 
 @pytest.mark.browser
 def test_docs_page_renders_offline_in_a_browser(live_server):
-    from playwright.sync_api import sync_playwright
-
     outside = []
 
     def only_local(route):
@@ -78,25 +78,11 @@ def test_docs_page_renders_offline_in_a_browser(live_server):
             outside.append(route.request.url)
             route.abort()
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            page = browser.new_page()
-            page.route("**/*", only_local)
-            page.goto(f"{live_server.url}/api/docs")
-            page.locator(".opblock").first.wait_for(timeout=15_000)
-            assert page.locator(".opblock").count() == len(ENDPOINTS)
-            assert "Chatsite API" in page.locator(".info .title").inner_text()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.route("**/*", only_local)
+        page.goto(f"{live_server.url}/api/docs")
+        page.locator(".opblock").first.wait_for(timeout=15_000)
+        assert page.locator(".opblock").count() == len(ENDPOINTS)
+        assert "Chatsite API" in page.locator(".info .title").inner_text()
     assert outside == []

@@ -6,23 +6,12 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 
 from chats import presence
 from chatsite.asgi import application
+from tests.support.sessions import login_session
 
 ORIGIN = (b"origin", b"http://localhost")
-
-
-def session_cookie(user) -> str:
-    """A real session for `user`, as Django's login would make it."""
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.save()
-    return store.session_key
 
 
 class Socket:
@@ -43,7 +32,7 @@ class Socket:
     async def connect(self):
         headers = [self.origin] if self.origin else []
         if self.user is not None:
-            key = self.session_key or await database_sync_to_async(session_cookie)(self.user)
+            key = self.session_key or await database_sync_to_async(login_session)(self.user)
             headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()))
         self.comm = WebsocketCommunicator(application, "/ws/", headers=headers)
         connected, code = await self.comm.connect(timeout=5)

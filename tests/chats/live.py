@@ -96,8 +96,12 @@ class Cluster:
 
     def seed(self, *usernames: str) -> dict:
         """Users with sessions, and a chat between the first two (in the servers' database)."""
+        return self.run_seed("tests.chats.live_seed", *usernames)
+
+    def run_seed(self, module: str, *args: str) -> dict:
+        """Run `python -m module args` on the servers' database; the JSON it prints last."""
         out = subprocess.run(
-            [PYTHON, "-m", "tests.chats.live_seed", *usernames],
+            [PYTHON, "-m", module, *args],
             cwd=ROOT,
             env=self.env,
             check=True,

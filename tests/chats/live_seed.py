@@ -14,23 +14,16 @@ import django
 def main(usernames: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     django.setup()
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
     from accounts.models import User
     from chats import services
+    from tests.support.sessions import login_session
 
     users = {}
     for name in usernames:
         user = User(username=name)
         user.set_unusable_password()  # sessions are made here; nobody logs in by password
         user.save()
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.save()
-        users[name] = {"id": user.pk, "session": store.session_key, "user": user}
+        users[name] = {"id": user.pk, "session": login_session(user), "user": user}
     chat, _ = services.chat_start(user=users[usernames[0]]["user"], username=usernames[1])
     for entry in users.values():
         del entry["user"]

@@ -16,7 +16,7 @@ from accounts.models import User
 from chats import moderation, services
 from chats.management.commands.seed_demo import MODERATOR_PERMISSIONS
 from chats.models import Message, ModerationLog, Report
-from tests.factories import UserFactory, make_chat
+from tests.factories import UserFactory, make_chat, make_exchange, message_at
 
 pytestmark = pytest.mark.django_db
 
@@ -56,14 +56,7 @@ def mod_client(moderator):
 
 @pytest.fixture
 def chat(alice, bob):
-    chat = make_chat(alice, bob)
-    services.message_send(sender=alice, chat_id=chat.pk, client_id="a1", body="hello bob")
-    services.message_send(sender=bob, chat_id=chat.pk, client_id="b1", body="buy cheap pills")
-    return chat
-
-
-def msg(chat, seq) -> Message:
-    return Message.objects.get(chat=chat, seq=seq)
+    return make_exchange(alice, bob, "hello bob", "buy cheap pills")
 
 
 def run_action(client, url, action, pks, **extra):
@@ -212,23 +205,23 @@ class TestChatAdmin:
 
 class TestMessageAdmin:
     def test_search_by_body_and_by_sender(self, mod_client, chat):
-        assert listed(mod_client.get(MESSAGES, {"q": "pills"})) == [msg(chat, 2)]
-        assert listed(mod_client.get(MESSAGES, {"q": "alice"})) == [msg(chat, 1)]
+        assert listed(mod_client.get(MESSAGES, {"q": "pills"})) == [message_at(chat, 2)]
+        assert listed(mod_client.get(MESSAGES, {"q": "alice"})) == [message_at(chat, 1)]
 
     def test_filter_by_chat_and_date(self, mod_client, chat, carol, alice):
         other = make_chat(alice, carol)
         services.message_send(sender=carol, chat_id=other.pk, client_id="c1", body="hi")
         assert set(listed(mod_client.get(MESSAGES, {"chat": str(chat.pk)}))) == {
-            msg(chat, 1),
-            msg(chat, 2),
+            message_at(chat, 1),
+            message_at(chat, 2),
         }
-        Message.objects.filter(pk=msg(chat, 1).pk).update(
+        Message.objects.filter(pk=message_at(chat, 1).pk).update(
             created_at=timezone.now() - datetime.timedelta(days=30)
         )
         since = (timezone.now() - datetime.timedelta(days=7)).isoformat()
         recent = listed(mod_client.get(MESSAGES, {"created_at__gte": since}))
-        assert msg(chat, 1) not in recent
-        assert msg(chat, 2) in recent
+        assert message_at(chat, 1) not in recent
+        assert message_at(chat, 2) in recent
 
     def test_bad_chat_filter_is_explained_not_a_crash(self, mod_client, chat):
         response = mod_client.get(MESSAGES, {"chat": "abc"})
@@ -237,54 +230,56 @@ class TestMessageAdmin:
         assert any("needs a chat id" in m for m in messages_of(response))
 
     def test_body_is_read_only(self, mod_client, chat):
-        url = f"{MESSAGES}{msg(chat, 2).pk}/change/"
+        url = f"{MESSAGES}{message_at(chat, 2).pk}/change/"
         html = mod_client.get(url).content.decode()
         assert "buy cheap pills" in html
         assert 'name="body"' not in html
         mod_client.post(url, {"body": "edited"})
-        assert msg(chat, 2).body == "buy cheap pills"
+        assert message_at(chat, 2).body == "buy cheap pills"
 
     def test_remove_action_requires_a_reason(self, mod_client, chat):
-        page = run_action(mod_client, MESSAGES, "remove_messages", [msg(chat, 2).pk])
+        page = run_action(mod_client, MESSAGES, "remove_messages", [message_at(chat, 2).pk])
         assert page.status_code == 200
         assert "buy cheap pills" in page.content.decode()
-        again = confirm_action(mod_client, MESSAGES, "remove_messages", [msg(chat, 2).pk], "  ")
+        again = confirm_action(
+            mod_client, MESSAGES, "remove_messages", [message_at(chat, 2).pk], "  "
+        )
         assert "This field is required." in again.content.decode()
-        assert msg(chat, 2).removed_at is None
+        assert message_at(chat, 2).removed_at is None
 
     def test_remove_action_records_moderator_and_reason(self, mod_client, moderator, chat):
         response = confirm_action(
-            mod_client, MESSAGES, "remove_messages", [msg(chat, 2).pk], "spam link"
+            mod_client, MESSAGES, "remove_messages", [message_at(chat, 2).pk], "spam link"
         )
         assert "Remove messages: 1 done." in messages_of(response)
-        removed = msg(chat, 2)
+        removed = message_at(chat, 2)
         assert (removed.removed_by, removed.removed_reason) == (moderator, "spam link")
         assert removed.removed_at is not None
         assert ModerationLog.objects.get().message == removed
 
     def test_original_text_stays_visible_to_moderators_only(self, mod_client, chat, alice):
         moderation.message_remove(
-            message=msg(chat, 2), moderator=User.objects.get(username="mod"), reason="spam"
+            message=message_at(chat, 2), moderator=User.objects.get(username="mod"), reason="spam"
         )
         assert (
             "buy cheap pills"
-            in mod_client.get(f"{MESSAGES}{msg(chat, 2).pk}/change/").content.decode()
+            in mod_client.get(f"{MESSAGES}{message_at(chat, 2).pk}/change/").content.decode()
         )
-        assert listed(mod_client.get(MESSAGES, {"removed": "yes"})) == [msg(chat, 2)]
+        assert listed(mod_client.get(MESSAGES, {"removed": "yes"})) == [message_at(chat, 2)]
         member = Client()
         member.force_login(alice)
         assert "buy cheap pills" not in member.get(f"/chats/{chat.pk}/").content.decode()
-        assert member.get(f"{MESSAGES}{msg(chat, 2).pk}/change/").status_code == 302
+        assert member.get(f"{MESSAGES}{message_at(chat, 2).pk}/change/").status_code == 302
 
     def test_staff_without_moderator_permissions_sees_nothing(self, chat):
         staff = Client()
         staff.force_login(UserFactory(username="intern", is_staff=True))
         assert staff.get(MESSAGES).status_code == 403
-        assert staff.get(f"{MESSAGES}{msg(chat, 2).pk}/change/").status_code == 403
+        assert staff.get(f"{MESSAGES}{message_at(chat, 2).pk}/change/").status_code == 403
 
     def test_messages_cannot_be_added_or_hard_deleted(self, admin_client, chat):
         assert admin_client.get(f"{MESSAGES}add/").status_code == 403
-        assert admin_client.get(f"{MESSAGES}{msg(chat, 2).pk}/delete/").status_code == 403
+        assert admin_client.get(f"{MESSAGES}{message_at(chat, 2).pk}/delete/").status_code == 403
         actions = admin_client.get(MESSAGES).context["action_form"].fields["action"].choices
         assert [name for name, _label in actions if name] == ["remove_messages"]
 

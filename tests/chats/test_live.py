@@ -5,38 +5,9 @@ import uuid
 
 import pytest
 
-from tests.chats.live import Cluster, migrate_sqlite_template, redis_url_for_processes
-from tests.chats.live import test_database_url as live_database_url
+from tests.chats.live import redis_url_for_processes
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory, django_db_setup, django_db_blocker):
-    """A migrated SQLite file, copied for each test (embedded runs only)."""
-    from django.db import connection
-
-    with django_db_blocker.unblock():
-        vendor = connection.vendor
-    if vendor != "sqlite":
-        return None
-    path = tmp_path_factory.mktemp("live") / "template.sqlite3"
-    migrate_sqlite_template(path)
-    return path
-
-
-@pytest.fixture
-def cluster_factory(tmp_path, sqlite_template):
-    clusters = []
-
-    def make(redis_url=None, **env):
-        cluster = Cluster(tmp_path, live_database_url(tmp_path, sqlite_template), redis_url, **env)
-        clusters.append(cluster)
-        return cluster
-
-    yield make
-    for cluster in clusters:
-        cluster.stop()
 
 
 async def test_two_users_chat_live_with_receipts(cluster_factory):

@@ -11,25 +11,21 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 
 from accounts.models import User
-from chats import events, moderation, selectors, services
+from chats import events, moderation, selectors
 from chats.models import Message, ModerationLog, Report
 from chats.validation import Refused
-from tests.chats.conftest import Socket, session_cookie
-from tests.factories import PASSWORD, UserFactory, make_chat, make_messages
+from tests.chats.conftest import Socket
+from tests.factories import (
+    PASSWORD,
+    UserFactory,
+    make_chat,
+    make_exchange,
+    make_messages,
+    message_at,
+)
+from tests.support.sessions import logged_in, login_session
 
 REMOVED_TEXT = "Message removed by a moderator"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Factories hash a password per user; the production hasher makes that seconds."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def report_url(chat, seq) -> str:
@@ -48,14 +44,7 @@ def superuser(db):
 
 @pytest.fixture
 def chat(alice, bob):
-    chat = make_chat(alice, bob)
-    services.message_send(sender=alice, chat_id=chat.pk, client_id="a1", body="hello bob")
-    services.message_send(sender=bob, chat_id=chat.pk, client_id="b1", body="rude words")
-    return chat
-
-
-def message_at(chat, seq) -> Message:
-    return Message.objects.get(chat=chat, seq=seq)
+    return make_exchange(alice, bob, "hello bob", "rude words")
 
 
 # Reports: the HTTP endpoint and its rules.
@@ -64,7 +53,7 @@ def message_at(chat, seq) -> Message:
 @pytest.mark.django_db
 class TestReportEndpoint:
     def test_member_reports_the_other_members_message(self, chat, alice, bob):
-        client = client_for(alice)
+        client = logged_in(alice)
         response = client.post(report_url(chat, 2), {"reason": "  rude  "})
         assert response.status_code == 302
         assert response.url == f"/chats/{chat.pk}/"
@@ -76,11 +65,11 @@ class TestReportEndpoint:
         assert "A moderator will look at this message." in page
 
     def test_reason_is_optional(self, chat, alice):
-        assert client_for(alice).post(report_url(chat, 2)).status_code == 302
+        assert logged_in(alice).post(report_url(chat, 2)).status_code == 302
         assert Report.objects.get().reason == ""
 
     def test_htmx_request_gets_the_result_partial(self, chat, alice):
-        response = client_for(alice).post(report_url(chat, 2), HTTP_HX_REQUEST="true")
+        response = logged_in(alice).post(report_url(chat, 2), HTTP_HX_REQUEST="true")
         assert response.status_code == 200
         html = response.content.decode()
         assert 'role="status"' in html
@@ -88,14 +77,14 @@ class TestReportEndpoint:
         assert "<html" not in html
 
     def test_cannot_report_own_message(self, chat, alice):
-        response = client_for(alice).post(report_url(chat, 1), HTTP_HX_REQUEST="true")
+        response = logged_in(alice).post(report_url(chat, 1), HTTP_HX_REQUEST="true")
         html = response.content.decode()
         assert 'role="alert"' in html
         assert "You cannot report your own messages." in html
         assert not Report.objects.exists()
 
     def test_cannot_report_the_same_message_twice(self, chat, alice):
-        client = client_for(alice)
+        client = logged_in(alice)
         client.post(report_url(chat, 2), {"reason": "spam"})
         response = client.post(report_url(chat, 2), {"reason": "again"}, follow=True)
         assert "You have already reported this message." in response.content.decode()
@@ -114,11 +103,11 @@ class TestReportEndpoint:
             "missing_seq": (alice, report_url(chat, 99)),
             "missing_chat": (alice, f"/chats/{chat.pk + 1000}/messages/1/report/"),
         }[path]
-        assert client_for(user).post(url).status_code == 404
+        assert logged_in(user).post(url).status_code == 404
         assert not Report.objects.exists()
 
     def test_too_long_reason_is_refused(self, chat, alice):
-        response = client_for(alice).post(
+        response = logged_in(alice).post(
             report_url(chat, 2), {"reason": "x" * 501}, HTTP_HX_REQUEST="true"
         )
         assert "at most 500 characters" in response.content.decode()
@@ -126,12 +115,12 @@ class TestReportEndpoint:
 
     def test_removed_message_cannot_be_reported(self, chat, alice, moderator):
         moderation.message_remove(message=message_at(chat, 2), moderator=moderator, reason="x")
-        response = client_for(alice).post(report_url(chat, 2), HTTP_HX_REQUEST="true")
+        response = logged_in(alice).post(report_url(chat, 2), HTTP_HX_REQUEST="true")
         assert "already removed" in response.content.decode()
         assert not Report.objects.exists()
 
     def test_get_is_not_allowed_and_anonymous_is_sent_to_login(self, chat, alice):
-        assert client_for(alice).get(report_url(chat, 2)).status_code == 405
+        assert logged_in(alice).get(report_url(chat, 2)).status_code == 405
         response = Client().post(report_url(chat, 2))
         assert response.status_code == 302
         assert response.url.startswith("/accounts/login/")
@@ -141,7 +130,7 @@ class TestReportEndpoint:
         monkeypatch.setattr(moderation, "REPORT_RATE", (2, 3600))
         chat = make_chat(alice, bob)
         make_messages(chat, bob, 3)
-        client = client_for(alice)
+        client = logged_in(alice)
         for seq in (1, 2):
             client.post(report_url(chat, seq))
         response = client.post(report_url(chat, 3), HTTP_HX_REQUEST="true")
@@ -224,7 +213,7 @@ class TestMessageRemove:
     def test_both_members_see_the_placeholder_in_history(self, chat, alice, bob, moderator):
         moderation.message_remove(message=message_at(chat, 2), moderator=moderator, reason="x")
         for user in (alice, bob):
-            html = client_for(user).get(f"/chats/{chat.pk}/").content.decode()
+            html = logged_in(user).get(f"/chats/{chat.pk}/").content.decode()
             assert REMOVED_TEXT in html
             assert "rude words" not in html
             assert "hello bob" in html  # the other message is untouched
@@ -295,7 +284,7 @@ class TestLiveEffects:
 
     async def test_deactivated_user_cannot_open_a_new_socket(self, alice):
         moderator = await sync_to_async(UserFactory)(username="mod", is_staff=True)
-        key = await sync_to_async(session_cookie)(alice)
+        key = await sync_to_async(login_session)(alice)
         await sync_to_async(moderation.user_deactivate)(user=alice, moderator=moderator)
         connected, code = await Socket(alice, session_key=key).connect()
         assert not connected
@@ -308,7 +297,7 @@ class TestLiveEffects:
 @pytest.mark.django_db
 class TestUserDeactivate:
     def test_deactivated_user_is_logged_out_and_cannot_log_in(self, bob, moderator):
-        session = client_for(bob)
+        session = logged_in(bob)
         assert session.get("/chats/").status_code == 200
         assert moderation.user_deactivate(user=bob, moderator=moderator, reason="abuse")
         response = session.get("/chats/")
@@ -321,7 +310,7 @@ class TestUserDeactivate:
 
     def test_nobody_can_start_a_chat_with_a_deactivated_user(self, alice, bob, moderator):
         moderation.user_deactivate(user=bob, moderator=moderator)
-        response = client_for(alice).post("/chats/start/", {"username": "bob"})
+        response = logged_in(alice).post("/chats/start/", {"username": "bob"})
         assert response.status_code == 400
         assert "There is no active user named" in response.content.decode()
 

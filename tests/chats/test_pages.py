@@ -8,22 +8,17 @@ from django.utils.html import escape
 
 from chats.models import Chat, Membership, Message
 from tests.factories import UserFactory, make_chat, make_messages
+from tests.support.sessions import logged_in
 
 pytestmark = pytest.mark.django_db
 
 
-def client_for(user):
-    client = Client()
-    client.force_login(user)
-    return client
-
-
 def test_start_creates_one_chat_per_pair_and_redirects(alice, bob):
-    response = client_for(alice).post("/chats/start/", {"username": "BOB"})
+    response = logged_in(alice).post("/chats/start/", {"username": "BOB"})
     chat = Chat.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/chats/{chat.pk}/"
-    again = client_for(bob).post("/chats/start/", {"username": "alice"})
+    again = logged_in(bob).post("/chats/start/", {"username": "alice"})
     assert again["Location"] == f"/chats/{chat.pk}/"
     assert Chat.objects.count() == 1
     assert Membership.objects.filter(chat=chat).count() == 2
@@ -32,14 +27,14 @@ def test_start_creates_one_chat_per_pair_and_redirects(alice, bob):
 @pytest.mark.parametrize("username", ["alice", "nobody", "inactive", ""])
 def test_start_refuses_self_unknown_inactive(alice, username):
     UserFactory(username="inactive", is_active=False)
-    response = client_for(alice).post("/chats/start/", {"username": username})
+    response = logged_in(alice).post("/chats/start/", {"username": username})
     assert response.status_code == 400
     assert Chat.objects.count() == 0
     assert 'class="error"' in response.content.decode()
 
 
 def test_new_chat_form_posts_username_to_start(alice):
-    html = client_for(alice).get("/chats/new/?username=bob").content.decode()
+    html = logged_in(alice).get("/chats/new/?username=bob").content.decode()
     assert 'action="/chats/start/"' in html
     assert 'name="username"' in html
     assert 'value="bob"' in html
@@ -47,11 +42,11 @@ def test_new_chat_form_posts_username_to_start(alice):
 
 def test_detail_is_404_for_missing_and_foreign_chats_alike(alice, bob, carol):
     chat = make_chat(bob, carol)
-    foreign = client_for(alice).get(f"/chats/{chat.pk}/")
-    missing = client_for(alice).get(f"/chats/{chat.pk + 1000}/")
+    foreign = logged_in(alice).get(f"/chats/{chat.pk}/")
+    missing = logged_in(alice).get(f"/chats/{chat.pk + 1000}/")
     assert foreign.status_code == missing.status_code == 404
     assert foreign.content == missing.content
-    assert client_for(alice).post(f"/chats/{chat.pk}/send/", {"body": "x"}).status_code == 404
+    assert logged_in(alice).post(f"/chats/{chat.pk}/send/", {"body": "x"}).status_code == 404
     assert Message.objects.count() == 0
 
 
@@ -62,7 +57,7 @@ def seqs(html):
 def test_detail_shows_last_50_oldest_first_and_pages_older_by_keyset(alice, bob):
     chat = make_chat(alice, bob)
     make_messages(chat, bob, 120)
-    client = client_for(alice)
+    client = logged_in(alice)
     html = client.get(f"/chats/{chat.pk}/").content.decode()
     assert seqs(html) == list(range(71, 121))
     assert "?before=71" in html
@@ -80,7 +75,7 @@ def test_detail_shows_last_50_oldest_first_and_pages_older_by_keyset(alice, bob)
 
 def test_send_fallback_stores_and_redirects(alice, bob):
     chat = make_chat(alice, bob)
-    client = client_for(alice)
+    client = logged_in(alice)
     response = client.post(f"/chats/{chat.pk}/send/", {"body": "  hello  ", "client_id": "c-1"})
     assert response.status_code == 302
     assert response["Location"] == f"/chats/{chat.pk}/"
@@ -94,7 +89,7 @@ def test_send_fallback_stores_and_redirects(alice, bob):
 @pytest.mark.parametrize("body", ["", "   \n  ", "x" * 4001])
 def test_send_fallback_refuses_bad_bodies(alice, bob, body):
     chat = make_chat(alice, bob)
-    response = client_for(alice).post(f"/chats/{chat.pk}/send/", {"body": body}, follow=True)
+    response = logged_in(alice).post(f"/chats/{chat.pk}/send/", {"body": body}, follow=True)
     assert Message.objects.count() == 0
     assert 'class="flash-error"' in response.content.decode()
 
@@ -110,8 +105,8 @@ XSS = [
 @pytest.mark.parametrize("body", XSS)
 def test_history_escapes_message_bodies(alice, bob, body):
     chat = make_chat(alice, bob)
-    client_for(bob).post(f"/chats/{chat.pk}/send/", {"body": body})
-    html = client_for(alice).get(f"/chats/{chat.pk}/").content.decode()
+    logged_in(bob).post(f"/chats/{chat.pk}/send/", {"body": body})
+    html = logged_in(alice).get(f"/chats/{chat.pk}/").content.decode()
     assert escape(body) in html  # shown as text
     assert "<script>alert" not in html
     assert "<img src=x" not in html
@@ -123,7 +118,7 @@ def test_chat_list_orders_by_recent_activity_with_unread(alice, bob, carol):
     with_carol = make_chat(alice, carol)
     make_messages(with_bob, bob, 2)
     make_messages(with_carol, carol, 3)
-    html = client_for(alice).get("/chats/").content.decode()
+    html = logged_in(alice).get("/chats/").content.decode()
     assert html.index("carol") < html.index("bob")
     assert re.search(r'data-count="3"', html)
     assert re.search(r'data-count="2"', html)
@@ -133,7 +128,7 @@ def test_chat_list_query_count_is_constant(alice, django_assert_max_num_queries)
     for i in range(30):
         peer = UserFactory(username=f"peer{i}")
         make_messages(make_chat(alice, peer), peer, 1)
-    client = client_for(alice)
+    client = logged_in(alice)
     with django_assert_max_num_queries(6):
         assert client.get("/chats/").status_code == 200
 
@@ -141,7 +136,7 @@ def test_chat_list_query_count_is_constant(alice, django_assert_max_num_queries)
 def test_read_endpoint_moves_pointer_forward_only(alice, bob):
     chat = make_chat(alice, bob)
     make_messages(chat, bob, 5)
-    client = client_for(alice)
+    client = logged_in(alice)
     assert client.post(f"/chats/{chat.pk}/read/", {"seq": "4"}).status_code == 204
     assert client.post(f"/chats/{chat.pk}/read/", {"seq": "2"}).status_code == 204
     assert Membership.objects.get(chat=chat, user=alice).read_seq == 4
@@ -197,7 +192,7 @@ def test_chat_list_with_1000_chats_uses_as_many_queries_as_with_one(
 
     from accounts.models import User
 
-    client = client_for(alice)
+    client = logged_in(alice)
     bulk_chats(alice, 1)
     with CaptureQueriesContext(connection) as one:
         assert client.get("/chats/").status_code == 200

@@ -5,14 +5,9 @@ from django.test import Client
 
 from chats.models import Block, Message
 from tests.factories import make_chat, make_messages
+from tests.support.sessions import logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_block_and_unblock_the_peer_of_a_chat(alice, bob):

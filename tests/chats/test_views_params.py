@@ -1,18 +1,12 @@
 """Query and form numbers in the chat views: bad ones are refused or ignored, never a 500."""
 
 import pytest
-from django.test import Client
 
 from chats.models import Membership
 from tests.factories import make_chat, make_messages
+from tests.support.sessions import logged_in
 
 pytestmark = pytest.mark.django_db
-
-
-def logged_in(user):
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("before", ["²", "٣", "-1", "1e3", "9" * 40, "", "abc"])

@@ -26,18 +26,12 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
+from tests.support.browser import add_session_cookie, chromium
+from tests.support.sessions import login_session
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 SCREENSHOTS = BASE_DIR / "artifacts" / "screenshots"
 DOCS_SCREENSHOTS = BASE_DIR / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SERVER_APP_NAME = "chatsite-e2e-daphne"
 SERVED_APP = "chatsite.asgi:application"
 DESKTOP = {"width": 1280, "height": 800}
@@ -152,15 +146,11 @@ def _wait_for_server_sessions_to_end() -> None:
 def browser(live_url, transactional_db, monkeypatch):
     """A chromium for this test. Playwright's sync API keeps an event loop marked as running,
     so ORM calls from the test itself need Django's async-safety check relaxed meanwhile."""
-    from playwright.sync_api import sync_playwright
-
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as instance:
         try:
             yield instance
         finally:
-            instance.close()
             # While the loop counts as running, Django keeps connections per context, not per
             # thread: close them now or they outlive the test (and block dropping the test DB).
             connections.close_all()
@@ -178,15 +168,7 @@ class Browsing:
         context = self.browser.new_context(viewport=DESKTOP, **options)
         context.set_default_timeout(10_000)
         if user is not None:
-            context.add_cookies(
-                [
-                    {
-                        "name": settings.SESSION_COOKIE_NAME,
-                        "value": login_session(user),
-                        "url": self.url,
-                    }
-                ]
-            )
+            add_session_cookie(context, self.url, login_session(user))
         return context
 
     def page(self, context, path="/"):
@@ -204,19 +186,6 @@ class Browsing:
 @pytest.fixture
 def browsing(browser, live_url):
     return Browsing(browser, live_url)
-
-
-def login_session(user) -> str:
-    """A real session for `user` in the test database, as Django's login would make it."""
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.save()
-    return store.session_key
 
 
 def screenshots(page, name: str, docs: str | None = None) -> None:

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -243,6 +244,14 @@ class Member:
                 self.unread = entry["unread"]
         await self.sync()
 
+    async def recover(self, server: Server) -> None:
+        """As the client does after an outage: sync if the socket survived, else reconnect
+        (which syncs)."""
+        if self.open:
+            await self.sync()
+        else:
+            await self.connect(server)
+
     async def drop(self) -> None:
         if self.client is not None:
             await self.client.close()
@@ -319,6 +328,57 @@ class Member:
             if f["type"] in {"message", "ack"} and f["message"]["chat"] == self.chat
         ]
         assert set(shown) == {mid for _, mid, *_ in rows}
+
+
+def alice_and_bob(seed: dict) -> tuple[Member, Member]:
+    """The two users of `Cluster.seed("alice", "bob")` on their chat, not connected yet."""
+    users, chat = seed["users"], seed["chat"]
+    return (
+        Member("alice", users["alice"]["session"], chat),
+        Member("bob", users["bob"]["session"], chat),
+    )
+
+
+@contextlib.asynccontextmanager
+async def conversation(
+    seed: dict, alice_on: Server, bob_on: Server | None = None, *, alice_via: int | None = None
+) -> AsyncIterator[tuple[Member, Member]]:
+    """alice connected to `alice_on` (through the proxy port `alice_via`), then bob to `bob_on`
+    (by default the same server); both sockets are dropped on exit."""
+    alice, bob = alice_and_bob(seed)
+    try:
+        await alice.connect(alice_on, via=alice_via)
+        await bob.connect(bob_on or alice_on)
+        yield alice, bob
+    finally:
+        await alice.drop()
+        await bob.drop()
+
+
+def assert_all_hold(database_url: str, *members: Member) -> list[tuple[int, int, str, str]]:
+    """Each member's view is the chat's stored messages (see Member.assert_holds); the rows."""
+    rows = stored_messages(database_url, members[0].chat)
+    for member in members:
+        member.assert_holds(rows)
+    return rows
+
+
+async def until_delivered_live(
+    sender: Member, receiver: Member, server: Server, attempts: int = 20
+) -> int:
+    """Send until one message reaches the receiver live; returns how many were sent."""
+    for i in range(1, attempts + 1):
+        ack, _ = await sender.send_until_acked(server, f"ping {i}")
+        mid = ack["message"]["id"]
+        try:
+            await receiver.recv_until(
+                lambda f, mid=mid: f["type"] == "message" and f["message"]["id"] == mid,
+                timeout=3,
+            )
+        except TimeoutError:
+            continue
+        return i
+    raise AssertionError(f"no live delivery after {attempts} messages")
 
 
 def log_of(server: Server) -> str:

@@ -11,17 +11,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.faults.infra import Member, stored_messages
+from tests.faults.infra import (
+    alice_and_bob,
+    assert_all_hold,
+    conversation,
+    stored_messages,
+    until_delivered_live,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.fault, pytest.mark.django_db(transaction=True)]
-
-
-def pair(seed):
-    users, chat = seed["users"], seed["chat"]
-    return (
-        Member("alice", users["alice"]["session"], chat),
-        Member("bob", users["bob"]["session"], chat),
-    )
 
 
 async def test_half_open_socket_is_closed_by_server_pings_and_presence_goes_offline(
@@ -33,8 +31,8 @@ async def test_half_open_socket_is_closed_by_server_pings_and_presence_goes_offl
     seed = cluster.seed("alice", "bob")
     server = cluster.start()
     link = proxy(server.port)
-    alice, bob = pair(seed)
-    await bob.connect(server)
+    alice, bob = alice_and_bob(seed)
+    await bob.connect(server)  # bob is there to see alice come and go
     await alice.connect(server, via=link.port)
     try:
         online = await bob.recv_until(lambda f: f["type"] == "presence")
@@ -95,10 +93,7 @@ async def test_database_down_during_a_send_says_not_stored_and_the_resend_stores
     cluster = cluster_factory(database=outage.url, SQLITE_TIMEOUT="2")
     seed = cluster.seed("alice", "bob")
     server = cluster.start()
-    alice, bob = pair(seed)
-    await alice.connect(server)
-    await bob.connect(server)
-    try:
+    async with conversation(seed, server) as (alice, bob):
         assert (await alice.send("before"))["type"] == "ack"
         outage.begin()
         client_id = str(uuid.uuid4())
@@ -113,17 +108,12 @@ async def test_database_down_during_a_send_says_not_stored_and_the_resend_stores
         # The client keeps it pending and resends it with the same client_id.
         ack, errors = await alice.send_until_acked(server, "during the outage", client_id)
         assert all(e["code"] == "unavailable" for e in errors)
-        rows = stored_messages(database_url, alice.chat)
-        assert [r[2] for r in rows].count(client_id) == 1
-        assert ack["message"]["seq"] == 2
         await bob.recv_until(
             lambda f: f["type"] == "message" and f["message"]["client_id"] == client_id
         )
-        alice.assert_holds(rows)
-        bob.assert_holds(rows)
-    finally:
-        await alice.drop()
-        await bob.drop()
+        rows = assert_all_hold(database_url, alice, bob)
+        assert [r[2] for r in rows].count(client_id) == 1
+        assert ack["message"]["seq"] == 2
 
 
 def stopped(process):
@@ -149,10 +139,7 @@ async def test_slow_reader_past_the_layers_capacity_recovers_every_message(
     cluster = cluster_factory(redis.url, SEND_RATE_BURST="100000")
     seed = cluster.seed("alice", "bob")
     one, two = cluster.start(), cluster.start()
-    alice, bob = pair(seed)
-    await alice.connect(one)
-    await bob.connect(two)
-    try:
+    async with conversation(seed, one, two) as (alice, bob):
         body = "\N{GRINNING FACE}" * 4000  # 16 KB on the wire
         count = 300
         with stopped(two.process):  # bob's server stops reading
@@ -170,23 +157,8 @@ async def test_slow_reader_past_the_layers_capacity_recovers_every_message(
         assert "overcoming of output buffer limits" in redis.log_path.read_text()
         # Bob missed the doorbells. The next one that reaches him reveals the gap, which
         # the server fills from the database before forwarding it.
-        for i in range(20):
-            ack, _ = await alice.send_until_acked(one, f"after {i}")
-            try:
-                await bob.recv_until(
-                    lambda f, mid=ack["message"]["id"]: (
-                        f["type"] == "message" and f["message"]["id"] == mid
-                    ),
-                    timeout=3,
-                )
-                break
-            except TimeoutError:
-                continue
-        rows = stored_messages(database_url, alice.chat)
+        await until_delivered_live(alice, bob, one)
+        rows = assert_all_hold(database_url, bob)
         assert len(rows) > count
-        bob.assert_holds(rows)
         shown = [f["message"]["seq"] for f in bob.frames if f["type"] == "message"]
         assert shown == sorted(set(shown))  # in order, none twice
-    finally:
-        await alice.drop()
-        await bob.drop()

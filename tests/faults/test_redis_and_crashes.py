@@ -6,38 +6,9 @@ import uuid
 
 import pytest
 
-from tests.faults.infra import Member, log_of, stored_messages
+from tests.faults.infra import assert_all_hold, conversation, log_of, until_delivered_live
 
 pytestmark = [pytest.mark.live, pytest.mark.fault, pytest.mark.django_db(transaction=True)]
-
-
-def members(seed):
-    chat = seed["chat"]
-    users = seed["users"]
-    return Member("alice", users["alice"]["session"], chat), Member(
-        "bob", users["bob"]["session"], chat
-    )
-
-
-async def until_delivered_live(sender, receiver, server, attempts=20):
-    """Send until one message reaches the receiver live; returns how many were sent."""
-    for i in range(1, attempts + 1):
-        ack, _ = await sender.send_until_acked(server, f"ping {i}")
-        mid = ack["message"]["id"]
-        try:
-            await receiver.recv_until(
-                lambda f, mid=mid: f["type"] == "message" and f["message"]["id"] == mid,
-                timeout=3,
-            )
-        except TimeoutError:
-            continue
-        return i
-    raise AssertionError(f"no live delivery after {attempts} messages")
-
-
-async def close_all(*people):
-    for person in people:
-        await person.drop()
 
 
 async def test_resend_after_a_lost_ack_stores_one_row_and_returns_the_original_ack(
@@ -47,10 +18,7 @@ async def test_resend_after_a_lost_ack_stores_one_row_and_returns_the_original_a
     seed = cluster.seed("alice", "bob")
     server = cluster.start()
     link = proxy(server.port)
-    alice, bob = members(seed)
-    await alice.connect(server, via=link.port)
-    await bob.connect(server)
-    try:
+    async with conversation(seed, server, alice_via=link.port) as (alice, bob):
         # The server's replies to alice are lost from now on: the frame reaches the server,
         # which commits and acks into the void.
         link.lose_replies()
@@ -68,11 +36,8 @@ async def test_resend_after_a_lost_ack_stores_one_row_and_returns_the_original_a
         )
         assert errors == []
         assert ack["message"] == live["message"]  # the original message, same id and seq
-        rows = stored_messages(database_url, alice.chat)
+        rows = assert_all_hold(database_url, alice)
         assert [(seq, cid) for seq, _, cid, _ in rows] == [(1, client_id)]
-        alice.assert_holds(rows)
-    finally:
-        await close_all(alice, bob)
 
 
 async def test_redis_down_sends_are_stored_and_acked_and_everyone_recovers(
@@ -82,10 +47,7 @@ async def test_redis_down_sends_are_stored_and_acked_and_everyone_recovers(
     cluster = cluster_factory(redis.url)
     seed = cluster.seed("alice", "bob")
     server = cluster.start()
-    alice, bob = members(seed)
-    await alice.connect(server)
-    await bob.connect(server)
-    try:
+    async with conversation(seed, server) as (alice, bob):
         await alice.send("before the outage")
         await bob.recv_until(lambda f: f["type"] == "message")
 
@@ -97,25 +59,14 @@ async def test_redis_down_sends_are_stored_and_acked_and_everyone_recovers(
         assert "channel layer send failed" in log_of(server)
 
         redis.start()  # back, and empty
-        # Every member recovers as the client does: reconnect if the socket is gone, sync.
         for person in (alice, bob):
-            if person.open:
-                await person.sync()
-            else:
-                await person.connect(server)
-        rows = stored_messages(database_url, alice.chat)
-        assert len(rows) == 4
-        alice.assert_holds(rows)
-        bob.assert_holds(rows)
+            await person.recover(server)
+        assert len(assert_all_hold(database_url, alice, bob)) == 4
 
         # Live delivery works again on the surviving sockets, once the layer has
         # resubscribed (doorbells rung before that are filled in with the next message).
         await until_delivered_live(bob, alice, server)
-        rows = stored_messages(database_url, alice.chat)
-        alice.assert_holds(rows)
-        bob.assert_holds(rows)
-    finally:
-        await close_all(alice, bob)
+        assert_all_hold(database_url, alice, bob)
 
 
 async def test_redis_restarted_empty_live_delivery_resumes_after_reconnect(
@@ -125,10 +76,7 @@ async def test_redis_restarted_empty_live_delivery_resumes_after_reconnect(
     cluster = cluster_factory(redis.url)
     seed = cluster.seed("alice", "bob")
     one, two = cluster.start(), cluster.start()
-    alice, bob = members(seed)
-    await alice.connect(one)
-    await bob.connect(two)
-    try:
+    async with conversation(seed, one, two) as (alice, bob):
         await alice.send("first")
         await bob.recv_until(lambda f: f["type"] == "message")
         redis.stop()
@@ -144,11 +92,7 @@ async def test_redis_restarted_empty_live_delivery_resumes_after_reconnect(
         await alice.recv_until(
             lambda f: f["type"] == "message" and f["message"]["id"] == reply["message"]["id"]
         )
-        rows = stored_messages(database_url, alice.chat)
-        alice.assert_holds(rows)
-        bob.assert_holds(rows)
-    finally:
-        await close_all(alice, bob)
+        assert_all_hold(database_url, alice, bob)
 
 
 async def test_daphne_sigkill_mid_conversation_loses_and_duplicates_nothing(
@@ -157,11 +101,8 @@ async def test_daphne_sigkill_mid_conversation_loses_and_duplicates_nothing(
     cluster = cluster_factory(private_redis().url, SEND_RATE_BURST="1000")
     seed = cluster.seed("alice", "bob")
     server = cluster.start()
-    alice, bob = members(seed)
-    await alice.connect(server)
-    await bob.connect(server)
     acked = []
-    try:
+    async with conversation(seed, server) as (alice, bob):
 
         async def talk(person, n):
             for i in range(n):
@@ -177,14 +118,7 @@ async def test_daphne_sigkill_mid_conversation_loses_and_duplicates_nothing(
         server.restart()
         await chatter
         for person in (alice, bob):
-            if person.open:
-                await person.sync()
-            else:
-                await person.connect(server)
-        rows = stored_messages(database_url, alice.chat)
+            await person.recover(server)
+        rows = assert_all_hold(database_url, alice, bob)
         assert sorted(acked) == sorted(mid for _, mid, *_ in rows)  # every ack is a row
         assert len(rows) == 30  # and every send stored once, resends included
-        alice.assert_holds(rows)
-        bob.assert_holds(rows)
-    finally:
-        await close_all(alice, bob)

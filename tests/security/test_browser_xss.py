@@ -4,46 +4,22 @@ Content-Security-Policy never has to block anything, and the payloads show as te
 the chat (history and live), the chat list (live toasts), search (page and as-you-type),
 and the admin's message, chat and user lists."""
 
-import json
-import subprocess
-
 import pytest
 
-from tests.chats.live import PYTHON, ROOT
 from tests.security.test_xss import BODIES, USERNAMES
+from tests.support.browser import add_session_cookie, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SENDER = USERNAMES[2]  # the sender of the live messages (xss_seed.py)
 INJECTED = "img[src='x'], [hx-trigger='load'], [onload], [onerror], a[href^='javascript:']"
 
 
-def seed(cluster):
-    out = subprocess.run(
-        [PYTHON, "-m", "tests.security.xss_seed"],
-        cwd=ROOT,
-        env=cluster.env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def test_hostile_bodies_and_usernames_stay_inert_in_a_browser(cluster_factory):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     cluster = cluster_factory()
-    data = seed(cluster)
+    data = cluster.run_seed("tests.security.xss_seed")
     server = cluster.start()
     base = server.origin
     dialogs, logouts, violations = [], [], []
@@ -62,62 +38,58 @@ def test_hostile_bodies_and_usernames_stay_inert_in_a_browser(cluster_factory):
         page.wait_for_load_state("networkidle")
         assert page.locator(INJECTED).count() == 0, path
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            pages = {}
-            for who in ("alice", "sender"):
-                context = browser.new_context()
-                context.add_cookies([{"name": "sessionid", "value": data[who], "url": base}])
-                pages[who] = watch(context.new_page())
-            alice, sender = pages["alice"], pages["sender"]
-            chat = data["sender_chat"]
+    with chromium() as browser:
+        pages = {}
+        for who in ("alice", "sender"):
+            context = browser.new_context()
+            add_session_cookie(context, base, data[who])
+            pages[who] = watch(context.new_page())
+        alice, sender = pages["alice"], pages["sender"]
+        chat = data["sender_chat"]
 
-            # History, with the live socket open; then the same payloads sent live.
-            visit(alice, f"/chats/{chat}/")
-            expect(alice.locator("#message-list")).to_contain_text(BODIES[0])
-            visit(sender, f"/chats/{chat}/")
-            for body in BODIES[:4]:
-                sender.locator("#composer-body").fill(body)
-                sender.locator("#composer button[type=submit]").click()
-                sender.wait_for_load_state("networkidle")
-            # Shown live, from the page's <template> filled with text.
-            expect(alice.locator("#message-list li.msg")).to_have_count(len(BODIES) + 4)
-            expect(alice.locator("#message-list li.msg").last).to_contain_text(BODIES[3])
-            assert alice.locator(INJECTED).count() == 0
+        # History, with the live socket open; then the same payloads sent live.
+        visit(alice, f"/chats/{chat}/")
+        expect(alice.locator("#message-list")).to_contain_text(BODIES[0])
+        visit(sender, f"/chats/{chat}/")
+        for body in BODIES[:4]:
+            sender.locator("#composer-body").fill(body)
+            sender.locator("#composer button[type=submit]").click()
+            sender.wait_for_load_state("networkidle")
+        # Shown live, from the page's <template> filled with text.
+        expect(alice.locator("#message-list li.msg")).to_have_count(len(BODIES) + 4)
+        expect(alice.locator("#message-list li.msg").last).to_contain_text(BODIES[3])
+        assert alice.locator(INJECTED).count() == 0
 
-            # The chat list while more arrive (toasts), then the chat again (history).
-            visit(alice, "/chats/")
-            for body in BODIES[4:]:
-                sender.locator("#composer-body").fill(body)
-                sender.locator("#composer button[type=submit]").click()
-                sender.wait_for_load_state("networkidle")
-            toast = alice.locator("#toasts .toast")
-            expect(toast).to_contain_text(SENDER)
-            expect(toast).to_contain_text(BODIES[-1])
-            assert alice.locator(INJECTED).count() == 0
-            for other in data["chats"]:
-                visit(alice, f"/chats/{other}/")
-            expect(alice.locator("#message-list")).to_contain_text(BODIES[-1])
+        # The chat list while more arrive (toasts), then the chat again (history).
+        visit(alice, "/chats/")
+        for body in BODIES[4:]:
+            sender.locator("#composer-body").fill(body)
+            sender.locator("#composer button[type=submit]").click()
+            sender.wait_for_load_state("networkidle")
+        toast = alice.locator("#toasts .toast")
+        expect(toast).to_contain_text(SENDER)
+        expect(toast).to_contain_text(BODIES[-1])
+        assert alice.locator(INJECTED).count() == 0
+        for other in data["chats"]:
+            visit(alice, f"/chats/{other}/")
+        expect(alice.locator("#message-list")).to_contain_text(BODIES[-1])
 
-            # Search: the page, and results swapped in as you type.
-            visit(alice, "/search/?q=alert")
-            expect(alice.locator("body")).to_contain_text("<img src=x onerror=alert(1)>")
-            visit(alice, "/search/")
-            alice.locator("#search-q").press_sequentially("load")
-            expect(alice.locator("body")).to_contain_text('"><b hx-get=/ hx-trigger=load>')
-            assert alice.locator(INJECTED).count() == 0
+        # Search: the page, and results swapped in as you type.
+        visit(alice, "/search/?q=alert")
+        expect(alice.locator("body")).to_contain_text("<img src=x onerror=alert(1)>")
+        visit(alice, "/search/")
+        alice.locator("#search-q").press_sequentially("load")
+        expect(alice.locator("body")).to_contain_text('"><b hx-get=/ hx-trigger=load>')
+        assert alice.locator(INJECTED).count() == 0
 
-            # The admin.
-            for path in ["/admin/chats/message/", "/admin/chats/chat/", "/admin/accounts/user/"]:
-                visit(alice, path)
-            expect(alice.locator("body")).to_contain_text("<script>alert(1)</script>")
+        # The admin.
+        for path in ["/admin/chats/message/", "/admin/chats/chat/", "/admin/accounts/user/"]:
+            visit(alice, path)
+        expect(alice.locator("body")).to_contain_text("<script>alert(1)</script>")
 
-            # Still logged in: nothing logged alice out behind her back.
-            visit(alice, "/chats/")
-            assert "/accounts/login/" not in alice.url
-        finally:
-            browser.close()
+        # Still logged in: nothing logged alice out behind her back.
+        visit(alice, "/chats/")
+        assert "/accounts/login/" not in alice.url
     assert dialogs == []
     assert logouts == []
     assert violations == []

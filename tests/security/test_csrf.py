@@ -8,7 +8,6 @@ import pytest
 from django.apps import apps
 from django.test import Client
 
-from tests.factories import make_chat, make_messages
 from tests.security.urls import site_paths
 
 pytestmark = pytest.mark.django_db
@@ -25,12 +24,8 @@ def everything():
 
 
 @pytest.fixture
-def scene(alice, bob):
-    alice.is_staff = alice.is_superuser = True
-    alice.save()
-    chat = make_chat(alice, bob)
-    make_messages(chat, bob, 2)
-    values = {"chat_id": str(chat.pk), "seq": "1", "object_id": str(chat.pk), "id": str(bob.pk)}
+def scene(site):
+    _chat, values = site
     return site_paths(values)
 
 

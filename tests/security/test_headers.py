@@ -6,8 +6,8 @@ import re
 import pytest
 from django.test import Client
 
-from tests.factories import make_chat, make_messages
 from tests.security.urls import site_paths
+from tests.support.sessions import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -48,15 +48,9 @@ def check_page(response):
 
 
 @pytest.fixture
-def member(alice, bob):
-    alice.is_staff = alice.is_superuser = True
-    alice.save()
-    chat = make_chat(alice, bob)
-    make_messages(chat, bob, 3)
-    client = Client()
-    client.force_login(alice)
-    values = {"chat_id": str(chat.pk), "seq": "1", "object_id": str(chat.pk), "id": str(bob.pk)}
-    return client, values, chat
+def member(site, alice):
+    chat, values = site
+    return logged_in(alice), values, chat
 
 
 def test_every_html_page_has_the_security_headers_and_no_inline_script(member):

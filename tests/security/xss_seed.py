@@ -8,18 +8,6 @@ import json
 import os
 
 
-def session_for(user) -> str:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.save()
-    return store.session_key
-
-
 def main() -> None:
     import django
 
@@ -28,6 +16,7 @@ def main() -> None:
     from accounts.models import User
     from chats import services
     from tests.security.test_xss import BODIES, USERNAMES
+    from tests.support.sessions import login_session
 
     alice = User.objects.create(username="alice", is_staff=True, is_superuser=True)
     chats = []
@@ -41,8 +30,8 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "alice": session_for(alice),
-                "sender": session_for(sender),
+                "alice": login_session(alice),
+                "sender": login_session(sender),
                 "chats": [pk for pk, _ in chats],
                 "sender_chat": sender_chat,
             }

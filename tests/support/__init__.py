@@ -1,0 +1,1 @@
+"""Helpers shared by the test packages (browsers, logged-in sessions, factory fixtures)."""
