@@ -186,7 +186,7 @@ def b8_b9(*, big_chat: int, spread_chats: int, per_chat: int, runs: int) -> dict
 
 
 def send_path(*, runs: int) -> dict[str, Any]:
-    from chats import socket_actions
+    from chats import services, socket_actions
 
     users = seed.seed_users(["sendpath_a", "sendpath_b"])
     (chat,) = seed.seed_chats([(users[0], users[1])])
@@ -196,7 +196,8 @@ def send_path(*, runs: int) -> dict[str, Any]:
 
     def send() -> None:
         n = next(counter)
-        socket_actions.send(sender, {"chat": chat, "client_id": f"sp-{n}", "body": f"hello {n}"})
+        frame = {"chat": chat, "client_id": f"sp-{n}", "body": f"hello {n}"}
+        socket_actions.send_batch(sender, [frame])
 
     with CaptureQueriesContext(connection) as captured:
         send()
@@ -205,7 +206,7 @@ def send_path(*, runs: int) -> dict[str, Any]:
     last = next(counter)
 
     def delivered() -> None:
-        socket_actions.delivered(recipient, {chat: last})
+        services.chats_mark_delivered([services.Delivery(recipient, chat, last)])
 
     with CaptureQueriesContext(connection) as captured_d:
         delivered()
@@ -213,6 +214,6 @@ def send_path(*, runs: int) -> dict[str, Any]:
         "send_statements": statements,
         "send_ms": {**stats, "queries_per_call": counts},
         "delivered_statements": [q["sql"] for q in captured_d.captured_queries],
-        "note": "socket_actions.send in-process: rate limit, message_send, on-commit broadcast "
-        "(unread counts + 2 group_send to Redis), ack payload",
+        "note": "socket_actions.send_batch of one frame, in-process: rate limit, the batch's "
+        "statements, on-commit broadcast (unread counts + 2 rings), ack payload",
     }

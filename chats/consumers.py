@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chats import events, presence, protocol, workers
+from chats import events, presence, protocol, receipts, workers
 from chats import socket_actions as actions
 from chats.validation import Refused
 
@@ -39,7 +39,6 @@ def db(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
 
 class ChatConsumer(AsyncWebsocketConsumer):
     presence: presence.Connection | None = None
-    delivering: asyncio.Task[None] | None = None
     storing: asyncio.Task[None] | None = None
     releasing = False
 
@@ -65,7 +64,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY)
             return
         self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
-        self.delivered_pending: dict[int, tuple[int, int | None]] = {}
         self.outbox: list[dict[str, Any]] = []
         self.held: list[dict[str, Any]] = []  # chat.message events waiting for their ack
         # Join before reading the state for hello, so no event falls between the two.
@@ -88,9 +86,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Let writes in flight finish: a cancelled await would strand its worker thread.
         # Queued sends not yet stored were never acked: the client resends them.
         self.outbox = []
-        pending = [t for t in (self.storing, self.delivering) if t is not None]
-        if pending:
-            await asyncio.wait(pending, timeout=5)
+        if self.storing is not None:
+            await asyncio.wait([self.storing], timeout=5)
+        await receipts.settle(timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
@@ -187,11 +185,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.forwarded[chat_id] = max(seq, self.forwarded.get(chat_id, 0))
             await self.send_json(protocol.message(payload))
             if payload["sender"] != self.user.username:
-                pending = self.delivered_pending.get(chat_id, (0, None))
-                if seq > pending[0]:
-                    self.delivered_pending[chat_id] = (seq, sender_id or pending[1])
-        if self.delivered_pending and self.delivering is None:
-            self.delivering = asyncio.ensure_future(self.flush_delivered())
+                receipts.note_delivered(self.user, chat_id, seq, sender_id)
 
     async def store_sends(self) -> None:
         """Store the queued sends (up to BATCH) and ack them; chain the next batch."""
@@ -225,14 +219,3 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     logger.exception("could not fill a gap for user %s", self.user.pk)
         finally:
             self.releasing = False
-
-    async def flush_delivered(self) -> None:
-        """Write delivered pointers off the hot path, coalescing bursts into one update."""
-        try:
-            while self.delivered_pending:
-                pending, self.delivered_pending = self.delivered_pending, {}
-                await db(actions.delivered)(self.user, pending)
-        except DatabaseError:
-            logger.exception("could not record delivery for user %s", self.user.pk)
-        finally:
-            self.delivering = None

@@ -232,27 +232,74 @@ def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
     return selectors.membership_get(user_id=user.pk, chat_id=chat.pk).read_seq
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """`user`'s client has received chat `chat_id` up to `seq`; `peer_id` when known."""
+
+    user: User
+    chat_id: int
+    seq: int
+    peer_id: int | None = None
+
+
 def chat_mark_delivered(*, user: User, chat_id: int, seq: int, peer_id: int | None = None) -> bool:
     """Record that the user's client has received up to `seq`; True when the pointer moved.
     Callers that know the other member (from a live event) pass `peer_id` to save a read."""
+    return bool(chats_mark_delivered([Delivery(user, chat_id, seq, peer_id)]))
+
+
+def chats_mark_delivered(deliveries: list[Delivery]) -> list[Delivery]:
+    """Move several delivered pointers forward (never back) in one statement and one
+    transaction, and tell each peer; returns the deliveries that moved a pointer.
+
+    Sockets of a whole process write theirs together (chats/receipts.py).
+    """
+    latest: dict[tuple[int, int], Delivery] = {}
+    for d in deliveries:
+        known = latest.get((d.user.pk, d.chat_id))
+        if known is None or d.seq > known.seq:
+            latest[(d.user.pk, d.chat_id)] = d
+    if not latest:
+        return []
+    table = Membership._meta.db_table
+    values = ", ".join(["(%s, %s, %s)"] * len(latest))
+    params = [x for d in latest.values() for x in (d.chat_id, d.user.pk, d.seq)]
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # A pointer lost in a crash is simply recorded again by the next delivery:
-            # not worth waiting for the WAL flush.
-            with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # A pointer lost in a crash is simply recorded again by the next delivery:
+                # not worth waiting for the WAL flush.
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        moved = Membership.objects.filter(
-            chat_id=chat_id, user_id=user.pk, delivered_seq__lt=seq
-        ).update(delivered_seq=seq)
-        if moved:
-            if peer_id is None:
-                chat = Chat.objects.only("user_low_id", "user_high_id").get(pk=chat_id)
-                peer_id = chat.user_high_id if chat.user_low_id == user.pk else chat.user_low_id
-            to = peer_id
-            _after_commit(
-                lambda: events.chat_delivered(chat_id=chat_id, user=user, peer_id=to, seq=seq)
+            # VALUES columns are column1.. on both PostgreSQL and SQLite.
+            cursor.execute(
+                f"UPDATE {table} SET delivered_seq = v.column3 FROM (VALUES {values}) AS v "
+                f"WHERE {table}.chat_id = v.column1 AND {table}.user_id = v.column2 "
+                f"AND {table}.delivered_seq < v.column3 RETURNING {table}.chat_id, {table}.user_id",
+                params,
             )
-    return bool(moved)
+            moved = [latest[(user_id, chat_id)] for chat_id, user_id in cursor.fetchall()]
+        unknown = [d.chat_id for d in moved if d.peer_id is None]
+        pairs = dict(
+            (pk, (low, high))
+            for pk, low, high in Chat.objects.filter(pk__in=unknown).values_list(
+                "pk", "user_low_id", "user_high_id"
+            )
+        )
+        announced = []
+        for d in moved:
+            peer_id = d.peer_id
+            if peer_id is None:
+                low, high = pairs[d.chat_id]
+                peer_id = high if low == d.user.pk else low
+            announced.append(Delivery(d.user, d.chat_id, d.seq, peer_id))
+        _after_commit(lambda: _announce_deliveries(announced))
+    return moved
+
+
+def _announce_deliveries(deliveries: list[Delivery]) -> None:
+    for d in deliveries:
+        assert d.peer_id is not None
+        events.chat_delivered(chat_id=d.chat_id, user=d.user, peer_id=d.peer_id, seq=d.seq)
 
 
 def chat_typing(*, user: User, chat_id: int) -> None:

@@ -72,11 +72,6 @@ def read(user: User, chat_id: int, seq: int) -> None:
     services.chat_mark_read(user=user, chat_id=chat_id, seq=seq)
 
 
-def delivered(user: User, pointers: dict[int, tuple[int, int | None]]) -> None:
-    for chat_id, (seq, peer_id) in pointers.items():
-        services.chat_mark_delivered(user=user, chat_id=chat_id, seq=seq, peer_id=peer_id)
-
-
 def typing(user: User, chat_id: int) -> None:
     services.chat_typing(user=user, chat_id=chat_id)
 

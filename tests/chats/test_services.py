@@ -291,6 +291,36 @@ def test_delivered_pointer_only_moves_forward(alice, bob):
     assert Membership.objects.get(user=bob, chat=chat).delivered_seq == 2
 
 
+@pytest.mark.django_db
+def test_many_delivered_pointers_move_in_one_statement_and_are_announced(
+    alice, bob, carol, monkeypatch, django_capture_on_commit_callbacks
+):
+    ab, cb = make_chat(alice, bob), make_chat(carol, bob)
+    make_messages(ab, alice, 3)
+    make_messages(cb, carol, 2)
+    services.chat_mark_delivered(user=bob, chat_id=cb.pk, seq=2)
+    rung = []
+    monkeypatch.setattr(
+        "chats.events.chat_delivered", lambda **kw: rung.append((kw["peer_id"], kw["seq"]))
+    )
+    Delivery = services.Delivery
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = services.chats_mark_delivered(
+            [
+                Delivery(bob, ab.pk, 1, alice.pk),
+                Delivery(bob, ab.pk, 3, None),  # the later one wins; the peer is looked up
+                Delivery(bob, cb.pk, 1, carol.pk),  # behind the pointer: no move
+                Delivery(alice, ab.pk, 2, bob.pk),  # her own messages: already at 3
+            ]
+        )
+    assert [(d.user.username, d.chat_id, d.seq) for d in moved] == [("bob", ab.pk, 3)]
+    assert rung == [(alice.pk, 3)]
+    pointers = Membership.objects.values_list("user__username", "chat_id", "delivered_seq")
+    assert sorted(pointers) == sorted(
+        [("alice", ab.pk, 3), ("bob", ab.pk, 3), ("carol", cb.pk, 2), ("bob", cb.pk, 2)]
+    )
+
+
 # History selectors.
 
 
