@@ -51,12 +51,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
+        # Accept first: the session is checked on the socket workers, not in the handshake.
         await self.accept()
-        if user is None or not user.is_authenticated:
+        opened = await db(actions.authenticate)(self.scope.get("session_key"))
+        if opened is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user = user
+        user, self.scope["session"] = opened
+        self.scope["user"] = self.user = user
         events.ring_from_loop()
         self.presence = await presence.connect(user, self.channel_name)
         if self.presence is None:

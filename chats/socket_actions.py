@@ -3,8 +3,12 @@ and calls services (writes) and selectors (reads), returning ready-to-send frame
 
 from __future__ import annotations
 
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
 from django.utils.crypto import constant_time_compare
@@ -17,6 +21,20 @@ from chats.validation import Refused
 TOO_MANY_SOCKETS = (
     "Too many open connections for this account; close another tab or window and reload."
 )
+
+
+def authenticate(session_key: str | None) -> tuple[User, SessionBase] | None:
+    """The user logged in with this session (Django's own checks, including the password
+    hash), and the session; None for no session or a stale one."""
+    if not session_key:
+        return None
+    engine = import_module(settings.SESSION_ENGINE)
+    session: SessionBase = engine.SessionStore(session_key)
+    user = auth.get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]
+    if not user.is_authenticated:
+        return None
+    assert isinstance(user, User)
+    return user, session
 
 
 def hello(user: User) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from tests.chats.conftest import Socket
+from chatsite.asgi import application
+from tests.chats.conftest import ORIGIN, Socket
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,3 +51,32 @@ async def test_password_change_closes_other_sessions_sockets(alice):
     )
     assert response.status_code == 302
     assert await sock_other.close_code() == 4401
+
+
+async def test_a_session_from_before_a_password_change_is_closed_with_4401(alice):
+    key = await sync_to_async(login)(Client())
+
+    def change_password_behind_the_sessions_back():
+        alice.set_password("a whole new secret 123")
+        alice.save()
+
+    await sync_to_async(change_password_behind_the_sessions_back)()
+    assert await Socket(alice, session_key=key).connect() == (False, 4401)
+
+
+async def test_a_deactivated_users_session_is_closed_with_4401(alice):
+    key = await sync_to_async(login)(Client())
+    alice.is_active = False
+    await sync_to_async(alice.save)()
+    assert await Socket(alice, session_key=key).connect() == (False, 4401)
+
+
+async def test_the_session_cookie_is_found_among_other_cookies(alice):
+    key = await sync_to_async(login)(Client())
+    cookie = f"theme=dark; sessionid={key}; other=1".encode()
+    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, (b"cookie", cookie)])
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    hello = await comm.receive_json_from(timeout=5)
+    assert hello["type"] == "hello" and hello["user"] == "alice"
+    await comm.disconnect()
