@@ -38,7 +38,7 @@ def authenticate(session_key: str | None) -> tuple[User, SessionBase] | None:
 
 
 def hello(user: User) -> dict[str, Any]:
-    user.refresh_from_db(fields=["hide_presence", "send_read_receipts"])
+    """The first frame; `user` was read from the database by `authenticate` just before."""
     summaries = selectors.chat_summaries(user_id=user.pk)
     peers = [s.peer for s in summaries]
     blocked = selectors.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
