@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.config import RESULTS_DIR, ROOT, Config, django_env
 
-LIVE_ROWS = ("B1", "B2", "layers", "relay", "relay_pooled", "B3", "pooled", "B4", "B5", "B6", "B6s")
+LIVE_ROWS = ("B1", "B2", "layers", "relay", "relay_pooled", "B3", "B4", "B5", "B6", "B6s")
 
 
 def write_json(name: str, data: Any) -> Path:
