@@ -114,9 +114,10 @@ def cmd_run(args: argparse.Namespace) -> None:
         db.drop_pg(config, "data")
     if "sqlite" not in skip:
         url = db.fresh_sqlite(config, "data")
+        # SQLite is the embedded mode: no Redis (presence and the layer live in the process).
         sub(
             ["queries", *quick, "--rows", "B7,B8", "--out", "queries-sqlite"],
-            django_env(config, url),
+            django_env(config, url, REDIS_URL=""),
         )
     command = "python -m bench " + shlex.join(sys.argv[1:])
     if args.merge and (RESULTS_DIR / "meta.json").exists():
@@ -126,6 +127,8 @@ def cmd_run(args: argparse.Namespace) -> None:
                 "command": command,
                 "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                 "minutes": round((time.time() - started) / 60, 1),
+                "note": args.note,
+                "loadavg_before": [round(x, 2) for x in load_before],
                 "loadavg_after": [round(x, 2) for x in os.getloadavg()],
             }
         )

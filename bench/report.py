@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -525,25 +526,8 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
             )
         lines.append("")
     for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
-        b7 = data.get("B7")
-        if not b7:
-            continue
-        lines += [
-            f"### B7 on {name} ({b7['function']})",
-            "",
-            "| users | prefix length | p50 ms | p99 ms | queries | full scan |",
-            "|---|---|---|---|---|---|",
-        ]
-        for size, at in b7["sizes"].items():
-            for length, lat in at["latency_ms"].items():
-                lines.append(
-                    f"| {int(size):,} | {length} | {fmt(lat['p50'])} | {fmt(lat['p99'])} | "
-                    f"{lat['queries_per_call']} | {at['full_scan'][length]} |"
-                )
-        size = max(b7["sizes"], key=int)
-        lines += ["", f"Plans at {int(size):,} users (2-character prefix):", "", "```"]
-        lines += b7["sizes"][size]["plans"].get("2", [])
-        lines += ["```", ""]
+        if data.get("B7"):
+            lines += search_details(name, data["B7"])
     for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
         b8 = data.get("B8")
         if b8:
@@ -557,7 +541,8 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
         lines += [
             "### The send path, statement by statement",
             "",
-            f"One socket `send` (`chats.socket_actions.send`, in-process on PostgreSQL): "
+            f"One socket `send` (`chats.socket_actions.send_batch` with one frame, in-process on "
+            f"PostgreSQL): "
             f"{len(send['send_statements'])} statements, p50 {fmt(lat['p50'])} ms, "
             f"p99 {fmt(lat['p99'])} ms. The recipient's delivered pointer then costs "
             f"{len(send['delivered_statements'])} more.",
@@ -570,6 +555,51 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
             "",
         ]
     return lines
+
+
+def search_details(name: str, b7: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### B7 on {name} ({b7['function']})",
+        "",
+        "| users | query length | p50 ms | p99 ms | calls | statements per call | full scan |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size, at in b7["sizes"].items():
+        for length, lat in at["latency_ms"].items():
+            lines.append(
+                f"| {int(size):,} | {length} | {fmt(lat['p50'])} | {fmt(lat['p99'])} | "
+                f"{lat['n']:,} | {lat['queries_per_call']} | {at['full_scan'][length]} |"
+            )
+    size = max(b7["sizes"], key=int)
+    at = b7["sizes"][size]
+    lines += [
+        "",
+        f"{at.get('blocks', 0):,} blocks in the database. Plans at {int(size):,} users: every "
+        "statement the selector issues for a query of each length (of 50 measured queries, "
+        "one that issues the most statements"
+        + ("; `EXPLAIN ANALYZE`" if b7.get("vendor") == "postgresql" else "")
+        + "):",
+        "",
+    ]
+    for length, plans in at["plans"].items():
+        query = at.get("plan_queries", {}).get(length)
+        title = f"{length} character{'s' if length != '1' else ''}"
+        if not plans:
+            lines += [f"- {title}: no statement (shorter than the 2-character minimum).", ""]
+            continue
+        lines += [f"- {title}" + (f", `{query}`:" if query else ":"), "", "```"]
+        for plan in plans:
+            lines += [short_columns(plan), ""]
+        lines[-1] = "```"
+        lines.append("")
+    return lines
+
+
+def short_columns(plan: str) -> str:
+    """A statement selecting every user column, with the list shortened for reading."""
+    return re.sub(
+        r'SELECT (accounts_user\."\w+", )+', "SELECT accounts_user.<every column>, ", plan
+    )
 
 
 def write() -> Path:
@@ -613,6 +643,13 @@ def write() -> Path:
             f"{meta['loadavg_after']}: other helpers' test suites (pytest, PostgreSQL, "
             "Chromium) shared these 2 cores during the run."
         )
+    for added in meta.get("merged", []):
+        if added.get("loadavg_before"):
+            lines.append(
+                f"- `{added['command']}` ({added['started']}, {added['minutes']} min): load "
+                f"average at start {added['loadavg_before']}, at the end "
+                f"{added['loadavg_after']}" + (f"; {added['note']}" if added.get("note") else "")
+            )
     lines += ["", "## Results", "", *table(rows), ""]
     if has_plot:
         lines += ["![latency percentiles vs offered load](benchmarks.png)", ""]

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from accounts.models import User
-from chats.models import Chat, Membership, Message
+from chats.models import Block, Chat, Membership, Message
 
 PASSWORD = "bench-password-Zq8"
 BATCH = 20_000
@@ -233,3 +233,11 @@ def seed_many_chats(specs: Sequence[tuple[int, tuple[int, int], int]], *, tag: s
                 chunk,
             )
     reset_sequences(Message)
+
+
+def seed_blocks(pairs: Sequence[tuple[int, int]]) -> None:
+    """A block per (blocker id, blocked id) pair."""
+    start = next_id(Block)
+    rows = ((start + i, blocker, blocked) for i, (blocker, blocked) in enumerate(pairs))
+    insert_rows(Block, ["id", "blocker_id", "blocked_id"], rows)
+    reset_sequences(Block)
