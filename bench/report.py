@@ -1,6 +1,7 @@
 """docs/benchmarks.md and docs/benchmarks.png from the JSON in bench/results/.
 
-The hand-written analysis lives in bench/notes.md and is included as it is.
+The hand-written analysis lives in bench/notes.md (and what changed since a run in
+bench/changes.md) and is included as it is.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from bench.plans import full_scan
 
 DOCS = ROOT / "docs"
 NOTES = ROOT / "bench" / "notes.md"
+# What changed since rows were measured, shown above the Results table (hand-written).
+CHANGES = ROOT / "bench" / "changes.md"
 PLOT = DOCS / "benchmarks.png"
 
 TARGETS = {
@@ -650,6 +653,8 @@ def write() -> Path:
                 f"average at start {added['loadavg_before']}, at the end "
                 f"{added['loadavg_after']}" + (f"; {added['note']}" if added.get("note") else "")
             )
+    if CHANGES.exists():
+        lines += ["", CHANGES.read_text().strip()]
     lines += ["", "## Results", "", *table(rows), ""]
     if has_plot:
         lines += ["![latency percentiles vs offered load](benchmarks.png)", ""]
