@@ -64,10 +64,14 @@ def cmd_live(args: argparse.Namespace) -> None:
 
 
 def cmd_queries(args: argparse.Namespace) -> None:
+    import gc
+
     django_setup()
     from django.db import connection
 
     from bench import queries
+
+    gc.freeze()  # as chatsite/asgi.py does once the application is loaded
 
     sizes = [100_000] if args.quick else [100_000, 1_000_000]
     runs = 200 if args.quick else 1000
