@@ -129,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         meta.setdefault("merged", []).append(
             {
                 "command": command,
-                "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
                 "minutes": round((time.time() - started) / 60, 1),
                 "note": args.note,
                 "loadavg_before": [round(x, 2) for x in load_before],
