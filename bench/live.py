@@ -310,6 +310,36 @@ class Live:
         sweep = self.b3(kinds=("relay",), app=RELAY_POOLED_APP)
         return {"B2": b2["relay"], "B3": sweep["relay"]}
 
+    async def sweep(self, server: Server) -> list[dict[str, Any]]:
+        accounts = self.accounts[: 2 * PAIRS_LOAD]
+        opened = await open_many(self.target(server), accounts)
+        steps: list[dict[str, Any]] = []
+        failures = 0
+        try:
+            for rate in self.plan.sweep:
+                result, _tally = await self.load(
+                    server,
+                    accounts,
+                    rate=rate,
+                    duration=self.plan.sweep_duration,
+                    one_way=False,
+                    conns=opened.conns,
+                )
+                steps.append(result)
+                self.say(f"  B3 {server.kind} {rate}: {brief(result)}")
+                # Stop after two saturated steps in a row: a latency spike on this shared
+                # machine is not saturation, falling behind the offered rate is.
+                saturated = not passes_b3(result) and (
+                    result["lost"] > 0 or result["delivered_rate"] < 0.9 * rate
+                )
+                failures = failures + 1 if saturated else 0
+                if failures >= 2:
+                    break
+                await asyncio.sleep(1.0)
+        finally:
+            await close_all(opened.conns)
+        return steps
+
     def b4(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         accounts = self.accounts[: self.plan.idle]
