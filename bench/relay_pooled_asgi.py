@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import importlib
 
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
 from bench.relay_asgi import application
-from bench.variant_asgi import aclose_old_connections
+
+
+async def aclose_old_connections() -> None:
+    await sync_to_async(close_old_connections, thread_sensitive=False)()
+
 
 importlib.import_module("channels.consumer").aclose_old_connections = aclose_old_connections
 
