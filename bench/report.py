@@ -643,15 +643,16 @@ def write() -> Path:
     if meta.get("loadavg_before"):
         lines.append(
             f"- Load average (1/5/15 min) at start {meta['loadavg_before']}, at the end "
-            f"{meta['loadavg_after']}: other helpers' test suites (pytest, PostgreSQL, "
-            "Chromium) shared these 2 cores during the run."
+            f"{meta.get('loadavg_after') or 'not recorded'} (the benchmark's own server, "
+            "client, PostgreSQL and Redis count in it)."
         )
     for added in meta.get("merged", []):
-        if added.get("loadavg_before"):
+        if added.get("loadavg_before") or added.get("note"):
             lines.append(
                 f"- `{added['command']}` ({added['started']}, {added['minutes']} min): load "
-                f"average at start {added['loadavg_before']}, at the end "
-                f"{added['loadavg_after']}" + (f"; {added['note']}" if added.get("note") else "")
+                f"average at start {added.get('loadavg_before', 'not recorded')}, at the end "
+                f"{added.get('loadavg_after', 'not recorded')}"
+                + (f"; {added['note']}" if added.get("note") else "")
             )
     if CHANGES.exists():
         lines += ["", CHANGES.read_text().strip()]

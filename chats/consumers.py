@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -67,7 +68,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
         self.outbox: list[dict[str, Any]] = []
-        self.held: list[dict[str, Any]] = []  # chat.message events waiting for their ack
+        # chat.message events waiting for their batch's acks (a deque: a backlogged socket
+        # can hold thousands).
+        self.held: deque[dict[str, Any]] = deque()
         # Join before reading the state for hello, so no event falls between the two.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         hello = await db(actions.hello)(user)
@@ -215,7 +218,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             while self.held:
                 try:
-                    await self.deliver(self.held.pop(0))
+                    await self.deliver(self.held.popleft())
                 except DatabaseError:
                     # A gap fill failed: the client's gap detection syncs.
                     logger.exception("could not fill a gap for user %s", self.user.pk)
