@@ -6,17 +6,16 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chats import events, presence, protocol, receipts, workers
+from chats import events, presence, protocol, receipts
 from chats import socket_actions as actions
 from chats.validation import Refused
+from chats.workers import db
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -25,17 +24,6 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY = 4429
 BATCH = 50  # send frames stored per transaction
 UNAVAILABLE = "The server could not reach its database; nothing was stored. Try again."
-
-
-def db(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
-    """Run `func` on the socket workers, each thread with its own pooled connection.
-
-    Channels' default runs every socket's database work of a process on one shared thread;
-    a socket's own frames and events are still handled one at a time, in order.
-    """
-    return database_sync_to_async(  # type: ignore[no-any-return]
-        func, thread_sensitive=False, executor=workers.executor()
-    )
 
 
 class ChatConsumer(AsyncWebsocketConsumer):

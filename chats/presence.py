@@ -22,7 +22,6 @@ from functools import cache
 from typing import Protocol
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from accounts.models import User
@@ -309,9 +308,7 @@ async def _changed(user_id: int, status: str, at: datetime) -> None:
     from chats import services
 
     try:
-        await database_sync_to_async(
-            services.presence_changed, thread_sensitive=False, executor=workers.executor()
-        )(user_id=user_id, status=status, at=at)
+        await workers.db(services.presence_changed)(user_id=user_id, status=status, at=at)
     except Exception:
         # Presence is advisory: a failed broadcast must not break the socket.
         logger.exception("could not announce user %s as %s", user_id, status)

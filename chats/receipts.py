@@ -12,7 +12,6 @@ import asyncio
 import logging
 import weakref
 
-from channels.db import database_sync_to_async
 from django.db import DatabaseError
 
 from accounts.models import User
@@ -35,9 +34,7 @@ class _Writer:
             self.task = asyncio.ensure_future(self.flush())
 
     async def flush(self) -> None:
-        write = database_sync_to_async(
-            services.chats_mark_delivered, thread_sensitive=False, executor=workers.executor()
-        )
+        write = workers.db(services.chats_mark_delivered)
         try:
             while self.pending:
                 batch, self.pending = list(self.pending.values()), {}
