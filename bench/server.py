@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -92,22 +93,44 @@ def start_product(
     server = Server("product", ports)
     out = open(log or config.tmp / "daphne.log", "ab")  # noqa: SIM115
     for port in ports:
-        cmd = [
-            str(VENV_BIN / "daphne"),
-            # The listen backlog matches the floor's, so a connect storm is not decided by
-            # SYN drops (Twisted's default backlog is 50).
-            "-e",
-            f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
-            "--ping-interval",
-            "20",
-            "--ping-timeout",
-            "30",
-            app,
-        ]
+        cmd = _server_command(app, port)
         server.procs.append(subprocess.Popen(_pin(cmd), cwd=ROOT, env=env, stdout=out, stderr=out))
     for port in ports:
         wait_port(port)
     return server
+
+
+def _server_command(app: str, port: int) -> list[str]:
+    """daphne (the default server) or uvicorn (docs/deploy.md), from BENCH_SERVER."""
+    if os.environ.get("BENCH_SERVER", "daphne") == "uvicorn":
+        return [
+            str(VENV_BIN / "uvicorn"),
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--backlog=1024",
+            "--loop=uvloop",
+            "--http=httptools",
+            "--ws=websockets-sansio",
+            "--ws-per-message-deflate=false",
+            "--ws-ping-interval=20",
+            "--ws-ping-timeout=30",
+            "--lifespan=off",
+            "--no-access-log",
+            "--log-level=warning",
+            app,
+        ]
+    return [
+        str(VENV_BIN / "daphne"),
+        # The listen backlog matches the floor's, so a connect storm is not decided by
+        # SYN drops (Twisted's default backlog is 50).
+        "-e",
+        f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
+        "--ping-interval",
+        "20",
+        "--ping-timeout",
+        "30",
+        app,
+    ]
 
 
 def start_floor(config: Config, *, first_port: int = 40) -> Server:

@@ -8,6 +8,7 @@ import logging
 from collections import deque
 from typing import Any, TypeVar
 
+import psycopg
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
@@ -84,7 +85,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await receipts.settle(timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        try:
+            await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        except OSError:
+            # uvicorn: the client has gone (daphne drops such frames silently). Nothing is
+            # lost: what the frame carried is in the database for the next sync, and the
+            # disconnect that follows unregisters the socket.
+            logger.debug("frame for a closed socket dropped: %s", frame.get("type"))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -185,8 +192,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         batch, self.outbox = self.outbox[:BATCH], self.outbox[BATCH:]
         try:
             try:
-                replies = await db(actions.send_batch)(self.user, batch)
-            except DatabaseError:
+                replies = await actions.send_batch(self.user, batch)
+            except (DatabaseError, psycopg.Error):
                 logger.exception("database error storing %d sends", len(batch))
                 replies = [
                     protocol.error("unavailable", UNAVAILABLE, f["client_id"], f["chat"])

@@ -81,13 +81,20 @@ def _send(user_id: int, event: dict[str, Any]) -> None:
     async_to_sync(_group_send)(user_group(user_id), event)
 
 
-def messages_created(*, messages: list[Message], peers: dict[int, int]) -> None:
+def messages_created(
+    *,
+    messages: list[Message],
+    peers: dict[int, int],
+    counts: dict[tuple[int, int], tuple[int, int]] | None = None,
+) -> None:
     """Ring both members of each message's chat; `peers` maps chat to the sender's peer.
 
-    The unread counts come from one query after the commit; for a message followed by
-    others of the same batch, the peer's counts leave those later ones out.
+    The unread counts (`selectors.unread_of_members`) come from one query after the commit,
+    made here unless the caller has them; for a message followed by others of the same
+    batch, the peer's counts leave those later ones out.
     """
-    counts = selectors.unread_of_members(chat_ids=list(peers))
+    if counts is None:
+        counts = selectors.unread_of_members(chat_ids=list(peers))
     last = {m.chat_id: m.seq for m in messages}  # messages are in seq order per chat
     for message in messages:
         payload = selectors.message_payload(message)

@@ -21,6 +21,12 @@ def send_allowance(*, user_id: int, count: int) -> int:
     return ratelimit.hit_many(f"send:{user_id}", count, limit=limit, window=window)
 
 
+async def send_allowance_async(*, user_id: int, count: int) -> int:
+    """`send_allowance` on the event loop."""
+    limit, window = settings.SEND_RATE
+    return await ratelimit.hit_many_async(f"send:{user_id}", count, limit=limit, window=window)
+
+
 def typing_allowed(*, user_id: int, chat_id: int) -> bool:
     """Typing hints beyond two per two seconds per chat are dropped (clients send one per 3 s)."""
     return ratelimit.hit(f"typing:{user_id}:{chat_id}", limit=2, window=2)

@@ -1,9 +1,10 @@
 """Delivered pointers of all the sockets of a process, written together.
 
 Every message a socket forwards moves its user's delivered pointer. Written one socket at a
-time, that is a worker-thread hop, a transaction and a statement per message; here the
-pointers of every socket on the event loop collect while one write is in flight, and the
-next write takes them all: one hop, one statement and one commit per flush.
+time, that is a worker-thread hop, a transaction, a statement, a "delivered" event and frame
+per message; here the pointers of every socket on the event loop collect for
+RECEIPTS_FLUSH_SECONDS (and while a write is in flight), and one write takes them all: one
+hop, one statement and one commit per flush, one event per chat.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import logging
 import weakref
 
+from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.models import User
@@ -36,6 +38,7 @@ class _Writer:
     async def flush(self) -> None:
         write = workers.db(services.chats_mark_delivered)
         try:
+            await asyncio.sleep(settings.RECEIPTS_FLUSH_SECONDS)
             while self.pending:
                 batch, self.pending = list(self.pending.values()), {}
                 try:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chats import events, limits, presence, selectors
+from chats import aconn, events, limits, presence, selectors, workers
 from chats.models import Block, Chat, Membership, Message
 from chats.validation import Refused, clean_body, clean_client_id
+
+logger = logging.getLogger(__name__)
 
 
 def chat_start(*, user: User, username: str) -> tuple[Chat, bool]:
@@ -82,6 +86,15 @@ def _store(
     items: list[tuple[int, str, str]],
     allowance: Callable[[int], int] | None = None,
 ) -> list[Sent | Refused]:
+    results, sends = _validated(items)
+    if allowance is not None and sends:
+        sends = _within_allowance(results, sends, allowance(len(sends)))
+    results.update(_store_sends(sender, sends))
+    return [results[index] for index in range(len(items))]
+
+
+def _validated(items: list[tuple[int, str, str]]) -> tuple[dict[int, Sent | Refused], list[_Send]]:
+    """The refusals of malformed items (by position) and the well-formed sends."""
     results: dict[int, Sent | Refused] = {}
     sends: list[_Send] = []
     for index, (chat_id, client_id, body) in enumerate(items):
@@ -93,20 +106,105 @@ def _store(
             results[index] = refused
             continue
         sends.append(_Send(index, chat_id, client_id, body))
-    if allowance is not None and sends:
-        allowed = max(0, allowance(len(sends)))
-        for send in sends[allowed:]:
-            results[send.index] = Refused("rate_limited", limits.RATE_LIMITED)
-        sends = sends[:allowed]
+    return results, sends
+
+
+def _within_allowance(
+    results: dict[int, Sent | Refused], sends: list[_Send], allowed: int
+) -> list[_Send]:
+    for send in sends[max(0, allowed) :]:
+        results[send.index] = Refused("rate_limited", limits.RATE_LIMITED)
+    return sends[: max(0, allowed)]
+
+
+def _store_sends(sender: User, sends: list[_Send]) -> dict[int, Sent | Refused]:
     try:
         with transaction.atomic():
-            results.update(_store_in_transaction(sender, sends))
+            return _store_in_transaction(sender, sends)
     except IntegrityError:
         # A resend raced this batch (the same client_id from another socket or process):
         # store them one at a time, each in a savepoint, so the race costs only its send.
-        for send in sends:
-            results[send.index] = _store_one(sender, send)
-    return [results[index] for index in range(len(items))]
+        return {send.index: _store_one(sender, send) for send in sends}
+
+
+async def message_send_batch_async(
+    *,
+    sender: User,
+    items: list[tuple[int, str, str]],
+    allowance: Callable[[int], Awaitable[int]],
+) -> list[Message | Refused]:
+    """`message_send_batch` for the event loop. On PostgreSQL the same statements run
+    through psycopg's async driver, with no worker thread (chats/aconn.py); a batch with
+    anything but fresh sends to open chats (a resend, a block, a foreign chat), and every
+    batch on SQLite, goes the ORM way on a socket worker."""
+    results, sends = _validated(items)
+    if sends:
+        sends = _within_allowance(results, sends, await allowance(len(sends)))
+    if sends:
+        stored = None
+        if aconn.enabled():
+            try:
+                stored = await _store_fresh_async(sender, sends)
+            except psycopg.OperationalError:
+                # The connection broke (a database restart, an idle link cut): once more on
+                # a new one. Sends that did commit come back as resends of themselves.
+                logger.warning("send connection failed; retrying once", exc_info=True)
+                stored = await _store_fresh_async(sender, sends)
+        if stored is None:
+            stored = await workers.db(_store_sends)(sender, sends)
+        results.update(stored)
+    return [r if isinstance(r, Refused) else r[0] for r in (results[i] for i in range(len(items)))]
+
+
+async def _store_fresh_async(sender: User, sends: list[_Send]) -> dict[int, Sent | Refused] | None:
+    """Store sends that are all fresh and to open chats of the sender; None (and nothing
+    written) when some are not, or when the client_id constraint catches a resend."""
+    events.ring_from_loop()
+    by_chat: dict[int, list[_Send]] = {}
+    for send in sends:
+        by_chat.setdefault(send.chat_id, []).append(send)
+    if len({s.client_id for s in sends}) < len(sends):
+        return None  # a repeat inside the batch
+    async with aconn.connection() as conn:
+        try:
+            async with conn.transaction(), conn.cursor() as cursor:
+                targets = await selectors.send_targets_async(
+                    cursor, user_id=sender.pk, chat_ids=sorted(by_chat)
+                )
+                if len(targets) < len(by_chat) or any(t.blocked for t in targets.values()):
+                    return None
+                now = timezone.now()
+                messages: list[Message] = []
+                last_seqs: dict[int, int] = {}
+                for chat_id in sorted(by_chat):
+                    group = by_chat[chat_id]
+                    await cursor.execute(_SEQ_SQL, [len(group), now, chat_id])
+                    row = await cursor.fetchone()
+                    assert row is not None  # the chat row was read just above
+                    last_seqs[chat_id] = last = row[0]
+                    first = last - len(group) + 1
+                    messages += [
+                        _new_message(sender, send, seq, now)
+                        for seq, send in enumerate(group, start=first)
+                    ]
+                await cursor.execute(_insert_sql(len(messages)), _insert_params(messages))
+                for message, (pk,) in zip(messages, await cursor.fetchall(), strict=True):
+                    message.pk = pk
+                for chat_id, seq in last_seqs.items():
+                    await cursor.execute(_POINTERS_SQL, [seq, seq, seq, seq, chat_id, sender.pk])
+        except psycopg.errors.UniqueViolation:
+            return None  # a resend raced this batch: the ORM way sorts it out
+        peers = {chat_id: targets[chat_id].peer_id for chat_id in by_chat}
+        try:
+            async with conn.cursor() as cursor:
+                counts = await selectors.unread_of_members_async(cursor, chat_ids=list(peers))
+        except psycopg.Error:
+            # Stored and about to be acked: ring without counts rather than not at all.
+            logger.exception("could not read unread counts after a send")
+            counts = {}
+    events.messages_created(messages=messages, peers=peers, counts=counts)
+    by_client_id = {m.client_id: m for m in messages}
+    return {send.index: (by_client_id[send.client_id], True) for send in sends}
 
 
 def _store_one(sender: User, send: _Send) -> Sent | Refused:
@@ -124,6 +222,48 @@ def _resend_of(existing: Message, send: _Send) -> Sent | Refused:
     if existing.chat_id != send.chat_id:
         return Refused("invalid", "This client_id was already used for a message in another chat.")
     return existing, False
+
+
+# Seqs for n new messages of a chat: the row lock is held until commit.
+_SEQ_SQL = (
+    f"UPDATE {Chat._meta.db_table} SET last_seq = last_seq + %s, last_message_at = %s "
+    "WHERE id = %s RETURNING last_seq"
+)
+# Replying means the sender has read (and so received) everything before it.
+_POINTERS_SQL = (
+    f"UPDATE {Membership._meta.db_table} SET "
+    "read_seq = CASE WHEN read_seq < %s THEN %s ELSE read_seq END, "
+    "delivered_seq = CASE WHEN delivered_seq < %s THEN %s ELSE delivered_seq END "
+    "WHERE chat_id = %s AND user_id = %s"
+)
+_INSERT_COLUMNS = ("chat_id", "seq", "sender_id", "body", "client_id", "created_at")
+
+
+def _insert_sql(count: int) -> str:
+    row = "(" + ", ".join(["%s"] * (len(_INSERT_COLUMNS) + 1)) + ")"
+    return (
+        f"INSERT INTO {Message._meta.db_table} ({', '.join(_INSERT_COLUMNS)}, removed_reason) "
+        f"VALUES {', '.join([row] * count)} RETURNING id"
+    )
+
+
+def _insert_params(messages: list[Message]) -> list[object]:
+    return [
+        x
+        for m in messages
+        for x in (m.chat_id, m.seq, m.sender_id, m.body, m.client_id, m.created_at, "")
+    ]
+
+
+def _new_message(sender: User, send: _Send, seq: int, now: datetime) -> Message:
+    return Message(
+        chat_id=send.chat_id,
+        seq=seq,
+        sender=sender,
+        body=send.body,
+        client_id=send.client_id,
+        created_at=now,
+    )
 
 
 def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | Refused]:
@@ -156,34 +296,16 @@ def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | 
         with connection.cursor() as cursor:
             for chat_id in sorted(fresh):
                 group = fresh[chat_id]
-                cursor.execute(
-                    f"UPDATE {Chat._meta.db_table} SET last_seq = last_seq + %s, "
-                    "last_message_at = %s WHERE id = %s RETURNING last_seq",
-                    [len(group), now, chat_id],
-                )
+                cursor.execute(_SEQ_SQL, [len(group), now, chat_id])
                 (last,) = cursor.fetchone()
                 last_seqs[chat_id] = last
                 for seq, send in enumerate(group, start=last - len(group) + 1):
-                    message = Message(
-                        chat_id=chat_id,
-                        seq=seq,
-                        sender=sender,
-                        body=send.body,
-                        client_id=send.client_id,
-                        created_at=now,
-                    )
+                    message = _new_message(sender, send, seq, now)
                     messages.append(message)
                     results[send.index] = (message, True)
             Message.objects.bulk_create(messages)
             for chat_id, seq in last_seqs.items():
-                # Replying means the sender has read (and so received) everything before it.
-                cursor.execute(
-                    f"UPDATE {Membership._meta.db_table} SET "
-                    "read_seq = CASE WHEN read_seq < %s THEN %s ELSE read_seq END, "
-                    "delivered_seq = CASE WHEN delivered_seq < %s THEN %s ELSE delivered_seq END "
-                    "WHERE chat_id = %s AND user_id = %s",
-                    [seq, seq, seq, seq, chat_id, sender.pk],
-                )
+                cursor.execute(_POINTERS_SQL, [seq, seq, seq, seq, chat_id, sender.pk])
         peers = {chat_id: targets[chat_id].peer_id for chat_id in fresh}
         _after_commit(lambda: events.messages_created(messages=messages, peers=peers))
     for send, first in repeats:

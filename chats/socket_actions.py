@@ -15,7 +15,7 @@ from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
 from chats import limits, presence, protocol, selectors, services
-from chats.models import Chat
+from chats.models import Chat, Message
 from chats.validation import Refused
 
 TOO_MANY_SOCKETS = (
@@ -47,13 +47,24 @@ def hello(user: User) -> dict[str, Any]:
     return protocol.hello(user.username, summaries, statuses, receipts)
 
 
-def send_batch(user: User, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Store queued send frames in one transaction; an ack or an error frame for each."""
-    results = services.message_send_batch(
+async def send_batch(user: User, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store queued send frames in one transaction; an ack or an error frame for each.
+    Runs on the event loop (chats/aconn.py), unlike the other actions here."""
+
+    async def allowance(count: int) -> int:
+        return await limits.send_allowance_async(user_id=user.pk, count=count)
+
+    results = await services.message_send_batch_async(
         sender=user,
         items=[(f["chat"], f["client_id"], f["body"]) for f in frames],
-        allowance=lambda count: limits.send_allowance(user_id=user.pk, count=count),
+        allowance=allowance,
     )
+    return _replies(frames, results)
+
+
+def _replies(
+    frames: list[dict[str, Any]], results: list[Message | Refused]
+) -> list[dict[str, Any]]:
     replies = []
     for frame, result in zip(frames, results, strict=True):
         if isinstance(result, Refused):

@@ -10,9 +10,11 @@ Redis failure never stops people from sending or logging in; the limits return w
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
+import weakref
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +30,24 @@ def _redis(url: str) -> Any:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _aredis(url: str) -> Any:
+    """One asyncio client per event loop (its connections belong to that loop)."""
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = _async_clients[loop] = redis.asyncio.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2
+        )
+    return client
+
+
 def _prefix() -> str:
     return str(settings.CACHES["default"].get("KEY_PREFIX", ""))
 
@@ -40,8 +60,7 @@ def hit(key: str, *, limit: int, window: int) -> bool:
 def hit_many(key: str, count: int, *, limit: int, window: int) -> int:
     """Count `count` events for `key` at once (one round trip); how many of them, the
     first ones, are within the window's `limit`."""
-    bucket = int(time.time() // window)
-    cache_key = f"rl:{key}:{bucket}"
+    cache_key = _bucket(key, window)
     try:
         if settings.REDIS_URL:
             pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
@@ -58,7 +77,33 @@ def hit_many(key: str, count: int, *, limit: int, window: int) -> int:
     except Exception:
         logger.warning("rate limit %s not counted: the cache is unavailable", key, exc_info=True)
         return count
-    return max(0, min(count, limit - (int(total) - count)))
+    return _within(count, int(total), limit)
+
+
+async def hit_many_async(key: str, count: int, *, limit: int, window: int) -> int:
+    """`hit_many` for the event loop: Redis through an asyncio client; the in-process
+    cache (no Redis) is counted in place, it does no I/O."""
+    if not settings.REDIS_URL:
+        return hit_many(key, count, limit=limit, window=window)
+    cache_key = f"{_prefix()}:{_bucket(key, window)}"
+    try:
+        pipe = _aredis(settings.REDIS_URL).pipeline(transaction=False)
+        pipe.incrby(cache_key, count)
+        pipe.expire(cache_key, window + 1)
+        total, _ = await pipe.execute()
+    except Exception:
+        logger.warning("rate limit %s not counted: Redis is unavailable", key, exc_info=True)
+        return count
+    return _within(count, int(total), limit)
+
+
+def _bucket(key: str, window: int) -> str:
+    return f"rl:{key}:{int(time.time() // window)}"
+
+
+def _within(count: int, total: int, limit: int) -> int:
+    """How many of the last `count` events of a window now at `total` are within `limit`."""
+    return max(0, min(count, limit - (total - count)))
 
 
 def retry_after(window: int) -> int:

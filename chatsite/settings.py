@@ -231,6 +231,13 @@ SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 60), 60)
 MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
 # Threads per process for the sockets' database and Redis calls (each holds one connection).
 SOCKET_WORKERS = env_int("SOCKET_WORKERS", 8)
+# On PostgreSQL sends are stored from the event loop with psycopg's async driver, on this
+# many connections per process besides the pool ("threads": through the ORM like the rest).
+SEND_PATH = os.environ.get("SEND_PATH") or "async"
+SEND_PATH_CONNECTIONS = env_int("SEND_PATH_CONNECTIONS", 4)
+# Delivered pointers collect this long before they are written (one statement, one
+# "delivered" event per chat for everything forwarded meanwhile): a tick no one can see lag.
+RECEIPTS_FLUSH_SECONDS = float(os.environ.get("RECEIPTS_FLUSH_SECONDS") or 0.03)
 
 # Presence: offline only after the last socket has been closed this long (a reload does not
 # flap); a socket's registration lapses unless renewed within the lease (a crashed process).

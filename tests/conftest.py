@@ -32,6 +32,17 @@ def _fresh_presence():
 
 
 @pytest.fixture(autouse=True)
+def _close_send_connections():
+    """Each test's event loop opens its own send-path connections (chats/aconn.py); the
+    loop is gone after the test, so close them here (the test database is dropped at the
+    end, which open sessions would block)."""
+    yield
+    from chats import aconn
+
+    aconn.close_all()
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Rate-limit counters and presence live in the cache: start every test from zero."""
     cache.clear()

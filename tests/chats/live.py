@@ -28,6 +28,29 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 DAPHNE = str(Path(PYTHON).with_name("daphne"))
+UVICORN = str(Path(PYTHON).with_name("uvicorn"))
+
+
+def server_command(server: str, fd: int, ping: tuple[str, str]) -> list[str]:
+    """daphne (the default server) or uvicorn as docs/deploy.md runs it, on socket `fd`,
+    pinging every ping[0] seconds and dropping a socket after ping[1] without a pong."""
+    if server == "uvicorn":
+        return [
+            UVICORN,
+            "--fd",
+            str(fd),
+            "--loop=uvloop",
+            "--http=httptools",
+            "--ws=websockets-sansio",
+            "--ws-per-message-deflate=false",
+            f"--ws-ping-interval={ping[0]}",
+            f"--ws-ping-timeout={ping[1]}",
+            "--lifespan=off",
+            "--no-access-log",
+            "chatsite.asgi:application",
+        ]
+    args = ["--ping-interval", ping[0], "--ping-timeout", ping[1]]
+    return [DAPHNE, "--fd", str(fd), *args, "chatsite.asgi:application"]
 
 
 def redis_url_for_processes() -> str:
@@ -71,11 +94,13 @@ class Cluster:
         database_url: str,
         redis_url: str | None,
         *,
-        daphne_args: tuple[str, ...] = ("--ping-interval", "5"),
+        server: str = "daphne",
+        ping: tuple[str, str] = ("5", "30"),
         **env: str,
     ) -> None:
         self.tmp_path = tmp_path
-        self.daphne_args = daphne_args
+        self.server_kind = server
+        self.ping = ping
         prefix = f"live-{uuid.uuid4().hex[:10]}"
         self.env = {
             **os.environ,
@@ -112,8 +137,8 @@ class Cluster:
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def start(self) -> Server:
-        log_path = self.tmp_path / f"daphne-{len(self.servers)}.log"
-        server = Server(self.env, log_path, self.daphne_args)
+        log_path = self.tmp_path / f"{self.server_kind}-{len(self.servers)}.log"
+        server = Server(self.env, log_path, self.server_kind, self.ping)
         self.servers.append(server)
         server.wait_ready()
         return server
@@ -125,10 +150,15 @@ class Cluster:
 
 class Server:
     def __init__(
-        self, env: dict[str, str], log_path: Path, daphne_args: tuple[str, ...] = ()
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        kind: str = "daphne",
+        ping: tuple[str, str] = ("5", "30"),
     ) -> None:
         self.env = env
-        self.daphne_args = daphne_args
+        self.kind = kind
+        self.ping = ping
         self.listener = pysocket.socket(pysocket.AF_INET, pysocket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(128)
@@ -142,7 +172,7 @@ class Server:
         # same port, and connections queue in its backlog while no process accepts them.
         fd = self.listener.fileno()
         return subprocess.Popen(
-            [DAPHNE, "--fd", str(fd), *self.daphne_args, "chatsite.asgi:application"],
+            server_command(self.kind, fd, self.ping),
             cwd=ROOT,
             env=self.env,
             pass_fds=[fd],
@@ -169,7 +199,7 @@ class Server:
         deadline = time.monotonic() + 60
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited: {self.log_path.read_text()}")
+                raise RuntimeError(f"{self.kind} exited: {self.log_path.read_text()}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/accounts/login/")

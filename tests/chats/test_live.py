@@ -10,8 +10,9 @@ from tests.chats.live import redis_url_for_processes
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 
-async def test_two_users_chat_live_with_receipts(cluster_factory):
-    cluster = cluster_factory()  # one process: the embedded layer, or Redis when configured
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])  # docs/deploy.md offers both
+async def test_two_users_chat_live_with_receipts(cluster_factory, server):
+    cluster = cluster_factory(server=server)  # the embedded layer, or Redis when configured
     seed = cluster.seed("alice", "bob")
     server = cluster.start()
     chat = seed["chat"]
@@ -64,8 +65,9 @@ async def test_reconnect_sync_and_resend_lose_and_duplicate_nothing(cluster_fact
         await bob.close()
 
 
-async def test_concurrent_senders_in_four_tabs_get_gapless_seqs_in_order(cluster_factory):
-    cluster = cluster_factory(SEND_RATE_BURST="100")
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
+async def test_concurrent_senders_in_four_tabs_get_gapless_seqs_in_order(cluster_factory, server):
+    cluster = cluster_factory(server=server, SEND_RATE_BURST="100")
     seed = cluster.seed("alice", "bob")
     server = cluster.start()
     chat = seed["chat"]

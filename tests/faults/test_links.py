@@ -23,12 +23,13 @@ from tests.faults.infra import (
 pytestmark = [pytest.mark.live, pytest.mark.fault, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
 async def test_half_open_socket_is_closed_by_server_pings_and_presence_goes_offline(
-    cluster_factory, proxy
+    cluster_factory, proxy, server
 ):
-    # Production daphne pings every 20 s and drops a socket 30 s after an unanswered ping
+    # Production servers ping every 20 s and drop a socket 30 s after an unanswered ping
     # (under a minute, see docs/reliability.md); the test shortens both.
-    cluster = cluster_factory(daphne_args=("--ping-interval", "1", "--ping-timeout", "2"))
+    cluster = cluster_factory(server=server, ping=("1", "2"))
     seed = cluster.seed("alice", "bob")
     server = cluster.start()
     link = proxy(server.port)
