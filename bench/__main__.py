@@ -14,7 +14,19 @@ from typing import Any
 
 from bench.config import RESULTS_DIR, ROOT, Config, django_env
 
-LIVE_ROWS = ("B1", "B2", "layers", "relay", "relay_pooled", "B3", "B4", "B5", "B6", "B6s")
+LIVE_ROWS = (
+    "B1",
+    "B2",
+    "layers",
+    "relay",
+    "relay_pooled",
+    "B3",
+    "B4",
+    "B5",
+    "B6",
+    "B6s",
+    "daphne",
+)
 
 
 def write_json(name: str, data: Any) -> Path:
@@ -47,11 +59,19 @@ def cmd_live(args: argparse.Namespace) -> None:
         f"seeded {len(accounts)} users in {time.perf_counter() - started:.1f}s; "
         f"client cores {client_cores}"
     )
-    out: dict[str, Any] = {"plan": plan.__dict__, "client_cores": client_cores, "rows": {}}
+    server = os.environ.get("BENCH_SERVER", "uvicorn")
+    out: dict[str, Any] = {
+        "plan": plan.__dict__,
+        "client_cores": client_cores,
+        "server": server,
+        "rows": {},
+    }
     previous = RESULTS_DIR / f"{args.out}.json"
     if args.merge and previous.exists():
         out = json.loads(previous.read_text())
         out.setdefault("log", [])
+        if out.get("server", "daphne") != server:
+            raise SystemExit(f"the results to merge into were measured on {out.get('server')}")
     for row in rows:
         handler = getattr(live, row.lower())
         out["rows"][row] = handler()
@@ -97,6 +117,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from bench import db
 
     config = Config()
+    os.environ["BENCH_SERVER"] = args.server  # read by bench.server in the subprocesses
     quick = ["--quick"] if args.quick else []
     started = time.time()
     load_before = os.getloadavg()
@@ -141,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         return
     meta = {
         "command": command,
+        "server": args.server,
         "quick": args.quick,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
         "minutes": round((time.time() - started) / 60, 1),
@@ -173,7 +195,14 @@ def main() -> None:
     run = commands.add_parser("run", help="every row, then docs/benchmarks.md")
     run.add_argument("--quick", action="store_true", help="short runs, small data (minutes)")
     run.add_argument(
-        "--scale-out", type=int, default=0, metavar="N", help="also B3 with N daphne processes"
+        "--scale-out", type=int, default=0, metavar="N", help="also B3 with N server processes"
+    )
+    run.add_argument(
+        "--server",
+        choices=("uvicorn", "daphne"),
+        default="uvicorn",
+        help="the ASGI server for the product and the Channels relay (row 'daphne' measures "
+        "daphne beside it); docs/deploy.md",
     )
     run.add_argument("--skip", default="", help="comma list of phases: live,pg,sqlite")
     run.add_argument("--note", default="", help="a line for the report (e.g. machine load)")

@@ -1,4 +1,5 @@
-"""Live rows B1-B6 and the channel-layer comparison: the product (daphne) beside the floor.
+"""Live rows B1-B6 and the channel-layer comparison: the product (on uvicorn or
+daphne) beside the floor.
 
 Runs in its own process with Django configured for the live benchmark database (the load
 client uses the ORM only to seed before and to reconcile after, never during a run).
@@ -7,6 +8,7 @@ client uses the ORM only to seed before and to reconcile after, never during a r
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 import uuid
@@ -309,6 +311,38 @@ class Live:
         )
         sweep = self.b3(kinds=("relay",), app=RELAY_POOLED_APP)
         return {"B2": b2["relay"], "B3": sweep["relay"]}
+
+    def daphne(self) -> dict[str, Any]:
+        """B1, B2 and B5 on daphne (the default server) for the product, beside the rows'
+        server (uvicorn, as docs/deploy.md offers it)."""
+        before = os.environ.get("BENCH_SERVER")
+        os.environ["BENCH_SERVER"] = "daphne"
+        try:
+            out: dict[str, Any] = {}
+            for key, accounts, rate, one_way in (
+                ("B1", self.accounts[:2], 200, True),
+                ("B2", self.accounts[: 2 * PAIRS_LOAD], 1000, False),
+            ):
+                out[key] = self.repeated(
+                    f"{key} on daphne", accounts, rate, one_way, kinds=("product",)
+                )["product"]
+            runs = []
+            for rep in range(self.plan.reps):
+                server = self.server("product")
+                try:
+                    runs.append(
+                        run_async(lambda s=server: self.storm(s, self.accounts[: self.plan.storm]))
+                    )
+                finally:
+                    server.stop()
+                self.say(f"B5 on daphne rep {rep + 1}: {runs[-1]}")
+            out["B5"] = {"median": median_run(runs), "runs": runs}
+            return out
+        finally:
+            if before is None:
+                os.environ.pop("BENCH_SERVER", None)
+            else:
+                os.environ["BENCH_SERVER"] = before
 
     async def sweep(self, server: Server) -> list[dict[str, Any]]:
         accounts = self.accounts[: 2 * PAIRS_LOAD]

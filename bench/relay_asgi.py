@@ -1,4 +1,4 @@
-"""A Channels relay without database or auth: daphne + Channels + the channel layer alone.
+"""A Channels relay without database or auth: the server + Channels + the channel layer alone.
 
 It speaks the floor's frames (`?chats=` to join, `send` -> `ack` + `message` to the chat's
 group), so the load client can measure what the channel layer and the Channels stack cost on

@@ -80,6 +80,8 @@ def machine() -> list[str]:
             "channels",
             "channels-redis",
             "daphne",
+            "uvicorn",
+            "uvloop",
             "websockets",
             "psycopg",
             "redis",
@@ -439,7 +441,8 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
         lines += [
             "### Channel layers under a Channels relay without database (bench/relay_asgi.py)",
             "",
-            "The same load client against daphne + Channels + the layer alone: B2's load "
+            f"The same load client against {live.get('server', 'daphne')} + Channels + the "
+            "layer alone: B2's load "
             "(400 sockets, 1,000 msg/s; median of the runs) and the saturation sweep.",
             "",
             "| layer | delivered msg/s | p50 ms | p99 ms | undelivered | server CPU % | "
@@ -473,6 +476,37 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
                     f"{fmt(run['server_cpu_percent'])} |"
                 )
             lines.append("")
+    on_daphne = rows.get("daphne")
+    if on_daphne:
+        server = live.get("server", "daphne")
+        lines += [
+            f"### The product on daphne beside {server}",
+            "",
+            "The same code, load and machine; daphne is the default server (README, "
+            f"scripts/run.sh) and docs/deploy.md offers {server}. Medians of the runs.",
+            "",
+            "| row | daphne | " + server + " |",
+            "|---|---|---|",
+        ]
+        for key in ("B1", "B2"):
+            if key in on_daphne and key in rows:
+                pair = [on_daphne[key]["median"], rows[key]["product"]["median"]]
+                cells = [
+                    f"p99 {fmt(p99(r))} ms, p50 {fmt(r.get('latency_ms', {}).get('p50'))} ms, "
+                    f"{fmt(r.get('delivered_rate'))} msg/s delivered, CPU "
+                    f"{fmt(r.get('server_cpu_percent'))}%"
+                    for r in pair
+                ]
+                lines.append(f"| {key} | {cells[0]} | {cells[1]} |")
+        if "B5" in on_daphne and "B5" in rows:
+            pair = [on_daphne["B5"]["median"], rows["B5"]["product"]["median"]]
+            cells = [
+                f"{fmt(r['connected'])}/{fmt(r['sockets'])} in {fmt(r['seconds'])} s, "
+                f"{fmt(r['server_cpu_seconds'])} s CPU"
+                for r in pair
+            ]
+            lines.append(f"| B5 | {cells[0]} | {cells[1]} |")
+        lines.append("")
     for key in ("B1", "B2"):
         row = rows.get(key)
         if not row:
@@ -635,6 +669,8 @@ def write() -> Path:
         + ".",
         "",
         *machine(),
+        f"- Server under test: {live.get('server', 'daphne')} (`--server`; the product "
+        "and the Channels relay; row 'daphne' below measures the default server beside it).",
         f"- Pinning: server on cores {cores(live, 'server')}, load client on "
         f"{live.get('client_cores')} (`taskset`); PostgreSQL and Redis are not pinned.",
     ]

@@ -1,4 +1,5 @@
-"""Launching the servers under test (daphne with the product, or the floor) and watching them."""
+"""Launching the servers under test (the product on uvicorn or daphne, or the floor) and
+watching them."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def start_product(
     app: str = "chatsite.asgi:application",
     log: Path | None = None,
 ) -> Server:
-    """`workers` daphne processes (one port each) sharing the database and Redis."""
+    """`workers` server processes (one port each) sharing the database and Redis."""
     env = django_env(config, db_url, DJANGO_SETTINGS_MODULE=settings_module)
     ports = tuple(config.port(first_port + i) for i in range(workers))
     server = Server("product", ports)
@@ -101,8 +102,9 @@ def start_product(
 
 
 def _server_command(app: str, port: int) -> list[str]:
-    """daphne (the default server) or uvicorn (docs/deploy.md), from BENCH_SERVER."""
-    if os.environ.get("BENCH_SERVER", "daphne") == "uvicorn":
+    """uvicorn (as docs/deploy.md runs it) or daphne (the default server), from
+    BENCH_SERVER (`python -m bench run --server`)."""
+    if os.environ.get("BENCH_SERVER", "uvicorn") == "uvicorn":
         return [
             str(VENV_BIN / "uvicorn"),
             "--host=127.0.0.1",

@@ -16,12 +16,12 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import Protocol
+from typing import Any, Protocol
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from accounts.models import User
@@ -51,6 +51,18 @@ class Store(Protocol):
     def online(self, user_ids: list[int]) -> set[int]: ...
 
     def sockets(self, user_id: int) -> int: ...
+
+    # The same, for the event loop (the sockets' calls): no worker-thread hop.
+
+    async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int: ...
+
+    async def detach_async(self, user_id: int, socket_id: str, token: str) -> bool: ...
+
+    async def renew_async(self, user_id: int, socket_id: str) -> None: ...
+
+    async def settle_async(self, user_id: int, token: str) -> bool: ...
+
+    async def online_async(self, user_ids: list[int]) -> set[int]: ...
 
 
 class LocalStore:
@@ -116,6 +128,23 @@ class LocalStore:
         with self.lock:
             return len(self._live(user_id, time.time()))
 
+    # In process: no I/O, so the event loop calls these directly.
+
+    async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int:
+        return self.attach(user_id, socket_id, limit)
+
+    async def detach_async(self, user_id: int, socket_id: str, token: str) -> bool:
+        return self.detach(user_id, socket_id, token)
+
+    async def renew_async(self, user_id: int, socket_id: str) -> None:
+        self.renew(user_id, socket_id)
+
+    async def settle_async(self, user_id: int, token: str) -> bool:
+        return self.settle(user_id, token)
+
+    async def online_async(self, user_ids: list[int]) -> set[int]:
+        return self.online(user_ids)
+
 
 _ATTACH = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -145,6 +174,19 @@ return 1
 """
 
 
+class _LoopClient:
+    def __init__(self, url: str) -> None:
+        import redis.asyncio
+
+        # A bounded pool that waits for a free connection: a connect storm must queue its
+        # calls, not fail them ("Too many connections" from the default pool).
+        pool = redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=32, timeout=10)
+        self.client = redis.asyncio.Redis(connection_pool=pool)
+        self.attach = self.client.register_script(_ATTACH)
+        self.detach = self.client.register_script(_DETACH)
+        self.settle = self.client.register_script(_SETTLE)
+
+
 class RedisStore:
     """The store shared by every process: per user, a sorted set of socket ids scored by
     lease expiry, and a grace key holding the token of the pending offline transition."""
@@ -152,7 +194,11 @@ class RedisStore:
     def __init__(self, url: str, prefix: str) -> None:
         import redis
 
+        self.url = url
         self.client = redis.Redis.from_url(url)
+        self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
+            weakref.WeakKeyDictionary()
+        )
         self.prefix = f"{prefix}:presence"
         self._attach = self.client.register_script(_ATTACH)
         self._detach = self.client.register_script(_DETACH)
@@ -161,20 +207,52 @@ class RedisStore:
     def _keys(self, user_id: int) -> list[str]:
         return [f"{self.prefix}:sockets:{user_id}", f"{self.prefix}:grace:{user_id}"]
 
-    def attach(self, user_id: int, socket_id: str, limit: int) -> int:
+    def _loop_client(self) -> _LoopClient:
+        """This event loop's asyncio client and scripts (connections belong to a loop)."""
+        loop = asyncio.get_running_loop()
+        client = self._loop_clients.get(loop)
+        if client is None:
+            client = self._loop_clients[loop] = _LoopClient(self.url)
+        return client
+
+    @staticmethod
+    def _attach_args(socket_id: str, limit: int) -> list[str | float]:
         now = time.time()
-        args: list[str | float] = [now, now + _lease(), socket_id, limit, int(_lease()) + 1]
+        return [now, now + _lease(), socket_id, limit, int(_lease()) + 1]
+
+    @staticmethod
+    def _detach_args(socket_id: str, token: str) -> list[str | float]:
+        return [time.time(), socket_id, token, int(_grace_ttl() * 1000)]
+
+    def _renew_on(self, pipe: Any, user_id: int, socket_id: str) -> None:
+        sockets, _grace = self._keys(user_id)
+        pipe.zadd(sockets, {socket_id: time.time() + _lease()}, xx=True)
+        pipe.expire(sockets, int(_lease()) + 1)
+
+    def _online_on(self, pipe: Any, user_ids: list[int]) -> None:
+        now = time.time()
+        for uid in user_ids:
+            sockets, grace = self._keys(uid)
+            pipe.zcount(sockets, f"({now}", "+inf")
+            pipe.exists(grace)
+
+    @staticmethod
+    def _online_of(user_ids: list[int], replies: list[int]) -> set[int]:
+        return {
+            uid for i, uid in enumerate(user_ids) if replies[2 * i] > 0 or replies[2 * i + 1] > 0
+        }
+
+    def attach(self, user_id: int, socket_id: str, limit: int) -> int:
+        args = self._attach_args(socket_id, limit)
         return int(self._attach(keys=self._keys(user_id), args=args))
 
     def detach(self, user_id: int, socket_id: str, token: str) -> bool:
-        args: list[str | float] = [time.time(), socket_id, token, int(_grace_ttl() * 1000)]
+        args = self._detach_args(socket_id, token)
         return bool(self._detach(keys=self._keys(user_id), args=args))
 
     def renew(self, user_id: int, socket_id: str) -> None:
-        sockets, _grace = self._keys(user_id)
         pipe = self.client.pipeline()
-        pipe.zadd(sockets, {socket_id: time.time() + _lease()}, xx=True)
-        pipe.expire(sockets, int(_lease()) + 1)
+        self._renew_on(pipe, user_id, socket_id)
         pipe.execute()
 
     def settle(self, user_id: int, token: str) -> bool:
@@ -183,16 +261,33 @@ class RedisStore:
     def online(self, user_ids: list[int]) -> set[int]:
         if not user_ids:
             return set()
-        now = time.time()
         pipe = self.client.pipeline(transaction=False)
-        for uid in user_ids:
-            sockets, grace = self._keys(uid)
-            pipe.zcount(sockets, f"({now}", "+inf")
-            pipe.exists(grace)
-        replies = pipe.execute()
-        return {
-            uid for i, uid in enumerate(user_ids) if replies[2 * i] > 0 or replies[2 * i + 1] > 0
-        }
+        self._online_on(pipe, user_ids)
+        return self._online_of(user_ids, pipe.execute())
+
+    async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int:
+        args = self._attach_args(socket_id, limit)
+        return int(await self._loop_client().attach(keys=self._keys(user_id), args=args))
+
+    async def detach_async(self, user_id: int, socket_id: str, token: str) -> bool:
+        args = self._detach_args(socket_id, token)
+        return bool(await self._loop_client().detach(keys=self._keys(user_id), args=args))
+
+    async def renew_async(self, user_id: int, socket_id: str) -> None:
+        pipe = self._loop_client().client.pipeline()
+        self._renew_on(pipe, user_id, socket_id)
+        await pipe.execute()
+
+    async def settle_async(self, user_id: int, token: str) -> bool:
+        settle = self._loop_client().settle
+        return bool(await settle(keys=self._keys(user_id), args=[time.time(), token]))
+
+    async def online_async(self, user_ids: list[int]) -> set[int]:
+        if not user_ids:
+            return set()
+        pipe = self._loop_client().client.pipeline(transaction=False)
+        self._online_on(pipe, user_ids)
+        return self._online_of(user_ids, await pipe.execute())
 
     def sockets(self, user_id: int) -> int:
         sockets, _grace = self._keys(user_id)
@@ -257,18 +352,14 @@ class Connection:
         while True:
             await asyncio.sleep(_lease() / 3)
             try:
-                await sync_to_async(
-                    store().renew, thread_sensitive=False, executor=workers.executor()
-                )(self.user_id, self.socket_id)
+                await store().renew_async(self.user_id, self.socket_id)
             except Exception:
                 logger.exception("could not renew presence of user %s", self.user_id)
 
 
 async def connect(user: User, socket_id: str) -> Connection | None:
     """Register a socket; None when the user already has the maximum number open."""
-    came_online = await sync_to_async(
-        store().attach, thread_sensitive=False, executor=workers.executor()
-    )(user.pk, socket_id, settings.MAX_SOCKETS_PER_USER)
+    came_online = await store().attach_async(user.pk, socket_id, settings.MAX_SOCKETS_PER_USER)
     if came_online < 0:
         return None
     connection = Connection(user.pk, socket_id)
@@ -284,9 +375,7 @@ async def disconnect(connection: Connection) -> None:
         connection.renewing.cancel()
     token = uuid.uuid4().hex
     closed_at = datetime.now(UTC)
-    if await sync_to_async(store().detach, thread_sensitive=False, executor=workers.executor())(
-        connection.user_id, connection.socket_id, token
-    ):
+    if await store().detach_async(connection.user_id, connection.socket_id, token):
         task = asyncio.ensure_future(_settle_later(connection.user_id, token, closed_at))
         _settling.add(task)
         task.add_done_callback(_settling.discard)
@@ -298,9 +387,7 @@ _settling: set[asyncio.Task[None]] = set()
 
 async def _settle_later(user_id: int, token: str, closed_at: datetime) -> None:
     await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS))
-    if await sync_to_async(store().settle, thread_sensitive=False, executor=workers.executor())(
-        user_id, token
-    ):
+    if await store().settle_async(user_id, token):
         await _changed(user_id, OFFLINE, closed_at)
 
 
@@ -317,9 +404,7 @@ async def _changed(user_id: int, status: str, at: datetime) -> None:
 async def current(user_id: int) -> str | None:
     """The user's status now; None when the store cannot be reached (Redis down)."""
     try:
-        online = await sync_to_async(
-            online_ids, thread_sensitive=False, executor=workers.executor()
-        )([user_id])
+        online = await store().online_async([user_id])
     except Exception:
         logger.warning("presence store unavailable", exc_info=True)
         return None

@@ -310,17 +310,36 @@ def read_receipts_shared(*, viewer: User, subject: User) -> bool:
 
 def presence_audience(*, user: User) -> list[int]:
     """The users told when `user` goes online or offline: those sharing a chat with them
-    who may see their presence."""
+    who may see their presence (one fixed statement: every first socket runs this)."""
     if user.hide_presence:
         return []
-    peers = list(
-        User.objects.filter(memberships__chat__memberships__user_id=user.pk, hide_presence=False)
-        .exclude(pk=user.pk)
-        .values_list("pk", flat=True)
-        .distinct()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_AUDIENCE_SQL, [user.pk, user.pk, False])
+        peers = [pk for (pk,) in cursor.fetchall()]
     hidden = blocked_peers(user_id=user.pk, peer_ids=peers)
     return [pk for pk in peers if pk not in hidden]
+
+
+_AUDIENCE_SQL = (
+    f"SELECT DISTINCT u.id FROM {User._meta.db_table} u "
+    f"JOIN {Membership._meta.db_table} m ON m.user_id = u.id "
+    f"JOIN {Membership._meta.db_table} mine ON mine.chat_id = m.chat_id AND mine.user_id = %s "
+    "WHERE u.id <> %s AND u.hide_presence = %s ORDER BY u.id"
+)
+
+
+def user_for_presence(*, user_id: int) -> User:
+    """The user with PEER_FIELDS (what presence announcements need), by a compiled query."""
+    compiled = _user_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, [user_id if p == _NO_USER else p for p in compiled.params])
+        (row,) = compiled.convert(cursor.fetchall())
+    return User.from_db(connection.alias, PEER_FIELDS, row)
+
+
+@functools.cache
+def _user_sql(vendor: str) -> _Compiled:
+    return _Compiled.of(User.objects.filter(pk=_NO_USER).values_list(*PEER_FIELDS))
 
 
 # The send path's reads run for every socket send, so they are raw SQL (portable to SQLite

@@ -296,7 +296,8 @@ def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | 
         with connection.cursor() as cursor:
             for chat_id in sorted(fresh):
                 group = fresh[chat_id]
-                cursor.execute(_SEQ_SQL, [len(group), now, chat_id])
+                stamp = connection.ops.adapt_datetimefield_value(now)
+                cursor.execute(_SEQ_SQL, [len(group), stamp, chat_id])
                 (last,) = cursor.fetchone()
                 last_seqs[chat_id] = last
                 for seq, send in enumerate(group, start=last - len(group) + 1):
@@ -491,12 +492,16 @@ def _presence_resend(user: User, peers: list[User]) -> None:
 def presence_changed(*, user_id: int, status: str, at: datetime) -> None:
     """Record that a user went online or offline at `at`, and tell whoever may know."""
     with transaction.atomic():
-        User.objects.filter(pk=user_id).update(last_seen=at)
-        user = User.objects.get(pk=user_id)
+        with connection.cursor() as cursor:
+            cursor.execute(_LAST_SEEN_SQL, [connection.ops.adapt_datetimefield_value(at), user_id])
+        user = selectors.user_for_presence(user_id=user_id)
         audience = selectors.presence_audience(user=user)
         _after_commit(
             lambda: events.presence(subject=user, status=status, last_seen=at, user_ids=audience)
         )
+
+
+_LAST_SEEN_SQL = f"UPDATE {User._meta.db_table} SET last_seen = %s WHERE id = %s"
 
 
 def _after_commit(announce: Callable[[], None]) -> None:

@@ -42,9 +42,10 @@ def _aredis(url: str) -> Any:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = _async_clients[loop] = redis.asyncio.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url, max_connections=32, timeout=2, socket_timeout=2, socket_connect_timeout=2
         )
+        client = _async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
     return client
 
 

@@ -174,7 +174,7 @@ if REDIS_URL:
         "default": {
             # Measured (issue 8): the pub/sub layer keeps single-digit ms latencies where the
             # list-based RedisChannelLayer collapses at a few hundred consumers.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "chatsite.layers.PubSubLayer",
             "CONFIG": {
                 "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "chatsite"),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run Chatsite in the embedded mode (SQLite, in-memory channel layer).
-# Usage: ./scripts/run.sh   (HOST and PORT override 127.0.0.1:8000)
+# Usage: ./scripts/run.sh   (HOST and PORT override 127.0.0.1:8000; SERVER=uvicorn for uvicorn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +13,10 @@ PYTHON=${PYTHON:-python3}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 echo "Chatsite is running at http://$HOST:$PORT/  (Ctrl+C to stop)"
+if [ "${SERVER:-daphne}" = uvicorn ]; then
+  # The faster server of docs/benchmarks.md, as docs/deploy.md runs it.
+  exec .venv/bin/uvicorn --host "$HOST" --port "$PORT" --loop uvloop --http httptools \
+    --ws websockets-sansio --ws-per-message-deflate false --lifespan off \
+    chatsite.asgi:application
+fi
 exec .venv/bin/daphne -b "$HOST" -p "$PORT" chatsite.asgi:application
