@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
 import psycopg
 import redis
 
@@ -116,6 +117,14 @@ def reconcile(tally: Tally) -> dict[str, Any]:
     }
 
 
+def machine_busy(before: Any) -> float:
+    """Percent of all cores' time not idle since `before` (psutil.cpu_times())."""
+    after = psutil.cpu_times()
+    total = sum(after) - sum(before)
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    return round(100 * (1 - idle / total), 1) if total > 0 else 0.0
+
+
 def run_async(factory: Callable[[], Awaitable[Any]]) -> Any:
     return asyncio.run(factory())
 
@@ -168,6 +177,7 @@ class Live:
         writers = conns[::2] if one_way else conns
         token = uuid.uuid4().hex[:10]
         cpu0, t0 = server.cpu_seconds(), time.perf_counter()
+        machine0 = psutil.cpu_times()
         tally = await drive(
             conns,
             writers=writers,
@@ -182,6 +192,8 @@ class Live:
             offered=rate,
             connections=len(conns),
             server_cpu_percent=round(100 * (server.cpu_seconds() - cpu0) / wall, 1),
+            # Every core, everything (server, client, PostgreSQL, Redis): 100 = all busy.
+            machine_busy_percent=machine_busy(machine0),
             server_rss_mb=round(server.rss() / 2**20, 1),
         )
         if opened is not None:

@@ -515,8 +515,8 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
             f"### {key} runs",
             "",
             "| server | rep | sent | delivered msg/s | p50 | p90 | "
-            "p99 | max | undelivered | dup | server CPU % | RSS MB |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "p99 | max | undelivered | dup | server CPU % | machine busy % | RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for kind in ("floor", "product"):
             for i, run in enumerate(row[kind]["runs"], 1):
@@ -525,7 +525,8 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
                     f"| {kind} | {i} | {run['sent']:,} | {fmt(run['delivered_rate'])} | "
                     f"{fmt(lat.get('p50'))} | {fmt(lat.get('p90'))} | {fmt(lat.get('p99'))} | "
                     f"{fmt(lat.get('max'))} | {run['lost']} | {run['duplicated']} | "
-                    f"{fmt(run['server_cpu_percent'])} | {fmt(run['server_rss_mb'])} |"
+                    f"{fmt(run['server_cpu_percent'])} | "
+                    f"{fmt(run.get('machine_busy_percent'))} | {fmt(run['server_rss_mb'])} |"
                 )
         lines.append("")
     for key in ["B3", *sorted(k for k in rows if k.startswith("B3x"))]:
@@ -535,8 +536,9 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
         lines += [
             f"### {key} sweep",
             "",
-            "| server | offered | delivered msg/s | p50 | p99 | undelivered | server CPU % |",
-            "|---|---|---|---|---|---|---|",
+            "| server | offered | delivered msg/s | p50 | p99 | undelivered | server CPU % | "
+            "machine busy % |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for kind in ("floor", "product"):
             for run in row.get(kind, {}).get("steps", []):
@@ -544,7 +546,8 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
                 lines.append(
                     f"| {kind} | {run['offered']:,} | {fmt(run['delivered_rate'])} | "
                     f"{fmt(lat.get('p50'))} | {fmt(lat.get('p99'))} | {run['lost']:,} | "
-                    f"{fmt(run['server_cpu_percent'])} |"
+                    f"{fmt(run['server_cpu_percent'])} | "
+                    f"{fmt(run.get('machine_busy_percent'))} |"
                 )
         lines.append("")
     for key in ("B6", "B6s"):
