@@ -340,6 +340,7 @@ class Live:
                 )["product"]
             runs = []
             for rep in range(self.plan.reps):
+                self.flush_redis()  # a cold storm, as in b5
                 server = self.server("product")
                 try:
                     runs.append(
@@ -429,6 +430,9 @@ class Live:
         for kind in ("floor", "product"):
             runs = []
             for rep in range(self.plan.reps):
+                # A cold storm: nobody online or in their grace period from an earlier row,
+                # so every socket's user comes online and is announced to their peers.
+                self.flush_redis()
                 server = self.server(kind)
                 try:
                     runs.append(run_async(lambda s=server: self.storm(s, accounts)))
@@ -466,6 +470,7 @@ class Live:
         return self.soaked("B6s", rate=10, churn_per_s=2, duration=min(self.plan.soak, 180.0))
 
     def soaked(self, name: str, **load: float) -> dict[str, Any]:
+        self.flush_redis()  # no presence keys left by an earlier row in the baseline
         server = self.server("product")
         try:
             result, tally = run_async(lambda: self.soak(server, **load))
@@ -508,7 +513,17 @@ class Live:
     ) -> tuple[dict[str, Any], Tally]:
         steady = self.accounts[: 2 * 100]
         pool = self.accounts[2 * PAIRS_LOAD : 2 * PAIRS_LOAD + 2000]
-        warm = await open_many(self.target(server), self.accounts[-10:])
+        # The baseline is a server that has served this kind of traffic (its connection
+        # pools at working size), with no socket open: 20 s of the soak's load first.
+        warm = await open_many(self.target(server), steady)
+        await drive(
+            warm.conns,
+            writers=warm.conns,
+            rate=rate,
+            duration=20.0,
+            warmup=0.0,
+            token=uuid.uuid4().hex[:10],
+        )
         await close_all(warm.conns)
         await asyncio.sleep(5.0)
         baseline = self.redis_state()  # server up and warm, no sockets open

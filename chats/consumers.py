@@ -83,6 +83,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.storing is not None:
             await asyncio.wait([self.storing], timeout=5)
         await receipts.settle(timeout=5)
+        await presence.settle(timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         try:

@@ -365,7 +365,7 @@ async def connect(user: User, socket_id: str) -> Connection | None:
     connection = Connection(user.pk, socket_id)
     connection.renewing = asyncio.ensure_future(connection.renew_forever())
     if came_online:
-        await _changed(user.pk, ONLINE, datetime.now(UTC))
+        _changed(user.pk, ONLINE, datetime.now(UTC))
     return connection
 
 
@@ -388,17 +388,58 @@ _settling: set[asyncio.Task[None]] = set()
 async def _settle_later(user_id: int, token: str, closed_at: datetime) -> None:
     await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS))
     if await store().settle_async(user_id, token):
-        await _changed(user_id, OFFLINE, closed_at)
+        _changed(user_id, OFFLINE, closed_at)
 
 
-async def _changed(user_id: int, status: str, at: datetime) -> None:
-    from chats import services
+class _Announcer:
+    """Presence changes of a process's sockets, announced together: during a connect storm
+    each batch is one worker hop, one transaction and the same few statements, instead of
+    a hop and five statements per socket. A change waits ANNOUNCE_SECONDS at most."""
 
-    try:
-        await workers.db(services.presence_changed)(user_id=user_id, status=status, at=at)
-    except Exception:
-        # Presence is advisory: a failed broadcast must not break the socket.
-        logger.exception("could not announce user %s as %s", user_id, status)
+    def __init__(self) -> None:
+        self.pending: list[tuple[int, str, datetime]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def note(self, user_id: int, status: str, at: datetime) -> None:
+        self.pending.append((user_id, status, at))
+        if self.task is None:
+            self.task = asyncio.ensure_future(self.flush())
+
+    async def flush(self) -> None:
+        from chats import services
+
+        try:
+            await asyncio.sleep(ANNOUNCE_SECONDS)
+            while self.pending:
+                batch, self.pending = self.pending, []
+                try:
+                    await workers.db(services.presences_changed)(batch)
+                except Exception:
+                    # Presence is advisory: a failed broadcast must not break the sockets.
+                    logger.exception("could not announce %d presence changes", len(batch))
+        finally:
+            self.task = None
+
+
+ANNOUNCE_SECONDS = 0.02
+_announcers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Announcer] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def settle(timeout: float) -> None:
+    """Wait (at most `timeout` seconds) for this loop's announcements in flight."""
+    announcer = _announcers.get(asyncio.get_running_loop())
+    if announcer is not None and announcer.task is not None:
+        await asyncio.wait([announcer.task], timeout=timeout)
+
+
+def _changed(user_id: int, status: str, at: datetime) -> None:
+    loop = asyncio.get_running_loop()
+    announcer = _announcers.get(loop)
+    if announcer is None:
+        announcer = _announcers[loop] = _Announcer()
+    announcer.note(user_id, status, at)
 
 
 async def current(user_id: int) -> str | None:

@@ -310,36 +310,42 @@ def read_receipts_shared(*, viewer: User, subject: User) -> bool:
 
 def presence_audience(*, user: User) -> list[int]:
     """The users told when `user` goes online or offline: those sharing a chat with them
-    who may see their presence (one fixed statement: every first socket runs this)."""
-    if user.hide_presence:
-        return []
+    who may see their presence."""
+    return presence_audiences(users=[user])[user.pk]
+
+
+def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
+    """`presence_audience` of each of `users`, in two statements for all of them."""
+    ids = [u.pk for u in users if not u.hide_presence]
+    out: dict[int, list[int]] = {u.pk: [] for u in users}
+    if not ids:
+        return out
+    marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
-        cursor.execute(_AUDIENCE_SQL, [user.pk, user.pk, False])
-        peers = [pk for (pk,) in cursor.fetchall()]
-    hidden = blocked_peers(user_id=user.pk, peer_ids=peers)
-    return [pk for pk in peers if pk not in hidden]
+        cursor.execute(
+            f"SELECT mine.user_id, u.id FROM {Membership._meta.db_table} mine "
+            f"JOIN {Membership._meta.db_table} m ON m.chat_id = mine.chat_id "
+            "AND m.user_id <> mine.user_id "
+            f"JOIN {User._meta.db_table} u ON u.id = m.user_id "
+            f"WHERE mine.user_id IN ({marks}) AND u.hide_presence = %s ORDER BY u.id",
+            [*ids, False],
+        )
+        pairs = cursor.fetchall()
+        cursor.execute(
+            f"SELECT blocker_id, blocked_id FROM {Block._meta.db_table} "
+            f"WHERE blocker_id IN ({marks}) OR blocked_id IN ({marks})",
+            [*ids, *ids],
+        )
+        blocked = {frozenset(pair) for pair in cursor.fetchall()}
+    for user_id, peer_id in pairs:
+        if frozenset((user_id, peer_id)) not in blocked:
+            out[user_id].append(peer_id)
+    return out
 
 
-_AUDIENCE_SQL = (
-    f"SELECT DISTINCT u.id FROM {User._meta.db_table} u "
-    f"JOIN {Membership._meta.db_table} m ON m.user_id = u.id "
-    f"JOIN {Membership._meta.db_table} mine ON mine.chat_id = m.chat_id AND mine.user_id = %s "
-    "WHERE u.id <> %s AND u.hide_presence = %s ORDER BY u.id"
-)
-
-
-def user_for_presence(*, user_id: int) -> User:
-    """The user with PEER_FIELDS (what presence announcements need), by a compiled query."""
-    compiled = _user_sql(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, [user_id if p == _NO_USER else p for p in compiled.params])
-        (row,) = compiled.convert(cursor.fetchall())
-    return User.from_db(connection.alias, PEER_FIELDS, row)
-
-
-@functools.cache
-def _user_sql(vendor: str) -> _Compiled:
-    return _Compiled.of(User.objects.filter(pk=_NO_USER).values_list(*PEER_FIELDS))
+def users_for_presence(*, user_ids: list[int]) -> list[User]:
+    """The users with PEER_FIELDS (what presence announcements need), in id order."""
+    return list(User.objects.filter(pk__in=user_ids).only(*PEER_FIELDS).order_by("pk"))
 
 
 # The send path's reads run for every socket send, so they are raw SQL (portable to SQLite

@@ -491,14 +491,36 @@ def _presence_resend(user: User, peers: list[User]) -> None:
 
 def presence_changed(*, user_id: int, status: str, at: datetime) -> None:
     """Record that a user went online or offline at `at`, and tell whoever may know."""
+    presences_changed([(user_id, status, at)])
+
+
+def presences_changed(changes: list[tuple[int, str, datetime]]) -> None:
+    """`presence_changed` for several users at once (a process's batch, chats/presence.py):
+    one transaction, the same few statements whatever the count; a user listed twice keeps
+    the later change."""
+    latest = {user_id: (status, at) for user_id, status, at in changes}
+    if not latest:
+        return
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(_LAST_SEEN_SQL, [connection.ops.adapt_datetimefield_value(at), user_id])
-        user = selectors.user_for_presence(user_id=user_id)
-        audience = selectors.presence_audience(user=user)
-        _after_commit(
-            lambda: events.presence(subject=user, status=status, last_seen=at, user_ids=audience)
-        )
+            cursor.executemany(
+                _LAST_SEEN_SQL,
+                [
+                    (connection.ops.adapt_datetimefield_value(at), user_id)
+                    for user_id, (_status, at) in latest.items()
+                ],
+            )
+        users = selectors.users_for_presence(user_ids=list(latest))
+        audiences = selectors.presence_audiences(users=users)
+        announce = [
+            (user, *latest[user.pk], audiences[user.pk]) for user in users if audiences[user.pk]
+        ]
+        _after_commit(lambda: _announce_presences(announce))
+
+
+def _announce_presences(announce: list[tuple[User, str, datetime, list[int]]]) -> None:
+    for user, status, at, audience in announce:
+        events.presence(subject=user, status=status, last_seen=at, user_ids=audience)
 
 
 _LAST_SEEN_SQL = f"UPDATE {User._meta.db_table} SET last_seen = %s WHERE id = %s"

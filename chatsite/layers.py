@@ -1,11 +1,17 @@
-"""The Redis pub/sub channel layer, without a Redis subscription per socket.
+"""The Redis pub/sub channel layer of channels-redis, with two changes measured in
+docs/benchmarks.md.
 
-channels-redis subscribes every consumer's own ("specific") channel on Redis so that other
-processes can `send()` to it directly; Chatsite never does that (every event goes to a
-user's group, which is still subscribed on Redis, once per process and user). Skipping that
-subscription (and its unsubscribe) was measured at about a tenth of the CPU of a connect
-storm (docs/benchmarks.md, B5). Messages for a socket still arrive through its groups; a
-direct `send()` to a channel name would reach only sockets of this process.
+- No Redis subscription per socket. channels-redis subscribes every consumer's own
+  ("specific") channel so that other processes can `send()` to it directly; Chatsite never
+  does (every event goes to a user's group, still subscribed once per process and user).
+  Skipping it (and its unsubscribe) saves a round trip per connect. A direct `send()` to a
+  channel name reaches only sockets of this process.
+- Publishes are not serialized. channels-redis publishes under a per-process lock, so one
+  publish and its round trip are in flight at a time: that capped a process at about 1,200
+  publishes per second with the CPU half idle (the relay's plateau; the product's, at two
+  or three events per message, was about 500 messages per second). `group_send` publishes on
+  the pooled client directly, and `group_send_many` publishes a list in one pipeline, in
+  order (events.py rings through it).
 """
 
 from __future__ import annotations
@@ -22,6 +28,24 @@ class _LoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
         channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
         self.channels[channel] = asyncio.Queue()
         return channel
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        await self.group_send_many([(group, message)])
+
+    async def group_send_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publish each (group, message), in order, one pipeline (round trip) per shard."""
+        by_shard: dict[int, tuple[Any, list[tuple[str, bytes]]]] = {}
+        for group, message in messages:
+            channel = self._get_group_channel_name(group)
+            shard = self._get_shard(channel)
+            entry = by_shard.setdefault(id(shard), (shard, []))
+            entry[1].append((channel, self.channel_layer.serialize(message)))
+        for shard, publishes in by_shard.values():
+            shard._ensure_redis()
+            pipe = shard._redis.pipeline(transaction=False)
+            for channel, payload in publishes:
+                pipe.publish(channel, payload)
+            await pipe.execute()
 
 
 class PubSubLayer(RedisPubSubChannelLayer):  # type: ignore[misc]

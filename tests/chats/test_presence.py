@@ -224,3 +224,35 @@ async def test_turning_hide_presence_on_and_off_is_announced_live(socket, alice,
     await db(post_privacy)(send_read_receipts="on")
     assert presences([await b.recv()]) == [("alice", "online")]
     assert presences([await a.recv()]) == [("bob", "online")]
+
+
+async def test_a_batch_of_presence_changes_is_stored_and_announced_per_user(
+    alice, bob, carol, user_factory, monkeypatch
+):
+    """Connect storms announce in batches (chats/presence.py): each user of a batch gets its
+    own audience, its last_seen is stored, and the later of two changes of a user wins."""
+    dave = await db(user_factory)(username="dave", hide_presence=True)
+    await db(make_chat)(alice, bob)
+    await db(make_chat)(carol, bob)
+    await db(make_chat)(dave, bob)
+    await db(services.block_user)(blocker=bob, blocked=carol)
+    rung = []
+    monkeypatch.setattr(
+        services.events,
+        "presence",
+        lambda **kw: rung.append((kw["subject"].username, kw["status"], kw["user_ids"])),
+    )
+    t1, t2 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 5, 0, tzinfo=UTC)
+    await db(services.presences_changed)(
+        [
+            (alice.pk, presence.ONLINE, t1),
+            (carol.pk, presence.ONLINE, t1),
+            (dave.pk, presence.ONLINE, t1),
+            (alice.pk, presence.OFFLINE, t2),
+        ]
+    )
+    # carol and bob have a block between them; dave hides his presence: no one to tell.
+    assert rung == [("alice", "offline", [bob.pk])]
+    stored = await db(lambda: dict(User.objects.values_list("username", "last_seen")))()
+    assert (stored["alice"], stored["carol"], stored["dave"]) == (t2, t1, t1)
+    assert stored["bob"] is None
