@@ -365,7 +365,7 @@ async def connect(user: User, socket_id: str) -> Connection | None:
     connection = Connection(user.pk, socket_id)
     connection.renewing = asyncio.ensure_future(connection.renew_forever())
     if came_online:
-        _changed(user.pk, ONLINE, datetime.now(UTC))
+        await _changed(user.pk, ONLINE, datetime.now(UTC))
     return connection
 
 
@@ -388,22 +388,25 @@ _settling: set[asyncio.Task[None]] = set()
 async def _settle_later(user_id: int, token: str, closed_at: datetime) -> None:
     await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS))
     if await store().settle_async(user_id, token):
-        _changed(user_id, OFFLINE, closed_at)
+        await _changed(user_id, OFFLINE, closed_at)
 
 
 class _Announcer:
     """Presence changes of a process's sockets, announced together: during a connect storm
     each batch is one worker hop, one transaction and the same few statements, instead of
-    a hop and five statements per socket. A change waits ANNOUNCE_SECONDS at most."""
+    a hop and five statements per socket. A change waits ANNOUNCE_SECONDS at most, and its
+    caller until it is announced (so it precedes whatever the socket does next)."""
 
     def __init__(self) -> None:
-        self.pending: list[tuple[int, str, datetime]] = []
+        self.pending: list[tuple[int, str, datetime, asyncio.Future[None]]] = []
         self.task: asyncio.Task[None] | None = None
 
-    def note(self, user_id: int, status: str, at: datetime) -> None:
-        self.pending.append((user_id, status, at))
+    def note(self, user_id: int, status: str, at: datetime) -> asyncio.Future[None]:
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((user_id, status, at, done))
         if self.task is None:
             self.task = asyncio.ensure_future(self.flush())
+        return done
 
     async def flush(self) -> None:
         from chats import services
@@ -413,10 +416,13 @@ class _Announcer:
             while self.pending:
                 batch, self.pending = self.pending, []
                 try:
-                    await workers.db(services.presences_changed)(batch)
+                    await workers.db(services.presences_changed)([c[:3] for c in batch])
                 except Exception:
                     # Presence is advisory: a failed broadcast must not break the sockets.
                     logger.exception("could not announce %d presence changes", len(batch))
+                for *_change, done in batch:
+                    if not done.done():
+                        done.set_result(None)
         finally:
             self.task = None
 
@@ -434,12 +440,12 @@ async def settle(timeout: float) -> None:
         await asyncio.wait([announcer.task], timeout=timeout)
 
 
-def _changed(user_id: int, status: str, at: datetime) -> None:
+async def _changed(user_id: int, status: str, at: datetime) -> None:
     loop = asyncio.get_running_loop()
     announcer = _announcers.get(loop)
     if announcer is None:
         announcer = _announcers[loop] = _Announcer()
-    announcer.note(user_id, status, at)
+    await asyncio.shield(announcer.note(user_id, status, at))
 
 
 async def current(user_id: int) -> str | None:
