@@ -26,6 +26,7 @@ from django.conf import settings
 
 from accounts.models import User
 from chats import workers
+from chatsite import redis_clients
 
 logger = logging.getLogger(__name__)
 
@@ -174,19 +175,6 @@ return 1
 """
 
 
-class _LoopClient:
-    def __init__(self, url: str) -> None:
-        import redis.asyncio
-
-        # A bounded pool that waits for a free connection: a connect storm must queue its
-        # calls, not fail them ("Too many connections" from the default pool).
-        pool = redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=32, timeout=10)
-        self.client = redis.asyncio.Redis(connection_pool=pool)
-        self.attach = self.client.register_script(_ATTACH)
-        self.detach = self.client.register_script(_DETACH)
-        self.settle = self.client.register_script(_SETTLE)
-
-
 class RedisStore:
     """The store shared by every process: per user, a sorted set of socket ids scored by
     lease expiry, and a grace key holding the token of the pending offline transition."""
@@ -196,9 +184,6 @@ class RedisStore:
 
         self.url = url
         self.client = redis.Redis.from_url(url)
-        self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClient] = (
-            weakref.WeakKeyDictionary()
-        )
         self.prefix = f"{prefix}:presence"
         self._attach = self.client.register_script(_ATTACH)
         self._detach = self.client.register_script(_DETACH)
@@ -207,13 +192,18 @@ class RedisStore:
     def _keys(self, user_id: int) -> list[str]:
         return [f"{self.prefix}:sockets:{user_id}", f"{self.prefix}:grace:{user_id}"]
 
-    def _loop_client(self) -> _LoopClient:
-        """This event loop's asyncio client and scripts (connections belong to a loop)."""
-        loop = asyncio.get_running_loop()
-        client = self._loop_clients.get(loop)
-        if client is None:
-            client = self._loop_clients[loop] = _LoopClient(self.url)
-        return client
+    def _aclient(self) -> Any:
+        return redis_clients.for_loop(self.url)
+
+    async def _run_async(self, script: Any, user_id: int, args: list[Any]) -> Any:
+        """One of the scripts (registered on the blocking client) on this loop's client."""
+        from redis.exceptions import NoScriptError
+
+        keys = self._keys(user_id)
+        try:
+            return await self._aclient().evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:  # a Redis that has not seen it yet (or restarted): load it
+            return await self._aclient().eval(script.script, len(keys), *keys, *args)
 
     @staticmethod
     def _attach_args(socket_id: str, limit: int) -> list[str | float]:
@@ -267,25 +257,24 @@ class RedisStore:
 
     async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int:
         args = self._attach_args(socket_id, limit)
-        return int(await self._loop_client().attach(keys=self._keys(user_id), args=args))
+        return int(await self._run_async(self._attach, user_id, args))
 
     async def detach_async(self, user_id: int, socket_id: str, token: str) -> bool:
         args = self._detach_args(socket_id, token)
-        return bool(await self._loop_client().detach(keys=self._keys(user_id), args=args))
+        return bool(await self._run_async(self._detach, user_id, args))
 
     async def renew_async(self, user_id: int, socket_id: str) -> None:
-        pipe = self._loop_client().client.pipeline()
+        pipe = self._aclient().pipeline()
         self._renew_on(pipe, user_id, socket_id)
         await pipe.execute()
 
     async def settle_async(self, user_id: int, token: str) -> bool:
-        settle = self._loop_client().settle
-        return bool(await settle(keys=self._keys(user_id), args=[time.time(), token]))
+        return bool(await self._run_async(self._settle, user_id, [time.time(), token]))
 
     async def online_async(self, user_ids: list[int]) -> set[int]:
         if not user_ids:
             return set()
-        pipe = self._loop_client().client.pipeline(transaction=False)
+        pipe = self._aclient().pipeline(transaction=False)
         self._online_on(pipe, user_ids)
         return self._online_of(user_ids, await pipe.execute())
 

@@ -10,15 +10,15 @@ Redis failure never stops people from sending or logging in; the limits return w
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
-import weakref
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+
+from chatsite import redis_clients
 
 logger = logging.getLogger(__name__)
 
@@ -28,25 +28,6 @@ def _redis(url: str) -> Any:
     import redis
 
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _aredis(url: str) -> Any:
-    """One asyncio client per event loop (its connections belong to that loop)."""
-    import redis.asyncio
-
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            url, max_connections=32, timeout=2, socket_timeout=2, socket_connect_timeout=2
-        )
-        client = _async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
-    return client
 
 
 def _prefix() -> str:
@@ -88,7 +69,7 @@ async def hit_many_async(key: str, count: int, *, limit: int, window: int) -> in
         return hit_many(key, count, limit=limit, window=window)
     cache_key = f"{_prefix()}:{_bucket(key, window)}"
     try:
-        pipe = _aredis(settings.REDIS_URL).pipeline(transaction=False)
+        pipe = redis_clients.for_loop(settings.REDIS_URL).pipeline(transaction=False)
         pipe.incrby(cache_key, count)
         pipe.expire(cache_key, window + 1)
         total, _ = await pipe.execute()
