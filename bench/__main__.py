@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.config import RESULTS_DIR, ROOT, Config, django_env
+from bench.config import RESULTS_DIR, ROOT, Config, cpu_split, django_env
 
 LIVE_ROWS = (
     "B1",
@@ -50,6 +50,7 @@ def cmd_live(args: argparse.Namespace) -> None:
     config = Config()
     plan = Plan.quick() if args.quick else Plan.full()
     client_cores = pin_self_to_client_cores()
+    server_cores, _ = cpu_split()
     rows = args.rows.split(",") if args.rows else list(LIVE_ROWS)
     started = time.perf_counter()
     accounts = seed_accounts(max(plan.idle, plan.storm, 2 * 200 + 2000) + 10)
@@ -63,6 +64,7 @@ def cmd_live(args: argparse.Namespace) -> None:
     out: dict[str, Any] = {
         "plan": plan.__dict__,
         "client_cores": client_cores,
+        "server_cores": server_cores,
         "server": server,
         "rows": {},
     }
@@ -72,6 +74,7 @@ def cmd_live(args: argparse.Namespace) -> None:
         out.setdefault("log", [])
         if out.get("server", "daphne") != server:
             raise SystemExit(f"the results to merge into were measured on {out.get('server')}")
+        out["client_cores"], out["server_cores"] = client_cores, server_cores
     for row in rows:
         handler = getattr(live, row.lower())
         out["rows"][row] = handler()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -40,8 +41,13 @@ class Config:
         return port
 
 
+@functools.cache
 def cpu_split() -> tuple[list[int] | None, list[int] | None]:
-    """(server cores, client cores): separate halves when taskset and 2+ cores exist."""
+    """(server cores, client cores): separate halves when taskset and 2+ cores exist.
+
+    Worked out once, from the cores this process had before `pin_self_to_client_cores`
+    narrowed them: asked again after, it would see only the client's half and start the
+    servers unpinned on the client's core (as every live row before 2026-11-28 did)."""
     cores = sorted(os.sched_getaffinity(0))
     if os.environ.get("BENCH_PIN", "1") == "0" or len(cores) < 2 or shutil.which("taskset") is None:
         return None, None

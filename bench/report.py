@@ -708,6 +708,8 @@ def write() -> Path:
 
 
 def cores(live: dict[str, Any], _who: str) -> str:
+    if live.get("server_cores"):
+        return str(live["server_cores"])
     client = live.get("client_cores")
     if not client:
         return "(not pinned)"

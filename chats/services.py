@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
@@ -166,45 +168,138 @@ async def _store_fresh_async(sender: User, sends: list[_Send]) -> dict[int, Sent
     if len({s.client_id for s in sends}) < len(sends):
         return None  # a repeat inside the batch
     async with aconn.connection() as conn:
-        try:
-            async with conn.transaction(), conn.cursor() as cursor:
-                targets = await selectors.send_targets_async(
-                    cursor, user_id=sender.pk, chat_ids=sorted(by_chat)
-                )
-                if len(targets) < len(by_chat) or any(t.blocked for t in targets.values()):
-                    return None
-                now = timezone.now()
-                messages: list[Message] = []
-                last_seqs: dict[int, int] = {}
-                for chat_id in sorted(by_chat):
-                    group = by_chat[chat_id]
-                    await cursor.execute(_SEQ_SQL, [len(group), now, chat_id])
-                    row = await cursor.fetchone()
-                    assert row is not None  # the chat row was read just above
-                    last_seqs[chat_id] = last = row[0]
-                    first = last - len(group) + 1
-                    messages += [
-                        _new_message(sender, send, seq, now)
-                        for seq, send in enumerate(group, start=first)
-                    ]
-                await cursor.execute(_insert_sql(len(messages)), _insert_params(messages))
-                for message, (pk,) in zip(messages, await cursor.fetchall(), strict=True):
-                    message.pk = pk
-                for chat_id, seq in last_seqs.items():
-                    await cursor.execute(_POINTERS_SQL, [seq, seq, seq, seq, chat_id, sender.pk])
-        except psycopg.errors.UniqueViolation:
-            return None  # a resend raced this batch: the ORM way sorts it out
-        peers = {chat_id: targets[chat_id].peer_id for chat_id in by_chat}
-        try:
-            async with conn.cursor() as cursor:
-                counts = await selectors.unread_of_members_async(cursor, chat_ids=list(peers))
-        except psycopg.Error:
-            # Stored and about to be acked: ring without counts rather than not at all.
-            logger.exception("could not read unread counts after a send")
-            counts = {}
+        if len(by_chat) == 1:
+            ((chat_id, group),) = by_chat.items()
+            try:
+                async with conn.cursor() as cursor:
+                    one = await _store_one_chat_async(cursor, sender, chat_id, group)
+            except psycopg.errors.UniqueViolation:
+                return None  # a resend raced this batch: the ORM way sorts it out
+            if one is None:
+                return None
+            messages, peer_id, counts = one
+            peers = {chat_id: peer_id}
+        else:
+            stored = await _store_chats_async(conn, sender, by_chat)
+            if stored is None:
+                return None
+            messages, peers, counts = stored
     events.messages_created(messages=messages, peers=peers, counts=counts)
     by_client_id = {m.client_id: m for m in messages}
     return {send.index: (by_client_id[send.client_id], True) for send in sends}
+
+
+async def _store_chats_async(
+    conn: psycopg.AsyncConnection[Any], sender: User, by_chat: dict[int, list[_Send]]
+) -> tuple[list[Message], dict[int, int], dict[tuple[int, int], tuple[int, int]]] | None:
+    """A batch for several chats: one transaction, a statement per step."""
+    try:
+        async with conn.transaction(), conn.cursor() as cursor:
+            targets = await selectors.send_targets_async(
+                cursor, user_id=sender.pk, chat_ids=sorted(by_chat)
+            )
+            if len(targets) < len(by_chat) or any(t.blocked for t in targets.values()):
+                return None
+            now = timezone.now()
+            messages: list[Message] = []
+            last_seqs: dict[int, int] = {}
+            for chat_id in sorted(by_chat):
+                group = by_chat[chat_id]
+                await cursor.execute(_SEQ_SQL, [len(group), now, chat_id])
+                row = await cursor.fetchone()
+                assert row is not None  # the chat row was read just above
+                last_seqs[chat_id] = last = row[0]
+                first = last - len(group) + 1
+                messages += [
+                    _new_message(sender, send, seq, now)
+                    for seq, send in enumerate(group, start=first)
+                ]
+            await cursor.execute(_insert_sql(len(messages)), _insert_params(messages))
+            for message, (pk,) in zip(messages, await cursor.fetchall(), strict=True):
+                message.pk = pk
+            for chat_id, seq in last_seqs.items():
+                await cursor.execute(_POINTERS_SQL, [seq, seq, seq, seq, chat_id, sender.pk])
+    except psycopg.errors.UniqueViolation:
+        return None  # a resend raced this batch: the ORM way sorts it out
+    peers = {chat_id: targets[chat_id].peer_id for chat_id in by_chat}
+    try:
+        async with conn.cursor() as cursor:
+            counts = await selectors.unread_of_members_async(cursor, chat_ids=list(peers))
+    except psycopg.Error:
+        # Stored and about to be acked: ring without counts rather than not at all.
+        logger.exception("could not read unread counts after a send")
+        counts = {}
+    return messages, peers, counts
+
+
+async def _store_one_chat_async(
+    cursor: psycopg.AsyncCursor[Any], sender: User, chat_id: int, group: list[_Send]
+) -> tuple[list[Message], int, dict[tuple[int, int], tuple[int, int]]] | None:
+    """A batch for one chat in one statement (one round trip, its own transaction): the
+    messages, the peer and both members' unread counts; None, with nothing written, when
+    the sender may not send there (not a member, a block)."""
+    now = timezone.now()
+    params: dict[str, Any] = {"user": sender.pk, "chat": chat_id, "n": len(group), "now": now}
+    for k, send in enumerate(group, start=1):
+        params[f"b{k}"], params[f"c{k}"] = send.body, send.client_id
+    await cursor.execute(_one_chat_sql(len(group)), params)
+    rows = await cursor.fetchall()
+    if not rows:
+        return None
+    first = rows[0][2] - len(group) + 1
+    messages = []
+    for pk, seq, _last, _peer, *_counts in rows:
+        message = _new_message(sender, group[seq - first], seq, now)
+        message.pk = pk
+        messages.append(message)
+    messages.sort(key=lambda m: m.seq)
+    _, _, _, peer_id, sender_total, peer_unread, peer_total = rows[0]
+    counts = {
+        (chat_id, sender.pk): (0, max(0, sender_total)),
+        (chat_id, peer_id): (max(0, peer_unread), max(0, peer_total)),
+    }
+    return messages, peer_id, counts
+
+
+@functools.cache
+def _one_chat_sql(count: int) -> str:
+    """Seqs, rows and the sender's pointers for `count` sends to one chat, as one statement.
+
+    Every part sees the snapshot from before the statement, but the chat row's UPDATE
+    waits for (and then sees) a concurrent send's seqs; the row lock is held to the end, so
+    seqs stay gapless and in commit order. The unread counts are worked out from that
+    snapshot plus what this statement changes (the sender has read this chat; the peer
+    has `count` more unread)."""
+    chat, membership = Chat._meta.db_table, Membership._meta.db_table
+    message, block = Message._meta.db_table, Block._meta.db_table
+    values = ", ".join(f"({k}, %(b{k})s, %(c{k})s)" for k in range(1, count + 1))
+    unread_total = (
+        f"(SELECT COALESCE(SUM(c2.last_seq - m2.read_seq), 0) FROM {membership} m2 "
+        f"JOIN {chat} c2 ON c2.id = m2.chat_id WHERE m2.user_id = {{}})"
+    )
+    return (
+        f"WITH t AS (SELECT c.id, c.last_seq AS before, CASE WHEN c.user_low_id = %(user)s "
+        f"THEN c.user_high_id ELSE c.user_low_id END AS peer FROM {chat} c "
+        "WHERE c.id = %(chat)s AND (c.user_low_id = %(user)s OR c.user_high_id = %(user)s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {block} b WHERE (b.blocker_id = c.user_low_id AND "
+        "b.blocked_id = c.user_high_id) OR (b.blocker_id = c.user_high_id AND "
+        "b.blocked_id = c.user_low_id))), "
+        f"s AS (UPDATE {chat} c SET last_seq = c.last_seq + %(n)s, last_message_at = %(now)s "
+        "FROM t WHERE c.id = t.id RETURNING c.last_seq), "
+        f"i AS (INSERT INTO {message} ({', '.join(_INSERT_COLUMNS)}, removed_reason) "
+        "SELECT %(chat)s, s.last_seq - %(n)s + v.k, %(user)s, v.body, v.client_id, %(now)s, '' "
+        f"FROM s, (VALUES {values}) AS v (k, body, client_id) RETURNING id, seq), "
+        f"p AS (UPDATE {membership} m SET read_seq = GREATEST(m.read_seq, s.last_seq), "
+        "delivered_seq = GREATEST(m.delivered_seq, s.last_seq) FROM s "
+        "WHERE m.chat_id = %(chat)s AND m.user_id = %(user)s) "
+        "SELECT i.id, i.seq, s.last_seq, t.peer, "
+        f"{unread_total.format('%(user)s')} - (t.before - COALESCE(sm.read_seq, 0)), "
+        "s.last_seq - COALESCE(pm.read_seq, 0), "
+        f"{unread_total.format('t.peer')} - t.before + s.last_seq "
+        f"FROM i CROSS JOIN s CROSS JOIN t "
+        f"LEFT JOIN {membership} sm ON sm.chat_id = t.id AND sm.user_id = %(user)s "
+        f"LEFT JOIN {membership} pm ON pm.chat_id = t.id AND pm.user_id = t.peer"
+    )
 
 
 def _store_one(sender: User, send: _Send) -> Sent | Refused:

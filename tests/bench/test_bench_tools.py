@@ -217,3 +217,23 @@ def test_plan_reader_flags_sequential_and_filter_only_index_scans():
     assert not full_scan(
         "SEARCH accounts_user USING INDEX ci (username>?)", "accounts_user", "sqlite"
     )
+
+
+def test_servers_stay_off_the_load_clients_cores_after_it_pins_itself():
+    import os
+
+    from bench import config, server
+
+    before = os.sched_getaffinity(0)
+    config.cpu_split.cache_clear()
+    try:
+        server_cores, client_cores = config.cpu_split()
+        assert server.pin_self_to_client_cores() == client_cores
+        assert os.sched_getaffinity(0) == set(client_cores)
+        # Asked after the pinning, the split is still the one from before it.
+        cmd = server._pin(["uvicorn"])
+        assert cmd == ["taskset", "-c", ",".join(map(str, server_cores)), "uvicorn"]
+        assert not set(server_cores) & set(client_cores)
+    finally:
+        os.sched_setaffinity(0, before)
+        config.cpu_split.cache_clear()

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 from django.db import connection
 
-from chats import events, services
+from chats import events, selectors, services
 from chats.models import Chat, Membership, Message
 from chats.validation import Refused
 from tests.factories import UserFactory, make_chat
@@ -112,20 +112,27 @@ def test_a_blocked_chat_refuses_new_sends(loop, people):
 
 def test_both_members_are_rung_with_their_unread_counts(loop, people, monkeypatch):
     alice, bob, carol = people
-    ab, cb = make_chat(alice, bob), make_chat(carol, bob)
+    ab, cb, ac = make_chat(alice, bob), make_chat(carol, bob), make_chat(alice, carol)
     send(loop, carol, [(cb.pk, "from-carol", "hi bob")])
+    send(loop, carol, [(ac.pk, "to-alice", "hi alice")])  # alice: 1 unread elsewhere
+    send(loop, bob, [(ab.pk, "from-bob", "hey")])  # read by alice's reply below
     rung = []
     monkeypatch.setattr(events, "_send", lambda user_id, event: rung.append((user_id, event)))
     send(loop, alice, [(ab.pk, "m1", "one"), (ab.pk, "m2", "two")])
     frames = [(uid, e["message"]["seq"], e["unread"], e["unread_total"]) for uid, e in rung]
-    # Per message: the sender (nothing unread), then bob, whose counts leave out the
-    # later message of the same batch (its own event brings them).
+    # Per message: the sender (nothing unread here, carol's message elsewhere), then bob,
+    # whose counts leave out the later message of the same batch (its own event brings them).
     assert frames == [
-        (alice.pk, 1, 0, 0),
-        (bob.pk, 1, 1, 2),
-        (alice.pk, 2, 0, 0),
-        (bob.pk, 2, 2, 3),
+        (alice.pk, 2, 0, 1),
+        (bob.pk, 2, 1, 2),
+        (alice.pk, 3, 0, 1),
+        (bob.pk, 3, 2, 3),
     ]
+    # The counts rung are the ones the database holds afterwards.
+    assert selectors.unread_counts(chat_id=ab.pk, user_ids=[alice.pk, bob.pk]) == {
+        alice.pk: (0, 1),
+        bob.pk: (2, 3),
+    }
 
 
 @pytest.mark.skipif(
