@@ -175,6 +175,13 @@ return 1
 """
 
 
+# On the event loop, the sockets' calls go to Redis together (a connect storm: one script
+# call for all the leases queued meanwhile, not one each).
+_ATTACH_ASYNC = redis_clients.Batched(_ATTACH, keys=2, args=5)
+_DETACH_ASYNC = redis_clients.Batched(_DETACH, keys=2, args=4)
+_SETTLE_ASYNC = redis_clients.Batched(_SETTLE, keys=2, args=2)
+
+
 class RedisStore:
     """The store shared by every process: per user, a sorted set of socket ids scored by
     lease expiry, and a grace key holding the token of the pending offline transition."""
@@ -195,15 +202,8 @@ class RedisStore:
     def _aclient(self) -> Any:
         return redis_clients.for_loop(self.url)
 
-    async def _run_async(self, script: Any, user_id: int, args: list[Any]) -> Any:
-        """One of the scripts (registered on the blocking client) on this loop's client."""
-        from redis.exceptions import NoScriptError
-
-        keys = self._keys(user_id)
-        try:
-            return await self._aclient().evalsha(script.sha, len(keys), *keys, *args)
-        except NoScriptError:  # a Redis that has not seen it yet (or restarted): load it
-            return await self._aclient().eval(script.script, len(keys), *keys, *args)
+    async def _run_async(self, script: redis_clients.Batched, user_id: int, args: list[Any]) -> int:
+        return await script(self.url, self._keys(user_id), args)
 
     @staticmethod
     def _attach_args(socket_id: str, limit: int) -> list[str | float]:
@@ -257,11 +257,11 @@ class RedisStore:
 
     async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int:
         args = self._attach_args(socket_id, limit)
-        return int(await self._run_async(self._attach, user_id, args))
+        return int(await self._run_async(_ATTACH_ASYNC, user_id, args))
 
     async def detach_async(self, user_id: int, socket_id: str, token: str) -> bool:
         args = self._detach_args(socket_id, token)
-        return bool(await self._run_async(self._detach, user_id, args))
+        return bool(await self._run_async(_DETACH_ASYNC, user_id, args))
 
     async def renew_async(self, user_id: int, socket_id: str) -> None:
         pipe = self._aclient().pipeline()
@@ -269,7 +269,7 @@ class RedisStore:
         await pipe.execute()
 
     async def settle_async(self, user_id: int, token: str) -> bool:
-        return bool(await self._run_async(self._settle, user_id, [time.time(), token]))
+        return bool(await self._run_async(_SETTLE_ASYNC, user_id, [time.time(), token]))
 
     async def online_async(self, user_ids: list[int]) -> set[int]:
         if not user_ids:

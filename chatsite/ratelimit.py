@@ -63,20 +63,31 @@ def hit_many(key: str, count: int, *, limit: int, window: int) -> int:
 
 
 async def hit_many_async(key: str, count: int, *, limit: int, window: int) -> int:
-    """`hit_many` for the event loop: Redis through an asyncio client; the in-process
-    cache (no Redis) is counted in place, it does no I/O."""
+    """`hit_many` for the event loop: Redis through an asyncio client, the counts of every
+    socket of the loop going together (`redis_clients.Batched`: a script call per send
+    batch cost the server 12% of its CPU at 1,400 msg/s); the in-process cache (no Redis)
+    is counted in place, it does no I/O."""
     if not settings.REDIS_URL:
         return hit_many(key, count, limit=limit, window=window)
     cache_key = f"{_prefix()}:{_bucket(key, window)}"
     try:
-        pipe = redis_clients.for_loop(settings.REDIS_URL).pipeline(transaction=False)
-        pipe.incrby(cache_key, count)
-        pipe.expire(cache_key, window + 1)
-        total, _ = await pipe.execute()
+        total = await _COUNT(settings.REDIS_URL, [cache_key], [count, window + 1])
     except Exception:
         logger.warning("rate limit %s not counted: Redis is unavailable", key, exc_info=True)
         return count
-    return _within(count, int(total), limit)
+    return _within(count, total, limit)
+
+
+# INCRBY and EXPIRE (a key may come more than once in a batch): the key's new total.
+_COUNT = redis_clients.Batched(
+    """
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return total
+""",
+    keys=1,
+    args=2,
+)
 
 
 def _bucket(key: str, window: int) -> str:

@@ -14,27 +14,20 @@ from chatsite.layers import PubSubLayer
 from tests.faults.infra import RedisServer
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 def restart(server: RedisServer) -> None:
     server.stop()  # SIGKILL: the pooled connections are dead, the clients do not know yet
     server.start()
 
 
 async def test_loop_clients_survive_a_restart(private_redis):
-    client = redis_clients.for_loop(private_redis.url)
-    assert client is redis_clients.for_loop(private_redis.url)  # one per loop and URL
+    server = private_redis()
+    client = redis_clients.for_loop(server.url)
+    assert client is redis_clients.for_loop(server.url)  # one per loop and URL
     await client.set("k", 1)
     pipe = client.pipeline(transaction=False)
     pipe.incr("n")
     await pipe.execute()
-    restart(private_redis)
+    restart(server)
     assert await client.get("k") is None  # answered by the new, empty Redis
     pipe = client.pipeline(transaction=False)
     pipe.incrby("n", 5)
@@ -44,15 +37,16 @@ async def test_loop_clients_survive_a_restart(private_redis):
 
 
 async def test_the_layer_publishes_and_resubscribes_after_a_restart(private_redis):
-    layer = PubSubLayer(hosts=[private_redis.url], prefix=f"t{uuid.uuid4().hex[:6]}")
+    server = private_redis()
+    layer = PubSubLayer(hosts=[server.url], prefix=f"t{uuid.uuid4().hex[:6]}")
     channel = await layer.new_channel()
     await layer.group_add("user.1", channel)
     try:
         await layer.group_send_many([("user.1", {"type": "a", "n": 0})])
         assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 0
-        restart(private_redis)
+        restart(server)
         # The receiver reconnects and subscribes again by itself.
-        probe = redis.Redis.from_url(private_redis.url)
+        probe = redis.Redis.from_url(server.url)
         deadline = time.monotonic() + 10
         while not probe.pubsub_channels():
             assert time.monotonic() < deadline, "the layer did not subscribe again"
@@ -64,3 +58,32 @@ async def test_the_layer_publishes_and_resubscribes_after_a_restart(private_redi
     finally:
         await layer.group_discard("user.1", channel)
         await layer.flush()
+
+
+async def test_batched_items_run_in_order_in_one_call(private_redis):
+    server = private_redis()
+    # A body with an early return, run for a key twice in the same batch.
+    body = """
+    local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+    if n > tonumber(ARGV[2]) then return -1 end
+    redis.call('SET', KEYS[2], n)
+    return n
+    """
+    batched = redis_clients.Batched(body, keys=2, args=2)
+    calls = []
+    script = batched.script
+
+    async def counting(client, keys, args):
+        calls.append(len(keys))
+        return await script(client, keys, args)
+
+    batched.script = counting
+    items = [(["a", "a:last"], [2, 5]), (["b", "b:last"], [1, 5]), (["a", "a:last"], [4, 5])]
+    got = await asyncio.gather(*(batched(server.url, keys, args) for keys, args in items))
+    assert got == [2, 1, -1]
+    assert calls == [6]  # three items, one script call
+    client = redis.Redis.from_url(server.url)
+    assert (client.get("a"), client.get("a:last"), client.get("b:last")) == (b"6", b"2", b"1")
+    client.close()
+    with pytest.raises(AssertionError):
+        batched(server.url, ["only one key"], [1, 2])
