@@ -41,9 +41,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
-        # Accept first: the session is checked on the socket workers, not in the handshake.
+        # Accept first: the session is checked after the handshake, not in it.
         await self.accept()
-        opened = await db(actions.authenticate)(self.scope.get("session_key"))
+        opened = await actions.authenticate_async(self.scope.get("session_key"))
         if opened is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return

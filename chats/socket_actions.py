@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from importlib import import_module
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import auth
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
+from django.core.exceptions import ValidationError
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
-from chats import limits, presence, protocol, selectors, services
+from chats import aconn, limits, presence, protocol, selectors, services, workers
 from chats.models import Chat, Message
 from chats.validation import Refused
 
@@ -30,10 +31,52 @@ def authenticate(session_key: str | None) -> tuple[User, SessionBase] | None:
         return None
     engine = import_module(settings.SESSION_ENGINE)
     session: SessionBase = engine.SessionStore(session_key)
-    user = auth.get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]
+    try:
+        user = auth.get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]
+    except ValidationError:  # a user id that is not one (only a forged session has it)
+        return None
     if not user.is_authenticated:
         return None
     assert isinstance(user, User)
+    return user, session
+
+
+_DB_SESSIONS = "django.contrib.sessions.backends.db"
+_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+async def authenticate_async(session_key: str | None) -> tuple[User, SessionBase] | None:
+    """`authenticate` on the event loop. On PostgreSQL a plain logged-in session (database
+    sessions, Django's model backend, an active user, a hash that matches the password)
+    takes two statements on an event-loop connection (chats/aconn.py) and no worker hop:
+    the hop and the ORM's session and user reads were a fifth of a connect storm's CPU.
+    Anything else (a stale hash, a fallback secret, another backend; SQLite) goes the
+    `authenticate` way on a worker, so Django's rules stay in one place."""
+    if not session_key:
+        return None
+    if not aconn.enabled() or settings.SESSION_ENGINE != _DB_SESSIONS:
+        return await workers.db(authenticate)(session_key)
+    engine = import_module(_DB_SESSIONS)
+    async with aconn.connection() as conn, conn.cursor() as cursor:
+        encoded = await selectors.session_data_async(cursor, session_key=session_key)
+        if encoded is None:
+            return None  # no such session, or expired: as `authenticate`
+        session: SessionBase = engine.SessionStore(session_key)
+        data = session.decode(encoded)
+        try:
+            user_id = int(data[SESSION_KEY])
+        except (KeyError, TypeError, ValueError):
+            return await workers.db(authenticate)(session_key)
+        if data.get(BACKEND_SESSION_KEY) != _MODEL_BACKEND or _MODEL_BACKEND not in (
+            settings.AUTHENTICATION_BACKENDS
+        ):
+            return await workers.db(authenticate)(session_key)
+        user = await selectors.active_user_async(cursor, user_id=user_id)
+    if user is None:
+        return None  # gone or deactivated: the model backend's get_user gives no one
+    if not constant_time_compare(data.get(HASH_SESSION_KEY) or "", user.get_session_auth_hash()):
+        return await workers.db(authenticate)(session_key)
+    cast(Any, session)._session_cache = data  # as loaded: no second read
     return user, session
 
 
