@@ -1,5 +1,6 @@
-"""Synchronous work behind the socket consumer: each function runs in a worker thread
-and calls services (writes) and selectors (reads), returning ready-to-send frames."""
+"""The work behind the socket consumer: functions that run in a worker thread, and two on
+the event loop (`authenticate_async`, `send_batch`); they call services (writes) and
+selectors (reads), returning ready-to-send frames."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSession
 from django.core.exceptions import ValidationError
 from django.utils.crypto import constant_time_compare
 
@@ -56,22 +58,25 @@ async def authenticate_async(session_key: str | None) -> tuple[User, SessionBase
         return None
     if not aconn.enabled() or settings.SESSION_ENGINE != _DB_SESSIONS:
         return await workers.db(authenticate)(session_key)
-    engine = import_module(_DB_SESSIONS)
     async with aconn.connection() as conn, conn.cursor() as cursor:
         encoded = await selectors.session_data_async(cursor, session_key=session_key)
         if encoded is None:
             return None  # no such session, or expired: as `authenticate`
-        session: SessionBase = engine.SessionStore(session_key)
+        session = DatabaseSession(session_key)
         data = session.decode(encoded)
-        try:
-            user_id = int(data[SESSION_KEY])
-        except (KeyError, TypeError, ValueError):
-            return await workers.db(authenticate)(session_key)
-        if data.get(BACKEND_SESSION_KEY) != _MODEL_BACKEND or _MODEL_BACKEND not in (
-            settings.AUTHENTICATION_BACKENDS
-        ):
-            return await workers.db(authenticate)(session_key)
-        user = await selectors.active_user_async(cursor, user_id=user_id)
+        raw_id = data.get(SESSION_KEY)
+        user_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else None
+        model_backend = (
+            data.get(BACKEND_SESSION_KEY) == _MODEL_BACKEND
+            and _MODEL_BACKEND in settings.AUTHENTICATION_BACKENDS
+        )
+        user = (
+            await selectors.active_user_async(cursor, user_id=user_id)
+            if user_id is not None and model_backend
+            else None
+        )
+    if user_id is None or not model_backend:
+        return await workers.db(authenticate)(session_key)
     if user is None:
         return None  # gone or deactivated: the model backend's get_user gives no one
     if not constant_time_compare(data.get(HASH_SESSION_KEY) or "", user.get_session_auth_hash()):

@@ -64,8 +64,8 @@ def hit_many(key: str, count: int, *, limit: int, window: int) -> int:
 
 async def hit_many_async(key: str, count: int, *, limit: int, window: int) -> int:
     """`hit_many` for the event loop: Redis through an asyncio client, the counts of every
-    socket of the loop going together (`redis_clients.Batched`: a script call per send
-    batch cost the server 12% of its CPU at 1,400 msg/s); the in-process cache (no Redis)
+    socket of the loop going together (`redis_clients.Batched`: a pipeline per send batch
+    cost the server 12% of its CPU at 1,400 msg/s); the in-process cache (no Redis)
     is counted in place, it does no I/O."""
     if not settings.REDIS_URL:
         return hit_many(key, count, limit=limit, window=window)
