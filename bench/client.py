@@ -57,6 +57,7 @@ class Tally:
     echoed: Counter[str] = field(default_factory=Counter)
     acked: Counter[str] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
+    scheduled: list[float] = field(default_factory=list)  # each latency's send time
     ack_ms: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     other_frames: Counter[str] = field(default_factory=Counter)
@@ -83,8 +84,25 @@ class Tally:
             "errors": dict(self.errors),
             "latency_ms": percentiles(self.latencies_ms),
             "ack_latency_ms": percentiles(self.ack_ms),
+            "worst_seconds": self.worst_seconds(),
             "frames": dict(self.other_frames),
         }
+
+    def worst_seconds(self, count: int = 3) -> list[dict[str, float]]:
+        """The one-second windows (by send time, from the first send) with the highest
+        p99: whether a tail is spread over the run or comes from a few bursts."""
+        if not self.scheduled:
+            return []
+        first = min(self.scheduled)
+        windows: dict[int, list[float]] = {}
+        for at, latency in zip(self.scheduled, self.latencies_ms, strict=True):
+            windows.setdefault(int(at - first), []).append(latency)
+        rows = [
+            {"second": second, "n": len(values), **percentiles(values)}
+            for second, values in windows.items()
+        ]
+        rows.sort(key=lambda row: row["p99"], reverse=True)
+        return [{k: row[k] for k in ("second", "n", "p50", "p99", "max")} for row in rows[:count]]
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -140,6 +158,7 @@ class Conn:
                 tally.last_delivery = now
                 if client_id in tally.counted:
                     tally.latencies_ms.append((now - entry[0]) * 1000)
+                    tally.scheduled.append(entry[0])
         elif kind == "ack":
             client_id = frame.get("client_id")
             tally.acked[client_id] += 1

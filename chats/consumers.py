@@ -62,7 +62,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.held: deque[dict[str, Any]] = deque()
         # Join before reading the state for hello, so no event falls between the two.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
-        hello = await db(actions.hello)(user)
+        hello = await actions.hello_async(user)
         self.forwarded = {chat["id"]: chat["last_seq"] for chat in hello["chats"]}
         await self.send_json(hello)
 

@@ -85,11 +85,21 @@ def chat_summaries(*, user_id: int, limit: int | None = None) -> list[ChatSummar
     compiled = _summaries_sql(connection.vendor, limit)
     with connection.cursor() as cursor:
         cursor.execute(compiled.sql, [user_id if p == _NO_USER else p for p in compiled.params])
-        rows = compiled.convert(cursor.fetchall())
+        return _summaries_of(compiled.convert(cursor.fetchall()))
+
+
+async def chat_summaries_async(cursor: AsyncCursor[Any], *, user_id: int) -> list[ChatSummary]:
+    """`chat_summaries` on an event-loop connection (PostgreSQL, chats/aconn.py)."""
+    compiled = _summaries_sql("postgresql", None)
+    await cursor.execute(compiled.sql, [user_id if p == _NO_USER else p for p in compiled.params])
+    return _summaries_of(compiled.convert(await cursor.fetchall()))
+
+
+def _summaries_of(rows: list[Any]) -> list[ChatSummary]:
     return [
         ChatSummary(
             id=chat_id,
-            peer=User.from_db(connection.alias, PEER_FIELDS, peer),
+            peer=User.from_db("default", PEER_FIELDS, peer),
             last_seq=last_seq,
             read_seq=read_seq,
             last_message_at=last_message_at,
@@ -282,7 +292,20 @@ def blocked_peers(*, user_id: int, peer_ids: list[int]) -> set[int]:
     # All the user's blocks (a handful), in one fixed statement: every hello runs this.
     with connection.cursor() as cursor:
         cursor.execute(_BLOCKS_SQL, [user_id, user_id])
-        rows = cursor.fetchall()
+        return _blocked_of(user_id, peer_ids, cursor.fetchall())
+
+
+async def blocked_peers_async(
+    cursor: AsyncCursor[Any], *, user_id: int, peer_ids: list[int]
+) -> set[int]:
+    """`blocked_peers` on an event-loop connection (chats/aconn.py)."""
+    if not peer_ids:
+        return set()
+    await cursor.execute(_BLOCKS_SQL, [user_id, user_id])
+    return _blocked_of(user_id, peer_ids, await cursor.fetchall())
+
+
+def _blocked_of(user_id: int, peer_ids: list[int], rows: list[Any]) -> set[int]:
     wanted = set(peer_ids)
     return {
         other
@@ -320,21 +343,28 @@ def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {u.pk: [] for u in users}
     if not ids:
         return out
-    marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
+        # PostgreSQL takes the ids as one array: psycopg caches the conversion of a
+        # statement with at most 50 parameters only, and re-parsing a long IN list for every
+        # batch of connects was a twentieth of a connect storm's CPU.
+        among_args: list[Any]
+        if connection.vendor == "postgresql":
+            among, among_args = "= ANY(%s)", [ids]
+        else:
+            among, among_args = f"IN ({', '.join(['%s'] * len(ids))})", ids
         cursor.execute(
             f"SELECT mine.user_id, u.id FROM {Membership._meta.db_table} mine "
             f"JOIN {Membership._meta.db_table} m ON m.chat_id = mine.chat_id "
             "AND m.user_id <> mine.user_id "
             f"JOIN {User._meta.db_table} u ON u.id = m.user_id "
-            f"WHERE mine.user_id IN ({marks}) AND u.hide_presence = %s ORDER BY u.id",
-            [*ids, False],
+            f"WHERE mine.user_id {among} AND u.hide_presence = %s ORDER BY u.id",
+            [*among_args, False],
         )
         pairs = cursor.fetchall()
         cursor.execute(
             f"SELECT blocker_id, blocked_id FROM {Block._meta.db_table} "
-            f"WHERE blocker_id IN ({marks}) OR blocked_id IN ({marks})",
-            [*ids, *ids],
+            f"WHERE blocker_id {among} OR blocked_id {among}",
+            [*among_args, *among_args],
         )
         blocked = {frozenset(pair) for pair in cursor.fetchall()}
     for user_id, peer_id in pairs:
@@ -344,8 +374,21 @@ def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
 
 
 def users_for_presence(*, user_ids: list[int]) -> list[User]:
-    """The users with PEER_FIELDS (what presence announcements need), in id order."""
-    return list(User.objects.filter(pk__in=user_ids).only(*PEER_FIELDS).order_by("pk"))
+    """The users with PEER_FIELDS (what presence announcements need), in id order. Raw SQL
+    with the ids as one array on PostgreSQL, as `presence_audiences`: a connect storm's
+    batches run it with hundreds of ids."""
+    if connection.vendor != "postgresql":  # SQLite needs the ORM's date conversions
+        return list(User.objects.filter(pk__in=user_ids).only(*PEER_FIELDS).order_by("pk"))
+    if not user_ids:
+        return []
+    columns = ", ".join(connection.ops.quote_name(name) for name in PEER_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {User._meta.db_table} WHERE id = ANY(%s) ORDER BY id",
+            [list(user_ids)],
+        )
+        rows = cursor.fetchall()
+    return [User.from_db("default", PEER_FIELDS, row) for row in rows]
 
 
 # The send path's reads run for every socket send, so they are raw SQL (portable to SQLite

@@ -1,5 +1,5 @@
-"""The work behind the socket consumer: functions that run in a worker thread, and two on
-the event loop (`authenticate_async`, `send_batch`); they call services (writes) and
+"""The work behind the socket consumer: functions that run in a worker thread, and some on
+the event loop (`authenticate_async`, `hello_async`, `send_batch`); they call services (writes) and
 selectors (reads), returning ready-to-send frames."""
 
 from __future__ import annotations
@@ -91,6 +91,30 @@ def hello(user: User) -> dict[str, Any]:
     peers = [s.peer for s in summaries]
     blocked = selectors.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
     statuses = presence.statuses(viewer=user, subjects=peers, blocked_ids=blocked)
+    return _hello_of(user, summaries, statuses)
+
+
+async def hello_async(user: User) -> dict[str, Any]:
+    """`hello` from the event loop: on PostgreSQL its two statements run on an event-loop
+    connection and presence on the loop's Redis client, with no worker hop (the hop and its
+    hand-offs of the GIL were a third of a connect storm's CPU); SQLite hops to a worker."""
+    if not aconn.enabled():
+        return await workers.db(hello)(user)
+    async with aconn.connection() as conn, conn.cursor() as cursor:
+        summaries = await selectors.chat_summaries_async(cursor, user_id=user.pk)
+        peer_ids = [s.peer.pk for s in summaries]
+        blocked = await selectors.blocked_peers_async(cursor, user_id=user.pk, peer_ids=peer_ids)
+    peers = [s.peer for s in summaries]
+    statuses = await presence.statuses_async(viewer=user, subjects=peers, blocked_ids=blocked)
+    return _hello_of(user, summaries, statuses)
+
+
+def _hello_of(
+    user: User,
+    summaries: list[selectors.ChatSummary],
+    statuses: dict[int, tuple[str, Any]],
+) -> dict[str, Any]:
+    peers = [s.peer for s in summaries]
     receipts = {p.pk: selectors.read_receipts_shared(viewer=user, subject=p) for p in peers}
     return protocol.hello(user.username, summaries, statuses, receipts)
 

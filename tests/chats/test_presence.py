@@ -7,7 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import User
-from chats import presence, selectors, services
+from chats import presence, selectors, services, socket_actions
 from chats.models import Message
 from tests.chats.test_consumer import marker, send_and_ack
 from tests.factories import make_chat, make_messages
@@ -256,3 +256,30 @@ async def test_a_batch_of_presence_changes_is_stored_and_announced_per_user(
     stored = await db(lambda: dict(User.objects.values_list("username", "last_seen")))()
     assert (stored["alice"], stored["carol"], stored["dave"]) == (t2, t1, t1)
     assert stored["bob"] is None
+
+
+async def test_hello_async_agrees_with_hello(socket, alice, bob, carol, user_factory):
+    """The event-loop hello (PostgreSQL: its own connection and the loop's Redis client)
+    says what the worker's says: chats in order, unread, last messages, presence with
+    hiding and blocks, receipts."""
+    dave = await db(user_factory)(username="dave", hide_presence=True)
+    erin = await db(user_factory)(username="erin", send_read_receipts=False)
+
+    def prepare():
+        for peer in (bob, carol, dave, erin):
+            make_messages(make_chat(alice, peer), sender=peer, count=2)
+        services.block_user(blocker=carol, blocked=alice)
+        Message.objects.filter(chat__memberships__user=erin, seq=2).update(
+            removed_at=datetime.now(UTC)
+        )
+
+    await db(prepare)()
+    online = await socket(bob)  # bob is online, the others offline or hidden
+    got = await socket_actions.hello_async(alice)
+    want = await db(socket_actions.hello)(alice)
+    assert got == want
+    by_peer = {chat["peer"]: chat for chat in got["chats"]}
+    assert by_peer["bob"]["peer_status"] == "online"
+    assert by_peer["carol"]["peer_status"] == by_peer["dave"]["peer_status"] == "hidden"
+    assert [chat["unread"] for chat in got["chats"]] == [2, 2, 2, 2]
+    await online.close()

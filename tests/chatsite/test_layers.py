@@ -38,3 +38,74 @@ async def test_group_send_many_delivers_in_order_and_sockets_add_no_subscription
         await layer.group_discard("user.1", one)
         await layer.group_discard("user.2", two)
         await layer.flush()
+
+
+class _Counting:
+    """Counts the SUBSCRIBE and UNSUBSCRIBE commands the layer sends."""
+
+    def __init__(self, monkeypatch):
+        from redis.asyncio.client import PubSub
+
+        self.calls = {"subscribe": [], "unsubscribe": []}
+        for name in self.calls:
+            original = getattr(PubSub, name)
+
+            async def counted(pubsub, *channels, _name=name, _original=original, **kwargs):
+                self.calls[_name].append(channels)
+                return await _original(pubsub, *channels, **kwargs)
+
+            monkeypatch.setattr(PubSub, name, counted)
+
+
+def _subscribed(prefix):
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return {c.decode() for c in client.pubsub_channels(f"{prefix}*")}
+    finally:
+        client.close()
+
+
+async def test_a_storm_of_joins_and_leaves_is_one_command_each_way(monkeypatch):
+    counting = _Counting(monkeypatch)
+    prefix = f"layers-test-{uuid.uuid4().hex[:8]}"
+    layer = PubSubLayer(hosts=[REDIS_URL], prefix=prefix)
+    channels = [await layer.new_channel() for _ in range(200)]
+    try:
+        await asyncio.gather(*(layer.group_add(f"user.{i}", c) for i, c in enumerate(channels)))
+        assert len(counting.calls["subscribe"]) == 1
+        assert len(counting.calls["subscribe"][0]) == 200
+        assert len(_subscribed(prefix)) == 200
+        # Every group is live: a message to the last one arrives.
+        await layer.group_send("user.199", {"type": "x"})
+        assert (await asyncio.wait_for(layer.receive(channels[199]), 5))["type"] == "x"
+
+        await asyncio.gather(*(layer.group_discard(f"user.{i}", c) for i, c in enumerate(channels)))
+        assert len(counting.calls["unsubscribe"]) == 1
+        for _ in range(50):  # Redis applies the UNSUBSCRIBE after replying to nothing
+            if not _subscribed(prefix):
+                break
+            await asyncio.sleep(0.02)
+        assert _subscribed(prefix) == set()
+    finally:
+        await layer.flush()
+
+
+async def test_a_group_left_before_its_subscribe_went_out_is_not_subscribed(monkeypatch):
+    counting = _Counting(monkeypatch)
+    prefix = f"layers-test-{uuid.uuid4().hex[:8]}"
+    layer = PubSubLayer(hosts=[REDIS_URL], prefix=prefix)
+    one, two = await layer.new_channel(), await layer.new_channel()
+    try:
+        joining = asyncio.ensure_future(layer.group_add("user.1", one))
+        staying = asyncio.ensure_future(layer.group_add("user.2", two))
+        await asyncio.sleep(0)  # both queued; the batch has not gone out yet
+        await layer.group_discard("user.1", one)
+        await asyncio.gather(joining, staying)
+        assert counting.calls["subscribe"] == [(f"{prefix}__group__user.2",)]
+        assert counting.calls["unsubscribe"] == []
+        assert _subscribed(prefix) == {f"{prefix}__group__user.2"}
+        # Joined again later: subscribed again.
+        await layer.group_add("user.1", one)
+        assert _subscribed(prefix) == {f"{prefix}__group__user.1", f"{prefix}__group__user.2"}
+    finally:
+        await layer.flush()
