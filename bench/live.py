@@ -76,6 +76,7 @@ def seed_accounts(count: int) -> list[Account]:
     ids = seed.seed_users(names)
     chats = seed.seed_chats([(ids[i], ids[i + 1]) for i in range(0, count, 2)])
     keys = seed.seed_sessions(ids)
+    seed.settle()
     return [
         Account(uid, name, keys[uid], chats[i // 2])
         for i, (uid, name) in enumerate(zip(ids, names, strict=True))

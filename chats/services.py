@@ -273,9 +273,13 @@ def _one_chat_sql(count: int) -> str:
     chat, membership = Chat._meta.db_table, Membership._meta.db_table
     message, block = Message._meta.db_table, Block._meta.db_table
     values = ", ".join(f"({k}, %(b{k})s, %(c{k})s)" for k in range(1, count + 1))
+    # A user's total unread: their memberships by index, each chat's last_seq by its key.
+    # Written as a probe per membership, not a join, so that the plan cannot depend on the
+    # statistics: without them (a freshly loaded database) the join hashed the whole chat
+    # table, twice per send (docs/benchmarks.md, "Settling the database").
     unread_total = (
-        f"(SELECT COALESCE(SUM(c2.last_seq - m2.read_seq), 0) FROM {membership} m2 "
-        f"JOIN {chat} c2 ON c2.id = m2.chat_id WHERE m2.user_id = {{}})"
+        f"(SELECT COALESCE(SUM((SELECT c2.last_seq FROM {chat} c2 WHERE c2.id = m2.chat_id) "
+        f"- m2.read_seq), 0) FROM {membership} m2 WHERE m2.user_id = {{}})"
     )
     return (
         f"WITH t AS (SELECT c.id, c.last_seq AS before, CASE WHEN c.user_low_id = %(user)s "
