@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import threading
 import time
 import uuid
@@ -174,6 +175,12 @@ redis.call('DEL', KEYS[2])
 return 1
 """
 
+_RENEW = """
+redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 0
+"""
+
 _ONLINE = """
 if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf') > 0 then return 1 end
 return redis.call('EXISTS', KEYS[2])
@@ -185,6 +192,7 @@ _ATTACH_ASYNC = redis_clients.Batched(_ATTACH, keys=2, args=5)
 _DETACH_ASYNC = redis_clients.Batched(_DETACH, keys=2, args=4)
 _SETTLE_ASYNC = redis_clients.Batched(_SETTLE, keys=2, args=2)
 _ONLINE_ASYNC = redis_clients.Batched(_ONLINE, keys=2, args=1)
+_RENEW_ASYNC = redis_clients.Batched(_RENEW, keys=1, args=3)
 
 
 class RedisStore:
@@ -203,9 +211,6 @@ class RedisStore:
 
     def _keys(self, user_id: int) -> list[str]:
         return [f"{self.prefix}:sockets:{user_id}", f"{self.prefix}:grace:{user_id}"]
-
-    def _aclient(self) -> Any:
-        return redis_clients.for_loop(self.url)
 
     async def _run_async(self, script: redis_clients.Batched, user_id: int, args: list[Any]) -> int:
         return await script(self.url, self._keys(user_id), args)
@@ -269,9 +274,9 @@ class RedisStore:
         return bool(await self._run_async(_DETACH_ASYNC, user_id, args))
 
     async def renew_async(self, user_id: int, socket_id: str) -> None:
-        pipe = self._aclient().pipeline()
-        self._renew_on(pipe, user_id, socket_id)
-        await pipe.execute()
+        sockets, _grace = self._keys(user_id)
+        args = [time.time() + _lease(), socket_id, int(_lease()) + 1]
+        await _RENEW_ASYNC(self.url, [sockets], args)
 
     async def settle_async(self, user_id: int, token: str) -> bool:
         return bool(await self._run_async(_SETTLE_ASYNC, user_id, [time.time(), token]))
@@ -365,7 +370,10 @@ class Connection:
 
     async def renew_forever(self) -> None:
         while True:
-            await asyncio.sleep(_lease() / 3)
+            # Jittered: sockets that connected together (a storm, a restart) would otherwise
+            # renew together every period, a burst that set a load's latency tail; and each
+            # renewal is a batched script item, one Redis call for the sockets renewing at once.
+            await asyncio.sleep(_lease() / 3 * random.uniform(0.75, 1.0))
             try:
                 await store().renew_async(self.user_id, self.socket_id)
             except Exception:

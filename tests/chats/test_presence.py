@@ -283,3 +283,21 @@ async def test_hello_async_agrees_with_hello(socket, alice, bob, carol, user_fac
     assert by_peer["carol"]["peer_status"] == by_peer["dave"]["peer_status"] == "hidden"
     assert [chat["unread"] for chat in got["chats"]] == [2, 2, 2, 2]
     await online.close()
+
+
+async def test_an_open_socket_keeps_renewing_its_lease(socket, alice, settings):
+    """Leases lapse unless renewed (a crashed process's sockets go offline on their own);
+    a live socket renews in time, however long it stays."""
+    settings.PRESENCE_LEASE_SECONDS = 0.6  # renewed every 0.15-0.2 s
+    sock = await socket(alice)
+    for _ in range(6):
+        await asyncio.sleep(0.25)
+        assert await presence.store().online_async([alice.pk]) == {alice.pk}
+        assert await presence.current(alice.pk) == presence.ONLINE
+    # Without renewals the lease runs out: stop them and wait past it.
+    renewing = [task for task in asyncio.all_tasks() if "renew_forever" in repr(task.get_coro())]
+    assert len(renewing) == 1
+    renewing[0].cancel()
+    await asyncio.sleep(0.8)
+    assert await presence.store().online_async([alice.pk]) == set()
+    await sock.close()
