@@ -65,6 +65,7 @@ def cmd_live(args: argparse.Namespace) -> None:
         "plan": plan.__dict__,
         "client_cores": client_cores,
         "server_cores": server_cores,
+        "client_nice": os.getpriority(os.PRIO_PROCESS, 0),
         "server": server,
         "rows": {},
     }
@@ -75,6 +76,7 @@ def cmd_live(args: argparse.Namespace) -> None:
         if out.get("server", "daphne") != server:
             raise SystemExit(f"the results to merge into were measured on {out.get('server')}")
         out["client_cores"], out["server_cores"] = client_cores, server_cores
+        out["client_nice"] = os.getpriority(os.PRIO_PROCESS, 0)
     for row in rows:
         handler = getattr(live, row.lower())
         out["rows"][row] = handler()

@@ -23,7 +23,7 @@ import redis
 from bench import seed
 from bench.client import Account, Tally, Target, close_all, drive, open_many
 from bench.config import Config
-from bench.server import Server, start_floor, start_product
+from bench.server import Server, niceness, start_floor, start_product
 
 
 @dataclass(frozen=True)
@@ -200,6 +200,7 @@ class Live:
             # Every core, everything (server, client, PostgreSQL, Redis): 100 = all busy.
             machine_busy_percent=machine_busy(machine0),
             server_rss_mb=round(server.rss() / 2**20, 1),
+            server_nice=max(niceness(server)),
         )
         if opened is not None:
             result["refused"] = sum(opened.refused.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -221,10 +222,13 @@ def test_plan_reader_flags_sequential_and_filter_only_index_scans():
 
 def test_servers_stay_off_the_load_clients_cores_after_it_pins_itself():
     import os
+    import subprocess
+    import sys
 
     from bench import config, server
 
     before = os.sched_getaffinity(0)
+    priority = os.getpriority(os.PRIO_PROCESS, 0)
     config.cpu_split.cache_clear()
     try:
         server_cores, client_cores = config.cpu_split()
@@ -234,6 +238,15 @@ def test_servers_stay_off_the_load_clients_cores_after_it_pins_itself():
         cmd = server._pin(["uvicorn"])
         assert cmd == ["taskset", "-c", ",".join(map(str, server_cores)), "uvicorn"]
         assert not set(server_cores) & set(client_cores)
+        # The client yields to PostgreSQL and Redis on its cores; servers do not inherit it.
+        assert os.getpriority(os.PRIO_PROCESS, 0) == max(server.CLIENT_NICE, priority)
+        show = [sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"]
+        child = subprocess.run(
+            show, capture_output=True, text=True, check=True, preexec_fn=server._normal_priority
+        )
+        assert int(child.stdout) == (0 if os.geteuid() == 0 else max(server.CLIENT_NICE, priority))
     finally:
         os.sched_setaffinity(0, before)
+        with contextlib.suppress(PermissionError):
+            os.setpriority(os.PRIO_PROCESS, 0, priority)
         config.cpu_split.cache_clear()
