@@ -46,6 +46,7 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]
     def __init__(self, host: dict[str, Any], channel_layer: Any) -> None:
         super().__init__(host, channel_layer)
         self._queued: dict[str, tuple[set[str], asyncio.Future[None]]] = {}
+        self._subscribing: set[str] = set()  # the SUBSCRIBE on its way
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def subscribe(self, channel: str) -> None:
@@ -58,8 +59,9 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]
     async def unsubscribe(self, channel: str) -> None:
         """As `subscribe`: a disconnect storm queued every socket on the shard's lock, whose
         acquire scans all its waiters (Python 3.11). A channel never subscribed (a socket's
-        own, or one whose SUBSCRIBE is still queued and will now skip it) needs nothing."""
-        if channel in self._subscribed_to:
+        own, or one whose SUBSCRIBE is still queued and will now skip it) needs nothing; one
+        whose SUBSCRIBE is on its way is unsubscribed after it."""
+        if channel in self._subscribed_to or channel in self._subscribing:
             await self._queue("unsubscribe", channel)
 
     async def _queue(self, command: str, channel: str) -> None:
@@ -90,8 +92,12 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]
                     self._ensure_redis()
                     self._ensure_receiver()
                     if command == "subscribe":
-                        await self._pubsub.subscribe(*todo)
-                        self._subscribed_to.update(todo)
+                        self._subscribing.update(todo)
+                        try:
+                            await self._pubsub.subscribe(*todo)
+                            self._subscribed_to.update(todo)
+                        finally:
+                            self._subscribing.difference_update(todo)
                     else:
                         await self._pubsub.unsubscribe(*todo)
                         self._subscribed_to.difference_update(todo)

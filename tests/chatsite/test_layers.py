@@ -109,3 +109,34 @@ async def test_a_group_left_before_its_subscribe_went_out_is_not_subscribed(monk
         assert _subscribed(prefix) == {f"{prefix}__group__user.1", f"{prefix}__group__user.2"}
     finally:
         await layer.flush()
+
+
+async def test_a_group_left_while_its_subscribe_is_in_flight_is_unsubscribed(monkeypatch):
+    from redis.asyncio.client import PubSub
+
+    original = PubSub.subscribe
+    release = asyncio.Event()
+
+    async def slow(pubsub, *channels, **kwargs):
+        await release.wait()  # the SUBSCRIBE is on its way while the group is left
+        return await original(pubsub, *channels, **kwargs)
+
+    monkeypatch.setattr(PubSub, "subscribe", slow)
+    prefix = f"layers-test-{uuid.uuid4().hex[:8]}"
+    layer = PubSubLayer(hosts=[REDIS_URL], prefix=prefix)
+    one = await layer.new_channel()
+    try:
+        joining = asyncio.ensure_future(layer.group_add("user.1", one))
+        for _ in range(5):
+            await asyncio.sleep(0)  # the batch has taken the lock and is sending
+        leaving = asyncio.ensure_future(layer.group_discard("user.1", one))
+        await asyncio.sleep(0)
+        release.set()
+        await asyncio.gather(joining, leaving)
+        for _ in range(50):
+            if not _subscribed(prefix):
+                break
+            await asyncio.sleep(0.02)
+        assert _subscribed(prefix) == set()
+    finally:
+        await layer.flush()
