@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 import psycopg
 import redis
+from django.conf import settings
 
 from bench import seed
 from bench.client import Account, Tally, Target, close_all, drive, open_many
@@ -519,9 +520,35 @@ class Live:
     ) -> tuple[dict[str, Any], Tally]:
         steady = self.accounts[: 2 * 100]
         pool = self.accounts[2 * PAIRS_LOAD : 2 * PAIRS_LOAD + 2000]
+        churned = {"opened": 0, "refused": 0}
+
+        async def churn(stop: asyncio.Event, first: int) -> None:
+            rng = random.Random(first)
+            tasks: set[asyncio.Task[None]] = set()
+
+            async def visit(account: Account, index: int) -> None:
+                result = await open_many(self.target(server), [account], first_index=index)
+                churned["opened"] += len(result.conns)
+                churned["refused"] += sum(result.refused.values())
+                await asyncio.sleep(rng.uniform(0.5, 3.0))
+                await close_all(result.conns)
+
+            i = 0
+            while not stop.is_set():
+                task = asyncio.ensure_future(visit(pool[i % len(pool)], first + i))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                i += 1
+                await asyncio.sleep(1 / churn_per_s)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
         # The baseline is a server that has served this kind of traffic (its connection
-        # pools at working size), with no socket open: 20 s of the soak's load first.
+        # pools at working size), with no socket open: 20 s of the soak's load first, churn
+        # included (connects and disconnects use Redis scripts that messages do not, and
+        # each script in flight holds a pooled connection).
         warm = await open_many(self.target(server), steady)
+        warm_stop = asyncio.Event()
+        warm_churn = asyncio.ensure_future(churn(warm_stop, 1_000_000))
         await drive(
             warm.conns,
             writers=warm.conns,
@@ -530,14 +557,18 @@ class Live:
             warmup=0.0,
             token=uuid.uuid4().hex[:10],
         )
+        warm_stop.set()
+        await warm_churn
         await close_all(warm.conns)
-        await asyncio.sleep(5.0)
+        # Past the grace period: the warm-up's users have gone offline, their grace keys
+        # expired, so a key left behind by the soak shows against this baseline.
+        await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS) + 5.0)
         baseline = self.redis_state()  # server up and warm, no sockets open
+        churned.update(opened=0, refused=0)
         opened = await open_many(self.target(server), steady)
         await asyncio.sleep(2.0)
         with_steady = self.redis_state()
         samples: list[dict[str, Any]] = []
-        churned = {"opened": 0, "refused": 0}
         stop = asyncio.Event()
         t_start = time.perf_counter()
 
@@ -556,28 +587,8 @@ class Live:
                 cpu_prev, t_prev = cpu, now
                 samples.append(sample)
 
-        async def churn() -> None:
-            rng = random.Random(6)
-            tasks: set[asyncio.Task[None]] = set()
-
-            async def visit(account: Account, index: int) -> None:
-                result = await open_many(self.target(server), [account], first_index=index)
-                churned["opened"] += len(result.conns)
-                churned["refused"] += sum(result.refused.values())
-                await asyncio.sleep(rng.uniform(0.5, 3.0))
-                await close_all(result.conns)
-
-            i = 0
-            while not stop.is_set():
-                task = asyncio.ensure_future(visit(pool[i % len(pool)], 10_000 + i))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                i += 1
-                await asyncio.sleep(1 / churn_per_s)
-            await asyncio.gather(*tasks, return_exceptions=True)
-
         sampling = asyncio.ensure_future(sampler())
-        churning = asyncio.ensure_future(churn())
+        churning = asyncio.ensure_future(churn(stop, 10_000))
         tally = await drive(
             opened.conns,
             writers=opened.conns,
