@@ -12,6 +12,7 @@ Timeouts are not retried: a Redis that does not answer is failed over quickly in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import weakref
@@ -28,6 +29,11 @@ from redis.exceptions import NoScriptError
 MAX_CONNECTIONS = 32
 POOL_WAIT = 10
 TIMEOUT = 2  # seconds for a connect or a reply
+# A loop's pool keeps a connection per command it ever had in flight at once (one per
+# batched script, chatsite/redis_clients.Batched); after this long without a command its
+# idle connections are closed (they reopen on the next command), so a quiet server holds
+# no more Redis connections than it did before a burst.
+IDLE_CLOSE_SECONDS = 30.0
 
 
 def retry_policy() -> Retry:
@@ -42,10 +48,11 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] =
 
 
 def for_loop(url: str) -> Any:
-    """This event loop's client for `url` (a bounded pool that waits for a free connection)."""
+    """This event loop's client for `url` (a bounded pool that waits for a free connection,
+    whose idle connections close after IDLE_CLOSE_SECONDS without a command)."""
     loop = asyncio.get_running_loop()
     by_url = _clients.setdefault(loop, {})
-    client = by_url.get(url)
+    client: Any = by_url.get(url)
     if client is None:
         pool = redis.asyncio.BlockingConnectionPool.from_url(
             url,
@@ -56,7 +63,32 @@ def for_loop(url: str) -> Any:
             retry=retry_policy(),
         )
         client = by_url[url] = redis.asyncio.Redis(connection_pool=pool)
+        _Idle(client, loop).check()
+    client.chatsite_used = loop.time()
     return client
+
+
+class _Idle:
+    """Closes a loop client's idle connections once it has had no command for
+    IDLE_CLOSE_SECONDS. A timer callback, not a task: nothing is left pending when the loop
+    closes."""
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.client, self.loop = client, loop
+        self.closing: asyncio.Task[None] | None = None
+
+    def check(self) -> None:
+        quiet = self.loop.time() - getattr(self.client, "chatsite_used", 0.0)
+        if quiet >= IDLE_CLOSE_SECONDS and self.closing is None:
+            self.closing = self.loop.create_task(self.close_idle())
+        self.loop.call_later(IDLE_CLOSE_SECONDS / 3, self.check)
+
+    async def close_idle(self) -> None:
+        try:
+            with contextlib.suppress(Exception):  # a socket that fails to close is gone
+                await self.client.connection_pool.disconnect(inuse_connections=False)
+        finally:
+            self.closing = None
 
 
 class Script:

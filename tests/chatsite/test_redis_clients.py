@@ -87,3 +87,25 @@ async def test_batched_items_run_in_order_in_one_call(private_redis):
     client.close()
     with pytest.raises(AssertionError):
         batched(server.url, ["only one key"], [1, 2])
+
+
+async def test_a_quiet_loop_client_closes_its_idle_connections(private_redis, monkeypatch):
+    """A burst opens a pooled connection per command in flight; once the client has been
+    quiet for IDLE_CLOSE_SECONDS they close (Redis's client count goes back), and the next
+    command opens one again."""
+    monkeypatch.setattr(redis_clients, "IDLE_CLOSE_SECONDS", 0.3)
+    server = private_redis()
+    probe = redis.Redis.from_url(server.url)
+    client = redis_clients.for_loop(server.url)
+    try:
+        await asyncio.gather(*(client.blpop([f"nothing-{i}"], timeout=0.1) for i in range(5)))
+        assert len(probe.client_list()) == 5 + 1  # the burst's, and the probe
+        deadline = time.monotonic() + 5
+        while len(probe.client_list()) > 1:
+            assert time.monotonic() < deadline, "idle connections stayed open"
+            await asyncio.sleep(0.05)
+        assert await redis_clients.for_loop(server.url).incr("n") == 1
+        assert len(probe.client_list()) == 2
+    finally:
+        probe.close()
+        await client.aclose()
