@@ -25,6 +25,7 @@ from bench import seed
 from bench.client import Account, Tally, Target, close_all, drive, open_many
 from bench.config import Config
 from bench.server import Server, niceness, start_floor, start_product
+from chatsite.redis_clients import IDLE_CLOSE_SECONDS as _IDLE_CLOSE
 
 
 @dataclass(frozen=True)
@@ -560,9 +561,10 @@ class Live:
         warm_stop.set()
         await warm_churn
         await close_all(warm.conns)
-        # Past the grace period: the warm-up's users have gone offline, their grace keys
-        # expired, so a key left behind by the soak shows against this baseline.
-        await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS) + 5.0)
+        # Past the grace period and the Redis clients' idle close: the warm-up's users have
+        # gone offline, their grace keys expired and the pools let their idle connections
+        # go, so a key or a connection left behind by the soak shows against this baseline.
+        await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS) + _IDLE_CLOSE + 10.0)
         baseline = self.redis_state()  # server up and warm, no sockets open
         churned.update(opened=0, refused=0)
         opened = await open_many(self.target(server), steady)
@@ -603,9 +605,10 @@ class Live:
         await asyncio.sleep(5.0)  # rate-limit keys live window + 1 s
         end = self.redis_state()
         await close_all(opened.conns)
-        # Wait (up to a minute) for the server to process the disconnects and let go.
+        # Wait (up to two minutes) for the server to process the disconnects and let go:
+        # the last users' grace period, then the pools' idle close.
         closed, settle = self.redis_state(), 0
-        while settle < 60 and any(closed[k] > baseline[k] for k in closed):
+        while settle < 120 and any(closed[k] > baseline[k] for k in closed):
             await asyncio.sleep(1.0)
             settle += 1
             closed = self.redis_state()

@@ -33,7 +33,7 @@ TIMEOUT = 2  # seconds for a connect or a reply
 # batched script, chatsite/redis_clients.Batched); after this long without a command its
 # idle connections are closed (they reopen on the next command), so a quiet server holds
 # no more Redis connections than it did before a burst.
-IDLE_CLOSE_SECONDS = 30.0
+IDLE_CLOSE_SECONDS = 10.0
 
 
 def retry_policy() -> Retry:
