@@ -284,7 +284,7 @@ class RedisStore:
     async def online_async(self, user_ids: list[int]) -> set[int]:
         # One batched script item per user: every hello of a connect storm asked with a
         # pipeline of its own, and the pipelines queued for the loop's pooled connections
-        # (a twelfth of the storm's CPU went to rescheduling their wait timeouts).
+        # (7% of the storm's CPU went to rescheduling their wait timeouts).
         now = time.time()
         replies = await asyncio.gather(
             *(_ONLINE_ASYNC(self.url, self._keys(uid), [now]) for uid in user_ids)

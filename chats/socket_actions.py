@@ -1,6 +1,6 @@
 """The work behind the socket consumer: functions that run in a worker thread, and some on
-the event loop (`authenticate_async`, `hello_async`, `send_batch`); they call services (writes) and
-selectors (reads), returning ready-to-send frames."""
+the event loop (`authenticate_async`, `hello_async`, `send_batch`); they call services
+(writes) and selectors (reads), returning ready-to-send frames."""
 
 from __future__ import annotations
 
@@ -96,8 +96,9 @@ def hello(user: User) -> dict[str, Any]:
 
 async def hello_async(user: User) -> dict[str, Any]:
     """`hello` from the event loop: on PostgreSQL its two statements run on an event-loop
-    connection and presence on the loop's Redis client, with no worker hop (the hop and its
-    hand-offs of the GIL were a third of a connect storm's CPU); SQLite hops to a worker."""
+    connection and presence on the loop's Redis client, with no worker hop (in a connect
+    storm the event loop waited on the GIL while workers built hellos); SQLite hops to a
+    worker."""
     if not aconn.enabled():
         return await workers.db(hello)(user)
     async with aconn.connection() as conn, conn.cursor() as cursor:
