@@ -65,6 +65,16 @@ def _subscribed(prefix):
         client.close()
 
 
+async def _subscribed_soon(prefix):
+    """The subscribed channels once an UNSUBSCRIBE has taken effect (Redis replies to it
+    on the pub/sub connection, not to the caller), or after a second."""
+    for _ in range(50):
+        if not _subscribed(prefix):
+            break
+        await asyncio.sleep(0.02)
+    return _subscribed(prefix)
+
+
 async def test_a_storm_of_joins_and_leaves_is_one_command_each_way(monkeypatch):
     counting = _Counting(monkeypatch)
     prefix = f"layers-test-{uuid.uuid4().hex[:8]}"
@@ -81,11 +91,7 @@ async def test_a_storm_of_joins_and_leaves_is_one_command_each_way(monkeypatch):
 
         await asyncio.gather(*(layer.group_discard(f"user.{i}", c) for i, c in enumerate(channels)))
         assert len(counting.calls["unsubscribe"]) == 1
-        for _ in range(50):  # Redis applies the UNSUBSCRIBE after replying to nothing
-            if not _subscribed(prefix):
-                break
-            await asyncio.sleep(0.02)
-        assert _subscribed(prefix) == set()
+        assert await _subscribed_soon(prefix) == set()
     finally:
         await layer.flush()
 
@@ -133,10 +139,6 @@ async def test_a_group_left_while_its_subscribe_is_in_flight_is_unsubscribed(mon
         await asyncio.sleep(0)
         release.set()
         await asyncio.gather(joining, leaving)
-        for _ in range(50):
-            if not _subscribed(prefix):
-                break
-            await asyncio.sleep(0.02)
-        assert _subscribed(prefix) == set()
+        assert await _subscribed_soon(prefix) == set()
     finally:
         await layer.flush()
