@@ -89,7 +89,7 @@ def chat_summaries(*, user_id: int, limit: int | None = None) -> list[ChatSummar
 
 
 async def chat_summaries_async(cursor: AsyncCursor[Any], *, user_id: int) -> list[ChatSummary]:
-    """`chat_summaries` on an event-loop connection (PostgreSQL, chats/aconn.py)."""
+    """`chat_summaries` on an event-loop connection (PostgreSQL, chats/realtime/pg_async.py)."""
     compiled = _summaries_sql("postgresql", None)
     await cursor.execute(compiled.sql, [user_id if p == _NO_USER else p for p in compiled.params])
     return _summaries_of(compiled.convert(await cursor.fetchall()))
@@ -298,7 +298,7 @@ def blocked_peers(*, user_id: int, peer_ids: list[int]) -> set[int]:
 async def blocked_peers_async(
     cursor: AsyncCursor[Any], *, user_id: int, peer_ids: list[int]
 ) -> set[int]:
-    """`blocked_peers` on an event-loop connection (chats/aconn.py)."""
+    """`blocked_peers` on an event-loop connection (chats/realtime/pg_async.py)."""
     if not peer_ids:
         return set()
     await cursor.execute(_BLOCKS_SQL, [user_id, user_id])
@@ -439,7 +439,7 @@ async def active_user_async(cursor: AsyncCursor[Any], *, user_id: int) -> User |
 async def send_targets_async(
     cursor: AsyncCursor[Any], *, user_id: int, chat_ids: list[int]
 ) -> dict[int, SendTarget]:
-    """`send_targets` on an event-loop connection (chats/aconn.py)."""
+    """`send_targets` on an event-loop connection (chats/realtime/pg_async.py)."""
     if not chat_ids:
         return {}
     await cursor.execute(*_send_targets_query(user_id, chat_ids))
@@ -493,7 +493,7 @@ def unread_of_members(*, chat_ids: list[int]) -> dict[tuple[int, int], tuple[int
 async def unread_of_members_async(
     cursor: AsyncCursor[Any], *, chat_ids: list[int]
 ) -> dict[tuple[int, int], tuple[int, int]]:
-    """`unread_of_members` on an event-loop connection (chats/aconn.py)."""
+    """`unread_of_members` on an event-loop connection (chats/realtime/pg_async.py)."""
     if not chat_ids:
         return {}
     await cursor.execute(_unread_of_members_sql(len(chat_ids)), chat_ids)

@@ -14,8 +14,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chats import aconn, events, limits, presence, selectors, workers
+from chats import events, limits, selectors
 from chats.models import Block, Chat, Membership, Message
+from chats.realtime import pg_async, presence, worker_pool
 from chats.validation import Refused, clean_body, clean_client_id
 
 logger = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ async def message_send_batch_async(
     allowance: Callable[[int], Awaitable[int]],
 ) -> list[Message | Refused]:
     """`message_send_batch` for the event loop. On PostgreSQL the same statements run
-    through psycopg's async driver, with no worker thread (chats/aconn.py); a batch with
+    through psycopg's async driver, with no worker thread (chats/realtime/pg_async.py); a batch with
     anything but fresh sends to open chats (a resend, a block, a foreign chat), and every
     batch on SQLite, goes the ORM way on a socket worker."""
     results, sends = _validated(items)
@@ -144,7 +145,7 @@ async def message_send_batch_async(
         sends = _within_allowance(results, sends, await allowance(len(sends)))
     if sends:
         stored = None
-        if aconn.enabled():
+        if pg_async.enabled():
             try:
                 stored = await _store_fresh_async(sender, sends)
             except psycopg.OperationalError:
@@ -153,7 +154,7 @@ async def message_send_batch_async(
                 logger.warning("send connection failed; retrying once", exc_info=True)
                 stored = await _store_fresh_async(sender, sends)
         if stored is None:
-            stored = await workers.db(_store_sends)(sender, sends)
+            stored = await worker_pool.db(_store_sends)(sender, sends)
         results.update(stored)
     return [r if isinstance(r, Refused) else r[0] for r in (results[i] for i in range(len(items)))]
 
@@ -167,7 +168,7 @@ async def _store_fresh_async(sender: User, sends: list[_Send]) -> dict[int, Sent
         by_chat.setdefault(send.chat_id, []).append(send)
     if len({s.client_id for s in sends}) < len(sends):
         return None  # a repeat inside the batch
-    async with aconn.connection() as conn:
+    async with pg_async.connection() as conn:
         if len(by_chat) == 1:
             ((chat_id, group),) = by_chat.items()
             try:
@@ -474,7 +475,7 @@ def chats_mark_delivered(deliveries: list[Delivery]) -> list[Delivery]:
     """Move several delivered pointers forward (never back) in one statement and one
     transaction, and tell each peer; returns the deliveries that moved a pointer.
 
-    Sockets of a whole process write theirs together (chats/receipts.py).
+    Sockets of a whole process write theirs together (chats/realtime/receipts.py).
     """
     latest: dict[tuple[int, int], Delivery] = {}
     for d in deliveries:
@@ -594,7 +595,7 @@ def presence_changed(*, user_id: int, status: str, at: datetime) -> None:
 
 
 def presences_changed(changes: list[tuple[int, str, datetime]]) -> None:
-    """`presence_changed` for several users at once (a process's batch, chats/presence.py):
+    """`presence_changed` for several users at once (a process's batch, chats/realtime/presence.py):
     one transaction, the same few statements whatever the count; a user listed twice keeps
     the later change."""
     latest = {user_id: (status, at) for user_id, status, at in changes}

@@ -14,8 +14,8 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from chats.routing import websocket_urlpatterns  # noqa: E402
-from chats.socket_auth import SessionKeyMiddleware  # noqa: E402
+from chats.realtime.routing import websocket_urlpatterns  # noqa: E402
+from chats.realtime.socket_auth import SessionKeyMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

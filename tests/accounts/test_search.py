@@ -117,8 +117,8 @@ def test_search_takes_at_most_two_queries(alice, django_assert_num_queries):
 
 
 def test_results_show_live_presence_hidden_reciprocally_and_under_blocks(alice, bob):
-    from chats import presence
     from chats.models import Block
+    from chats.realtime import presence
 
     presence.store().attach(bob.pk, "tab-1", 10)
     [result] = user_search(viewer=alice, query="bob")
@@ -284,7 +284,7 @@ def test_query_is_escaped(client, alice):
 
 
 def test_results_show_presence(client, alice):
-    from chats import presence
+    from chats.realtime import presence
 
     online, hidden, _never = make_users("samonline", "samhidden", "samnever")
     presence.store().attach(online.pk, "tab-1", 10)

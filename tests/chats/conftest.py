@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from chats import presence
+from chats.realtime import presence
 from chatsite.asgi import application
 from tests.support.sessions import login_session
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from accounts.models import User
-from chats import presence
 from chats.models import Chat, Membership, Message
+from chats.realtime import presence
 from tests.chats.conftest import Socket
 from tests.factories import make_chat
 

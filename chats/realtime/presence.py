@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from django.conf import settings
 
 from accounts.models import User
-from chats import workers
+from chats.realtime import worker_pool
 from chatsite import redis_clients
 
 logger = logging.getLogger(__name__)
@@ -439,7 +439,7 @@ class _Announcer:
             while self.pending:
                 batch, self.pending = self.pending, []
                 try:
-                    await workers.db(services.presences_changed)([c[:3] for c in batch])
+                    await worker_pool.db(services.presences_changed)([c[:3] for c in batch])
                 except Exception:
                     # Presence is advisory: a failed broadcast must not break the sockets.
                     logger.exception("could not announce %d presence changes", len(batch))

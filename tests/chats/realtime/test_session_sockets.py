@@ -12,7 +12,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
 
-from chats import socket_actions
+from chats.realtime import socket_work
 from chatsite.asgi import application
 from tests.chats.conftest import ORIGIN, Socket
 from tests.factories import PASSWORD
@@ -120,14 +120,14 @@ async def test_authenticate_async_agrees_with_authenticate(alice, bob, carol):
         return keys
 
     keys = await sync_to_async(prepare)()
-    got = {name: await socket_actions.authenticate_async(key) for name, key in keys.items()}
+    got = {name: await socket_work.authenticate_async(key) for name, key in keys.items()}
     user, session = got.pop("fresh")
     assert user.pk == alice.pk and user.username == "alice" and user.is_active
     assert session.session_key == keys["fresh"] and session[SESSION_KEY] == str(alice.pk)
     assert got == dict.fromkeys(got)  # every other one: no one
     # The sync way gives the same answers (it ran after: a stale hash flushed its session).
-    assert (await sync_to_async(socket_actions.authenticate)(keys["fresh"]))[0].pk == alice.pk
+    assert (await sync_to_async(socket_work.authenticate)(keys["fresh"]))[0].pk == alice.pk
     for name in got:
-        assert await sync_to_async(socket_actions.authenticate)(keys[name]) is None, name
+        assert await sync_to_async(socket_work.authenticate)(keys[name]) is None, name
     flushed = await sync_to_async(Session.objects.filter(session_key=keys["stale hash"]).exists)()
     assert not flushed

@@ -7,9 +7,10 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import User
-from chats import presence, selectors, services, socket_actions
+from chats import selectors, services
 from chats.models import Message
-from tests.chats.test_consumer import marker, send_and_ack
+from chats.realtime import presence, socket_work
+from tests.chats.realtime.test_consumer import marker, send_and_ack
 from tests.factories import make_chat, make_messages
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -229,7 +230,8 @@ async def test_turning_hide_presence_on_and_off_is_announced_live(socket, alice,
 async def test_a_batch_of_presence_changes_is_stored_and_announced_per_user(
     alice, bob, carol, user_factory, monkeypatch
 ):
-    """Connect storms announce in batches (chats/presence.py): each user of a batch gets its
+    """Connect storms announce in batches (chats/realtime/presence.py): each user of a batch
+    gets its
     own audience, its last_seen is stored, and the later of two changes of a user wins."""
     dave = await db(user_factory)(username="dave", hide_presence=True)
     await db(make_chat)(alice, bob)
@@ -275,8 +277,8 @@ async def test_hello_async_agrees_with_hello(socket, alice, bob, carol, user_fac
 
     await db(prepare)()
     online = await socket(bob)  # bob is online, the others offline or hidden
-    got = await socket_actions.hello_async(alice)
-    want = await db(socket_actions.hello)(alice)
+    got = await socket_work.hello_async(alice)
+    want = await db(socket_work.hello)(alice)
     assert got == want
     by_peer = {chat["peer"]: chat for chat in got["chats"]}
     assert by_peer["bob"]["peer_status"] == "online"

@@ -1,9 +1,10 @@
-"""chats/aconn.py's slots: first come, first served, at most `size` at once, and a waiter
+"""chats/realtime/pg_async.py's slots: first come, first served, at most `size` at once,
+and a waiter
 cancelled at any point neither takes nor leaks a slot."""
 
 import asyncio
 
-from chats.aconn import _Slots
+from chats.realtime.pg_async import _Slots
 
 
 async def test_slots_are_handed_out_in_arrival_order_at_most_size_at_once():

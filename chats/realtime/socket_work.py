@@ -17,8 +17,9 @@ from django.core.exceptions import ValidationError
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
-from chats import aconn, limits, presence, protocol, selectors, services, workers
+from chats import limits, selectors, services
 from chats.models import Chat, Message
+from chats.realtime import pg_async, presence, protocol, worker_pool
 from chats.validation import Refused
 
 TOO_MANY_SOCKETS = (
@@ -50,15 +51,15 @@ _MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 async def authenticate_async(session_key: str | None) -> tuple[User, SessionBase] | None:
     """`authenticate` on the event loop. On PostgreSQL a plain logged-in session (database
     sessions, Django's model backend, an active user, a hash that matches the password)
-    takes two statements on an event-loop connection (chats/aconn.py) and no worker hop:
+    takes two statements on an event-loop connection (chats/realtime/pg_async.py) and no worker hop:
     the hop and the ORM's session and user reads were a fifth of a connect storm's CPU.
     Anything else (a stale hash, a fallback secret, another backend; SQLite) goes the
     `authenticate` way on a worker, so Django's rules stay in one place."""
     if not session_key:
         return None
-    if not aconn.enabled() or settings.SESSION_ENGINE != _DB_SESSIONS:
-        return await workers.db(authenticate)(session_key)
-    async with aconn.connection() as conn, conn.cursor() as cursor:
+    if not pg_async.enabled() or settings.SESSION_ENGINE != _DB_SESSIONS:
+        return await worker_pool.db(authenticate)(session_key)
+    async with pg_async.connection() as conn, conn.cursor() as cursor:
         encoded = await selectors.session_data_async(cursor, session_key=session_key)
         if encoded is None:
             return None  # no such session, or expired: as `authenticate`
@@ -76,11 +77,11 @@ async def authenticate_async(session_key: str | None) -> tuple[User, SessionBase
             else None
         )
     if user_id is None or not model_backend:
-        return await workers.db(authenticate)(session_key)
+        return await worker_pool.db(authenticate)(session_key)
     if user is None:
         return None  # gone or deactivated: the model backend's get_user gives no one
     if not constant_time_compare(data.get(HASH_SESSION_KEY) or "", user.get_session_auth_hash()):
-        return await workers.db(authenticate)(session_key)
+        return await worker_pool.db(authenticate)(session_key)
     cast(Any, session)._session_cache = data  # as loaded: no second read
     return user, session
 
@@ -99,9 +100,9 @@ async def hello_async(user: User) -> dict[str, Any]:
     connection and presence on the loop's Redis client, with no worker hop (in a connect
     storm the event loop waited on the GIL while workers built hellos); SQLite hops to a
     worker."""
-    if not aconn.enabled():
-        return await workers.db(hello)(user)
-    async with aconn.connection() as conn, conn.cursor() as cursor:
+    if not pg_async.enabled():
+        return await worker_pool.db(hello)(user)
+    async with pg_async.connection() as conn, conn.cursor() as cursor:
         summaries = await selectors.chat_summaries_async(cursor, user_id=user.pk)
         peer_ids = [s.peer.pk for s in summaries]
         blocked = await selectors.blocked_peers_async(cursor, user_id=user.pk, peer_ids=peer_ids)
@@ -122,7 +123,7 @@ def _hello_of(
 
 async def send_batch(user: User, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Store queued send frames in one transaction; an ack or an error frame for each.
-    Runs on the event loop (chats/aconn.py), unlike the other actions here."""
+    Runs on the event loop (chats/realtime/pg_async.py), unlike the other actions here."""
 
     async def allowance(count: int) -> int:
         return await limits.send_allowance_async(user_id=user.pk, count=count)

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from accounts.models import User
-from chats import services, workers
+from chats import services
+from chats.realtime import worker_pool
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class _Writer:
             self.task = asyncio.ensure_future(self.flush())
 
     async def flush(self) -> None:
-        write = workers.db(services.chats_mark_delivered)
+        write = worker_pool.db(services.chats_mark_delivered)
         try:
             await asyncio.sleep(settings.RECEIPTS_FLUSH_SECONDS)
             while self.pending:

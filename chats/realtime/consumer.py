@@ -13,10 +13,11 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
-from chats import events, presence, protocol, receipts
-from chats import socket_actions as actions
+from chats import events
+from chats.realtime import presence, protocol, receipts
+from chats.realtime import socket_work as actions
+from chats.realtime.worker_pool import db
 from chats.validation import Refused
-from chats.workers import db
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""The event-loop send path (services.message_send_batch_async, chats/aconn.py).
+"""The event-loop send path (services.message_send_batch_async, chats/realtime/pg_async.py).
 
 On PostgreSQL it stores fresh sends through psycopg's async driver and hands anything
 unusual to the ORM way; on SQLite every batch goes the ORM way on a socket worker. Either
