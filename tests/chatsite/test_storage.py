@@ -50,3 +50,6 @@ def test_client_modules_stay_small_and_import_no_cycle():
 
     visit("main.js", [])
     assert done == set(graph), "every module is reachable from the entry module"
+    base = (Path(settings.BASE_DIR) / "templates" / "base.html").read_text()
+    preloaded = re.findall(r"rel=\"modulepreload\" href=\"\{% static 'js/([^']+)' %\}", base)
+    assert sorted(preloaded) == sorted(set(graph) - {"main.js"}), "base.html preloads each import"
