@@ -47,6 +47,11 @@ class ChatSummary:
         return max(0, self.last_seq - self.read_seq)
 
 
+def unread_total(summaries: list[ChatSummary]) -> int:
+    """The user's unread total, as hello and the pages show it: the sum of the chats' counts."""
+    return sum(s.unread for s in summaries)
+
+
 def peer_of(chat: Chat, user_id: int) -> User:
     return chat.user_high if chat.user_low_id == user_id else chat.user_low
 

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -33,9 +34,13 @@ def _member_chat(request: AuthedRequest, chat_id: int) -> Chat:
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def chat_list(request: AuthedRequest) -> HttpResponse:
+    """The chats page; for htmx, just the list (the client refreshes it with that)."""
     summaries = selectors.chat_summaries(user_id=request.user.pk)
-    return render(request, "chats/list.html", {"summaries": summaries})
+    context = {"summaries": summaries, "unread_total": selectors.unread_total(summaries)}
+    template = "chats/list.html#chatlist" if request.htmx else "chats/list.html"
+    return render(request, template, context)
 
 
 @login_required
@@ -87,6 +92,7 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     if before_seq is not None and request.htmx:
         return render(request, "chats/detail.html#history", context)
     context["summaries"] = selectors.chat_summaries(user_id=request.user.pk)
+    context["unread_total"] = selectors.unread_total(context["summaries"])
     context["new_client_id"] = str(uuid.uuid4())
     return render(request, "chats/detail.html", context)
 

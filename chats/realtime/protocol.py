@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from chats.selectors import ChatSummary, iso_utc
+from chats.selectors import ChatSummary, iso_utc, unread_total
 from chats.validation import Refused, clean_body, clean_client_id, clean_id, clean_seq
 
 MAX_FRAME_CHARS = 32 * 1024
@@ -109,7 +109,7 @@ def hello(
         "type": "hello",
         "user": username,
         "chats": [chat_entry(s, presence[s.peer.pk], receipts[s.peer.pk]) for s in summaries],
-        "unread_total": sum(s.unread for s in summaries),
+        "unread_total": unread_total(summaries),
     }
 
 
