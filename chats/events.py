@@ -195,8 +195,17 @@ def user_sessions_changed(*, user_id: int) -> None:
     _send(user_id, {"type": "session.check"})
 
 
+def message_changed(*, message: Message, member_ids: list[int]) -> None:
+    """Give both members' sockets a changed message's full current state (same seq, a
+    higher version)."""
+    payload = selectors.message_payload(message)
+    for user_id in member_ids:
+        _send(user_id, {"type": "chat.message", "message": payload})
+
+
 def message_removed(*, message: Message, member_ids: list[int]) -> None:
-    """Tell both members' sockets that a moderator removed a message (ids only, no text)."""
+    """Tell both members' sockets that a moderator removed a message (ids only, no text):
+    the `message_removed` frame of clients older than versions."""
     event = {
         "type": "chat.message_removed",
         "chat": message.chat_id,

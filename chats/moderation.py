@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chats import events, selectors
+from chats import events, rules, selectors
 from chats.models import Chat, Message, ModerationLog, Report
 from chats.validation import Refused, clean_seq
 from chatsite import ratelimit
@@ -136,12 +136,18 @@ def message_remove(
             report=report,
             reason=reason,
         )
-        members = Chat.objects.values_list("user_low_id", "user_high_id").get(pk=message.chat_id)
-        transaction.on_commit(
-            lambda: events.message_removed(message=message, member_ids=list(members))
+        rules.message_version_take(message=message)
+        message.removed_at, message.removed_by, message.removed_reason = now, moderator, reason
+        members = list(
+            Chat.objects.values_list("user_low_id", "user_high_id").get(pk=message.chat_id)
         )
-    message.removed_at, message.removed_by, message.removed_reason = now, moderator, reason
+        transaction.on_commit(lambda: _announce_removal(message, members))
     return True
+
+
+def _announce_removal(message: Message, member_ids: list[int]) -> None:
+    events.message_changed(message=message, member_ids=member_ids)
+    events.message_removed(message=message, member_ids=member_ids)
 
 
 def user_deactivate(

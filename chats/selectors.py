@@ -39,6 +39,7 @@ class ChatSummary:
     last_body: str | None
     last_sender_id: int | None
     last_removed: bool
+    version: int = 0
     peer_read_seq: int = 0
     peer_delivered_seq: int = 0
 
@@ -111,12 +112,14 @@ def _summaries_of(rows: list[Any]) -> list[ChatSummary]:
             last_body=last_body,
             last_sender_id=last_sender_id,
             last_removed=last_removed_at is not None,
+            version=version,
             peer_read_seq=peer_read_seq,
             peer_delivered_seq=peer_delivered_seq,
         )
         for (
             chat_id,
             last_seq,
+            version,
             last_message_at,
             read_seq,
             peer_read_seq,
@@ -172,6 +175,7 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
         .values_list(
             "chat_id",
             "chat__last_seq",
+            "chat__version",
             "chat__last_message_at",
             "mine__read_seq",
             "read_seq",
@@ -254,6 +258,18 @@ def messages_after(
     return rows[:limit], len(rows) > limit
 
 
+def message_changes(
+    *, chat_id: int, since: int, before: int | None = None, limit: int = SYNC_LIMIT
+) -> tuple[list[Message], bool]:
+    """Messages whose latest change has a version > `since` (and < `before`), in version
+    order, at most `limit`, and whether more follow: each changed message once, as it is now."""
+    qs = Message.objects.filter(chat_id=chat_id, version__gt=since)
+    if before is not None:
+        qs = qs.filter(version__lt=before)
+    rows = list(_with_sender_name(qs).order_by("version")[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
 def message_get_by_client_id(*, sender_id: int, client_id: str) -> Message | None:
     return (
         Message.objects.select_related("sender")
@@ -278,6 +294,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "sent_at": iso_utc(message.created_at),
         "client_id": message.client_id,
         "removed": removed,
+        "version": message.version,
     }
 
 

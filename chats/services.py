@@ -206,14 +206,15 @@ async def _store_chats_async(
             last_seqs: dict[int, int] = {}
             for chat_id in sorted(by_chat):
                 group = by_chat[chat_id]
-                await cursor.execute(_SEQ_SQL, [len(group), now, chat_id])
+                n = len(group)
+                await cursor.execute(_SEQ_SQL, [n, n, now, chat_id])
                 row = await cursor.fetchone()
                 assert row is not None  # the chat row was read just above
-                last_seqs[chat_id] = last = row[0]
-                first = last - len(group) + 1
+                last, version = row
+                last_seqs[chat_id] = last
                 messages += [
-                    _new_message(sender, send, seq, now)
-                    for seq, send in enumerate(group, start=first)
+                    _new_message(sender, send, last - n + k, version - n + k, now)
+                    for k, send in enumerate(group, start=1)
                 ]
             await cursor.execute(_insert_sql(len(messages)), _insert_params(messages))
             for message, (pk,) in zip(messages, await cursor.fetchall(), strict=True):
@@ -247,14 +248,15 @@ async def _store_one_chat_async(
     rows = await cursor.fetchall()
     if not rows:
         return None
-    first = rows[0][2] - len(group) + 1
+    n = len(group)
+    first = rows[0][2] - n + 1
     messages = []
-    for pk, seq, _last, _peer, *_counts in rows:
-        message = _new_message(sender, group[seq - first], seq, now)
+    for pk, seq, last, _peer, *_counts, version in rows:
+        message = _new_message(sender, group[seq - first], seq, version - last + seq, now)
         message.pk = pk
         messages.append(message)
     messages.sort(key=lambda m: m.seq)
-    _, _, _, peer_id, sender_total, peer_unread, peer_total = rows[0]
+    _, _, _, peer_id, sender_total, peer_unread, peer_total, _ = rows[0]
     counts = {
         (chat_id, sender.pk): (0, max(0, sender_total)),
         (chat_id, peer_id): (max(0, peer_unread), max(0, peer_total)),
@@ -289,10 +291,12 @@ def _one_chat_sql(count: int) -> str:
         f"AND NOT EXISTS (SELECT 1 FROM {block} b WHERE (b.blocker_id = c.user_low_id AND "
         "b.blocked_id = c.user_high_id) OR (b.blocker_id = c.user_high_id AND "
         "b.blocked_id = c.user_low_id))), "
-        f"s AS (UPDATE {chat} c SET last_seq = c.last_seq + %(n)s, last_message_at = %(now)s "
-        "FROM t WHERE c.id = t.id RETURNING c.last_seq), "
+        f"s AS (UPDATE {chat} c SET last_seq = c.last_seq + %(n)s, "
+        "version = c.version + %(n)s, last_message_at = %(now)s "
+        "FROM t WHERE c.id = t.id RETURNING c.last_seq, c.version), "
         f"i AS (INSERT INTO {message} ({', '.join(_INSERT_COLUMNS)}, removed_reason) "
-        "SELECT %(chat)s, s.last_seq - %(n)s + v.k, %(user)s, v.body, v.client_id, %(now)s, '' "
+        "SELECT %(chat)s, s.last_seq - %(n)s + v.k, %(user)s, v.body, v.client_id, %(now)s, "
+        "s.version - %(n)s + v.k, '' "
         f"FROM s, (VALUES {values}) AS v (k, body, client_id) RETURNING id, seq), "
         f"p AS (UPDATE {membership} m SET read_seq = GREATEST(m.read_seq, s.last_seq), "
         "delivered_seq = GREATEST(m.delivered_seq, s.last_seq) FROM s "
@@ -300,7 +304,7 @@ def _one_chat_sql(count: int) -> str:
         "SELECT i.id, i.seq, s.last_seq, t.peer, "
         f"{unread_total.format('%(user)s')} - (t.before - COALESCE(sm.read_seq, 0)), "
         "s.last_seq - COALESCE(pm.read_seq, 0), "
-        f"{unread_total.format('t.peer')} - t.before + s.last_seq "
+        f"{unread_total.format('t.peer')} - t.before + s.last_seq, s.version "
         f"FROM i CROSS JOIN s CROSS JOIN t "
         f"LEFT JOIN {membership} sm ON sm.chat_id = t.id AND sm.user_id = %(user)s "
         f"LEFT JOIN {membership} pm ON pm.chat_id = t.id AND pm.user_id = t.peer"
@@ -324,10 +328,10 @@ def _resend_of(existing: Message, send: _Send) -> Sent | Refused:
     return existing, False
 
 
-# Seqs for n new messages of a chat: the row lock is held until commit.
+# Seqs and versions for n new messages of a chat: the row lock is held until commit.
 _SEQ_SQL = (
-    f"UPDATE {Chat._meta.db_table} SET last_seq = last_seq + %s, last_message_at = %s "
-    "WHERE id = %s RETURNING last_seq"
+    f"UPDATE {Chat._meta.db_table} SET last_seq = last_seq + %s, version = version + %s, "
+    "last_message_at = %s WHERE id = %s RETURNING last_seq, version"
 )
 # Replying means the sender has read (and so received) everything before it.
 _POINTERS_SQL = (
@@ -336,7 +340,7 @@ _POINTERS_SQL = (
     "delivered_seq = CASE WHEN delivered_seq < %s THEN %s ELSE delivered_seq END "
     "WHERE chat_id = %s AND user_id = %s"
 )
-_INSERT_COLUMNS = ("chat_id", "seq", "sender_id", "body", "client_id", "created_at")
+_INSERT_COLUMNS = ("chat_id", "seq", "sender_id", "body", "client_id", "created_at", "version")
 
 
 def _insert_sql(count: int) -> str:
@@ -351,14 +355,15 @@ def _insert_params(messages: list[Message]) -> list[object]:
     return [
         x
         for m in messages
-        for x in (m.chat_id, m.seq, m.sender_id, m.body, m.client_id, m.created_at, "")
+        for x in (m.chat_id, m.seq, m.sender_id, m.body, m.client_id, m.created_at, m.version, "")
     ]
 
 
-def _new_message(sender: User, send: _Send, seq: int, now: datetime) -> Message:
+def _new_message(sender: User, send: _Send, seq: int, version: int, now: datetime) -> Message:
     return Message(
         chat_id=send.chat_id,
         seq=seq,
+        version=version,
         sender=sender,
         body=send.body,
         client_id=send.client_id,
@@ -397,11 +402,12 @@ def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | 
             for chat_id in sorted(fresh):
                 group = fresh[chat_id]
                 stamp = connection.ops.adapt_datetimefield_value(now)
-                cursor.execute(_SEQ_SQL, [len(group), stamp, chat_id])
-                (last,) = cursor.fetchone()
+                n = len(group)
+                cursor.execute(_SEQ_SQL, [n, n, stamp, chat_id])
+                last, version = cursor.fetchone()
                 last_seqs[chat_id] = last
-                for seq, send in enumerate(group, start=last - len(group) + 1):
-                    message = _new_message(sender, send, seq, now)
+                for k, send in enumerate(group, start=1):
+                    message = _new_message(sender, send, last - n + k, version - n + k, now)
                     messages.append(message)
                     results[send.index] = (message, True)
             Message.objects.bulk_create(messages)

@@ -56,7 +56,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_json(protocol.error("too_many_sockets", actions.TOO_MANY_SOCKETS))
             await self.close(code=CLOSE_TOO_MANY)
             return
-        self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
+        # chat -> the version up to which every change was sent on this socket
+        self.forwarded: dict[int, int] = {}
         self.outbox: list[dict[str, Any]] = []
         # chat.message events waiting for their batch's acks (a deque: a backlogged socket
         # can hold thousands).
@@ -64,7 +65,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Join before reading the state for hello, so no event falls between the two.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         hello = await actions.hello_async(user)
-        self.forwarded = {chat["id"]: chat["last_seq"] for chat in hello["chats"]}
+        self.forwarded = {chat["id"]: chat["version"] for chat in hello["chats"]}
         await self.send_json(hello)
 
     async def disconnect(self, code: int) -> None:
@@ -117,8 +118,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.storing = asyncio.ensure_future(self.store_sends())
 
     async def on_sync(self, frame: dict[str, Any]) -> None:
-        messages, synced = await db(actions.sync)(self.user, frame["chat"], frame["after"])
-        await self.forward(messages)
+        since = frame.get("since")
+        messages, synced = await db(actions.sync)(
+            self.user, frame["chat"], after=frame.get("after"), since=since
+        )
+        # Only a sync by version covers every change up to its last one.
+        await self.forward(messages, advance=since is not None)
         await self.send_json(synced)
 
     async def on_read(self, frame: dict[str, Any]) -> None:
@@ -141,15 +146,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def deliver(self, event: dict[str, Any]) -> None:
         payload = event["message"]
-        chat_id, seq = payload["chat"], payload["seq"]
+        chat_id, version = payload["chat"], payload["version"]
         last = self.forwarded.get(chat_id, 0)
-        if seq <= last:
+        if version <= last:
             return  # already sent on this socket (by a sync or an earlier gap fill)
-        if seq > last + 1:
+        if version > last + 1:
             # The doorbell rang out of order or dropped one: fill the gap from the database.
-            await self.forward(await db(actions.between)(chat_id, last, seq))
+            await self.forward(await db(actions.between)(chat_id, last, version))
         await self.forward([payload], sender_id=event.get("sender_id"))
-        await self.send_json(protocol.unread(chat_id, event["unread"], event["unread_total"]))
+        if "unread" in event:  # a new message
+            await self.send_json(protocol.unread(chat_id, event["unread"], event["unread_total"]))
 
     async def chat_unread(self, event: dict[str, Any]) -> None:
         await self.send_json(protocol.unread(event["chat"], event["unread"], event["unread_total"]))
@@ -180,11 +186,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # Helpers.
 
-    async def forward(self, payloads: list[dict[str, Any]], sender_id: int | None = None) -> None:
-        """Send message frames in order and note the peer's messages as delivered."""
+    async def forward(
+        self, payloads: list[dict[str, Any]], sender_id: int | None = None, advance: bool = True
+    ) -> None:
+        """Send message frames and note the peer's messages as delivered; `advance` when
+        they are every change past `forwarded`, in version order."""
         for payload in payloads:
             chat_id, seq = payload["chat"], payload["seq"]
-            self.forwarded[chat_id] = max(seq, self.forwarded.get(chat_id, 0))
+            if advance:
+                self.forwarded[chat_id] = max(payload["version"], self.forwarded.get(chat_id, 0))
             await self.send_json(protocol.message(payload))
             if payload["sender"] != self.user.username:
                 receipts.note_delivered(self.user, chat_id, seq, sender_id)

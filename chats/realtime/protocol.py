@@ -40,7 +40,12 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
         clean["body"] = clean_body(frame.get("body"))
     elif kind == "sync":
         clean["chat"] = clean_id(frame.get("chat"), "chat")
-        clean["after"] = clean_seq(frame.get("after", 0), "after")
+        if "since" in frame:
+            if "after" in frame:
+                raise Refused("invalid", "Give either after or since, not both.")
+            clean["since"] = clean_seq(frame["since"], "since")
+        else:
+            clean["after"] = clean_seq(frame.get("after", 0), "after")
     elif kind == "read":
         clean["chat"] = clean_id(frame.get("chat"), "chat")
         clean["seq"] = clean_seq(frame.get("seq"), "seq")
@@ -88,6 +93,7 @@ def chat_entry(
         "id": summary.id,
         "peer": summary.peer.username,
         "last_seq": summary.last_seq,
+        "version": summary.version,
         "read_seq": summary.read_seq,
         "unread": summary.unread,
         "peer_status": status,
@@ -141,5 +147,9 @@ def unread(chat_id: int, count: int, total: int) -> dict[str, Any]:
     return {"type": "unread", "chat": chat_id, "unread": count, "unread_total": total}
 
 
-def synced(chat_id: int, last_seq: int, more: bool) -> dict[str, Any]:
-    return {"type": "synced", "chat": chat_id, "last_seq": last_seq, "more": more}
+def synced(chat_id: int, last_seq: int, more: bool, version: int | None = None) -> dict[str, Any]:
+    """Ends a sync; a sync `since` a version also says the chat's current version."""
+    frame: dict[str, Any] = {"type": "synced", "chat": chat_id}
+    if version is not None:
+        frame["version"] = version
+    return {**frame, "last_seq": last_seq, "more": more}

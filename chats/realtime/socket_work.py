@@ -150,24 +150,37 @@ def _replies(
     return replies
 
 
-def sync(user: User, chat_id: int, after: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def sync(
+    user: User, chat_id: int, *, after: int | None = None, since: int | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The reply to a `sync`: new messages by seq (`after`), or every change by version
+    (`since`), then `synced`."""
     try:
+        # The chat row first: whatever committed up to its version is in the read below.
         chat = selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
-    messages, more = selectors.messages_after(chat_id=chat.pk, after=after)
+    version = None
+    if since is not None:
+        messages, more = selectors.message_changes(chat_id=chat.pk, since=since)
+        version = max([chat.version, *(m.version for m in messages)])
+    else:
+        messages, more = selectors.messages_after(chat_id=chat.pk, after=after or 0)
     payloads = [selectors.message_payload(m) for m in messages]
     # Messages committed after the chat row was read may be in the reply: report the later.
     last_seq = max([chat.last_seq, *(m.seq for m in messages)])
-    return payloads, protocol.synced(chat.pk, last_seq, more)
+    return payloads, protocol.synced(chat.pk, last_seq, more, version)
 
 
 def between(chat_id: int, after: int, before: int) -> list[dict[str, Any]]:
-    """Messages strictly between two seqs (a gap in live delivery), if the gap is small."""
+    """The changes with versions strictly between two (a gap in live delivery), in version
+    order, if the gap is small."""
     gap = before - after - 1
     if gap > selectors.SYNC_LIMIT:
         return []  # the client's gap detection will sync
-    messages, _more = selectors.messages_after(chat_id=chat_id, after=after, limit=gap)
+    messages, _more = selectors.message_changes(
+        chat_id=chat_id, since=after, before=before, limit=gap
+    )
     return [selectors.message_payload(m) for m in messages]
 
 

@@ -223,3 +223,14 @@ def test_chat_list_with_1000_chats_uses_as_many_queries_as_with_one(
     with django_assert_num_queries(len(one.captured_queries)):
         response = client.get("/chats/")
     assert response.content.decode().count('<li class="chatitem') == 1000
+
+
+def test_history_marks_each_message_with_its_version_and_removal(alice, bob):
+    from chats import moderation
+
+    chat = make_chat(alice, bob)
+    first, _second = make_messages(chat, bob, 2)
+    moderation.message_remove(message=first, moderator=UserFactory(is_staff=True), reason="x")
+    html = logged_in(alice).get(f"/chats/{chat.pk}/").content.decode()
+    assert re.search(r'data-seq="1"[^>]*data-version="3" data-removed="true"', html)
+    assert re.search(r'data-seq="2"[^>]*data-version="2" data-removed="false"', html)

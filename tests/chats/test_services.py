@@ -374,6 +374,7 @@ def test_message_payload_is_json_ready(alice, bob):
         "sent_at": payload["sent_at"],
         "client_id": "c-1",
         "removed": False,
+        "version": 1,
     }
     assert payload["sent_at"].endswith("Z")
 

@@ -101,6 +101,7 @@ async def test_hello_lists_chats_with_pointers_and_unread(socket, alice, bob, ca
         "id": ac.pk,
         "peer": "carol",
         "last_seq": 2,
+        "version": 2,
         "read_seq": 1,
         "unread": 1,
         "peer_status": "offline",
@@ -258,6 +259,7 @@ async def test_send_is_acked_and_broadcast_to_every_tab_of_both_members(socket, 
         "sent_at": message["sent_at"],
         "client_id": client_id,
         "removed": False,
+        "version": 1,
     }
     assert message["sent_at"].endswith("Z")
     for sock, unread in ((a1, 0), (a2, 0), (b1, 1), (b2, 1)):
@@ -338,8 +340,10 @@ async def test_a_gap_in_live_delivery_is_filled_from_the_database(socket, alice,
     chat = await db(make_chat)(alice, bob)
     b = await socket(bob)
     # Stored without ringing the doorbell (as if the channel layer dropped it).
-    await db(Message.objects.create)(chat=chat, seq=1, sender=alice, body="lost", client_id="l")
-    await db(Chat.objects.filter(pk=chat.pk).update)(last_seq=1)
+    await db(Message.objects.create)(
+        chat=chat, seq=1, version=1, sender=alice, body="lost", client_id="l"
+    )
+    await db(Chat.objects.filter(pk=chat.pk).update)(last_seq=1, version=1)
     a = await socket(alice)
     await send_and_ack(a, chat, body="next")
     frames = [await b.recv() for _ in range(3)]
