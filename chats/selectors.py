@@ -406,36 +406,6 @@ def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
         return _send_targets_of(user_id, cursor.fetchall())
 
 
-async def session_data_async(cursor: AsyncCursor[Any], *, session_key: str) -> str | None:
-    """The encoded data of an unexpired database session, on an event-loop connection."""
-    from django.contrib.sessions.models import Session
-
-    await cursor.execute(
-        f"SELECT session_data FROM {Session._meta.db_table} "
-        "WHERE session_key = %s AND expire_date > %s",
-        [session_key, datetime.now(UTC)],
-    )
-    row = await cursor.fetchone()
-    return None if row is None else str(row[0])
-
-
-@functools.cache
-def _active_user_sql() -> tuple[str, list[str]]:
-    fields = User._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    sql = f"SELECT {columns} FROM {User._meta.db_table} WHERE id = %s AND is_active"
-    return sql, [f.attname for f in fields]
-
-
-async def active_user_async(cursor: AsyncCursor[Any], *, user_id: int) -> User | None:
-    """An active user by id, on an event-loop connection (PostgreSQL's own types need no
-    conversion for the user's fields)."""
-    sql, attnames = _active_user_sql()
-    await cursor.execute(sql, [user_id])
-    row = await cursor.fetchone()
-    return None if row is None else User.from_db("default", attnames, row)
-
-
 async def send_targets_async(
     cursor: AsyncCursor[Any], *, user_id: int, chat_ids: list[int]
 ) -> dict[int, SendTarget]:
