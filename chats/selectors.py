@@ -320,12 +320,6 @@ _BLOCKS_SQL = (
 )
 
 
-def presence_visible(*, viewer: User, subject: User, blocked: bool) -> bool:
-    """Whether `viewer` may see `subject`'s presence: hiding is reciprocal, and a block
-    in either direction hides it too."""
-    return not (viewer.hide_presence or subject.hide_presence or blocked)
-
-
 def read_receipts_shared(*, viewer: User, subject: User) -> bool:
     """Whether `viewer` sees `subject`'s read receipts: both must send them (reciprocal)."""
     return viewer.send_read_receipts and subject.send_read_receipts

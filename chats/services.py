@@ -14,9 +14,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chats import events, limits, selectors
+from chats import events, limits, presence, selectors
 from chats.models import Block, Chat, Membership, Message
-from chats.realtime import pg_async, presence, worker_pool
+from chats.realtime import pg_async, worker_pool
 from chats.validation import Refused, clean_body, clean_client_id
 
 logger = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
-from chats import limits, selectors, services
+from chats import limits, presence, selectors, services
 from chats.models import Chat, Message
-from chats.realtime import pg_async, presence, protocol, worker_pool
+from chats.realtime import pg_async, protocol, worker_pool
 from chats.validation import Refused
 
 TOO_MANY_SOCKETS = (
