@@ -182,18 +182,6 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
     return _Compiled.of(rows)
 
 
-def unread_totals(*, user_ids: list[int]) -> dict[int, int]:
-    """Total unread per user: the sum over their chats of last_seq - read_seq."""
-    rows = (
-        Membership.objects.filter(user_id__in=user_ids)
-        .values("user_id")
-        .annotate(total=Sum(F("chat__last_seq") - F("read_seq")))
-    )
-    totals = {uid: 0 for uid in user_ids}
-    totals.update({row["user_id"]: max(0, row["total"] or 0) for row in rows})
-    return totals
-
-
 def unread_counts(*, chat_id: int, user_ids: list[int]) -> dict[int, tuple[int, int]]:
     """(unread in this chat, unread in all chats) for each of `user_ids`, in one query."""
     unread = F("chat__last_seq") - F("read_seq")
@@ -247,18 +235,6 @@ def messages_after(
     qs = _with_sender_name(Message.objects.filter(chat_id=chat_id, seq__gt=after))
     rows = list(qs.order_by("seq")[: limit + 1])
     return rows[:limit], len(rows) > limit
-
-
-def message_get_by_client_id(*, sender_id: int, client_id: str) -> Message | None:
-    return (
-        Message.objects.select_related("sender")
-        .filter(sender_id=sender_id, client_id=client_id)
-        .first()
-    )
-
-
-def chat_last_seq(*, chat_id: int) -> int:
-    return Chat.objects.values_list("last_seq", flat=True).get(pk=chat_id)
 
 
 def message_payload(message: Message) -> dict[str, Any]:
@@ -325,14 +301,9 @@ def read_receipts_shared(*, viewer: User, subject: User) -> bool:
     return viewer.send_read_receipts and subject.send_read_receipts
 
 
-def presence_audience(*, user: User) -> list[int]:
-    """The users told when `user` goes online or offline: those sharing a chat with them
-    who may see their presence."""
-    return presence_audiences(users=[user])[user.pk]
-
-
 def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
-    """`presence_audience` of each of `users`, in two statements for all of them."""
+    """The users told when each of `users` goes online or offline: those sharing a chat
+    with them who may see their presence; two statements for all of them."""
     ids = [u.pk for u in users if not u.hide_presence]
     out: dict[int, list[int]] = {u.pk: [] for u in users}
     if not ids:

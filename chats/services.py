@@ -465,12 +465,6 @@ class Delivery:
     peer_id: int | None = None
 
 
-def chat_mark_delivered(*, user: User, chat_id: int, seq: int, peer_id: int | None = None) -> bool:
-    """Record that the user's client has received up to `seq`; True when the pointer moved.
-    Callers that know the other member (from a live event) pass `peer_id` to save a read."""
-    return bool(chats_mark_delivered([Delivery(user, chat_id, seq, peer_id)]))
-
-
 def chats_mark_delivered(deliveries: list[Delivery]) -> list[Delivery]:
     """Move several delivered pointers forward (never back) in one statement and one
     transaction, and tell each peer; returns the deliveries that moved a pointer.
@@ -589,15 +583,10 @@ def _presence_resend(user: User, peers: list[User]) -> None:
             )
 
 
-def presence_changed(*, user_id: int, status: str, at: datetime) -> None:
-    """Record that a user went online or offline at `at`, and tell whoever may know."""
-    presences_changed([(user_id, status, at)])
-
-
 def presences_changed(changes: list[tuple[int, str, datetime]]) -> None:
-    """`presence_changed` for several users at once (a process's batch, chats/realtime/presence.py):
-    one transaction, the same few statements whatever the count; a user listed twice keeps
-    the later change."""
+    """Record that users went online or offline, each at its time, and tell whoever may
+    know (a process's batch, chats/realtime/presence.py): one transaction, the same few
+    statements whatever the count; a user listed twice keeps the later change."""
     latest = {user_id: (status, at) for user_id, status, at in changes}
     if not latest:
         return

@@ -97,8 +97,3 @@ def _bucket(key: str, window: int) -> str:
 def _within(count: int, total: int, limit: int) -> int:
     """How many of the last `count` events of a window now at `total` are within `limit`."""
     return max(0, min(count, limit - (total - count)))
-
-
-def retry_after(window: int) -> int:
-    """Seconds until the current window ends."""
-    return max(1, int(window - time.time() % window))
