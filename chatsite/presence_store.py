@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from chatsite import redis_clients
 from chatsite.redis_clients import Batched
 
 
@@ -183,10 +184,8 @@ class RedisStore:
     lease expiry, and a grace key holding the token of the pending offline transition."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        import redis
-
         self.url = url
-        self.client = redis.Redis.from_url(url)
+        self.client = redis_clients.threaded(url)
         self.prefix = f"{prefix}:presence"
         self._attach = self.client.register_script(_ATTACH)
         self._detach = self.client.register_script(_DETACH)
