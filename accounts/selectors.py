@@ -81,9 +81,9 @@ def user_search(*, viewer: User, query: str, limit: int = SEARCH_LIMIT) -> list[
 
 
 def _presences(viewer: User, users: list[Any]) -> list[Presence]:
-    """Live presence (chats.realtime.presence), hidden where either side hides it or a block stands
+    """Live presence (chats/presence.py), hidden where either side hides it or a block stands
     (the `blocked` column of the search statements)."""
-    from chats.realtime import presence
+    from chats import presence
 
     blocked = {u.pk for u in users if u.blocked}
     known = presence.statuses(viewer=viewer, subjects=users, blocked_ids=blocked)

@@ -95,8 +95,15 @@ async def _group_send_many(rings: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def _send(user_id: int, event: dict[str, Any]) -> None:
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:  # on the event loop itself (the send path's fast driver)
+        _ring_on_loop(running, user_group(user_id), event)
+        return
     loop = _socket_loop.get()
-    if loop is not None and not loop.is_closed():
+    if loop is not None and not loop.is_closed():  # a socket's worker thread
         loop.call_soon_threadsafe(_ring_on_loop, loop, user_group(user_id), event)
         return
     async_to_sync(_group_send)(user_group(user_id), event)

@@ -191,18 +191,6 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
     return _Compiled.of(rows)
 
 
-def unread_totals(*, user_ids: list[int]) -> dict[int, int]:
-    """Total unread per user: the sum over their chats of last_seq - read_seq."""
-    rows = (
-        Membership.objects.filter(user_id__in=user_ids)
-        .values("user_id")
-        .annotate(total=Sum(F("chat__last_seq") - F("read_seq")))
-    )
-    totals = {uid: 0 for uid in user_ids}
-    totals.update({row["user_id"]: max(0, row["total"] or 0) for row in rows})
-    return totals
-
-
 def unread_counts(*, chat_id: int, user_ids: list[int]) -> dict[int, tuple[int, int]]:
     """(unread in this chat, unread in all chats) for each of `user_ids`, in one query."""
     unread = F("chat__last_seq") - F("read_seq")
@@ -270,18 +258,6 @@ def message_changes(
     return rows[:limit], len(rows) > limit
 
 
-def message_get_by_client_id(*, sender_id: int, client_id: str) -> Message | None:
-    return (
-        Message.objects.select_related("sender")
-        .filter(sender_id=sender_id, client_id=client_id)
-        .first()
-    )
-
-
-def chat_last_seq(*, chat_id: int) -> int:
-    return Chat.objects.values_list("last_seq", flat=True).get(pk=chat_id)
-
-
 def message_payload(message: Message) -> dict[str, Any]:
     """The JSON form of a message, shared by the socket and the API."""
     removed = message.removed_at is not None
@@ -342,25 +318,14 @@ _BLOCKS_SQL = (
 )
 
 
-def presence_visible(*, viewer: User, subject: User, blocked: bool) -> bool:
-    """Whether `viewer` may see `subject`'s presence: hiding is reciprocal, and a block
-    in either direction hides it too."""
-    return not (viewer.hide_presence or subject.hide_presence or blocked)
-
-
 def read_receipts_shared(*, viewer: User, subject: User) -> bool:
     """Whether `viewer` sees `subject`'s read receipts: both must send them (reciprocal)."""
     return viewer.send_read_receipts and subject.send_read_receipts
 
 
-def presence_audience(*, user: User) -> list[int]:
-    """The users told when `user` goes online or offline: those sharing a chat with them
-    who may see their presence."""
-    return presence_audiences(users=[user])[user.pk]
-
-
 def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
-    """`presence_audience` of each of `users`, in two statements for all of them."""
+    """The users told when each of `users` goes online or offline: those sharing a chat
+    with them who may see their presence; two statements for all of them."""
     ids = [u.pk for u in users if not u.hide_presence]
     out: dict[int, list[int]] = {u.pk: [] for u in users}
     if not ids:
@@ -426,36 +391,6 @@ def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
     with connection.cursor() as cursor:
         cursor.execute(*_send_targets_query(user_id, chat_ids))
         return _send_targets_of(user_id, cursor.fetchall())
-
-
-async def session_data_async(cursor: AsyncCursor[Any], *, session_key: str) -> str | None:
-    """The encoded data of an unexpired database session, on an event-loop connection."""
-    from django.contrib.sessions.models import Session
-
-    await cursor.execute(
-        f"SELECT session_data FROM {Session._meta.db_table} "
-        "WHERE session_key = %s AND expire_date > %s",
-        [session_key, datetime.now(UTC)],
-    )
-    row = await cursor.fetchone()
-    return None if row is None else str(row[0])
-
-
-@functools.cache
-def _active_user_sql() -> tuple[str, list[str]]:
-    fields = User._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    sql = f"SELECT {columns} FROM {User._meta.db_table} WHERE id = %s AND is_active"
-    return sql, [f.attname for f in fields]
-
-
-async def active_user_async(cursor: AsyncCursor[Any], *, user_id: int) -> User | None:
-    """An active user by id, on an event-loop connection (PostgreSQL's own types need no
-    conversion for the user's fields)."""
-    sql, attnames = _active_user_sql()
-    await cursor.execute(sql, [user_id])
-    row = await cursor.fetchone()
-    return None if row is None else User.from_db("default", attnames, row)
 
 
 async def send_targets_async(

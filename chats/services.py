@@ -14,9 +14,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chats import events, limits, selectors
+from chats import events, limits, presence, selectors
 from chats.models import Block, Chat, Membership, Message
-from chats.realtime import pg_async, presence, worker_pool
+from chats.realtime import pg_async, worker_pool
 from chats.validation import Refused, clean_body, clean_client_id
 
 logger = logging.getLogger(__name__)
@@ -471,12 +471,6 @@ class Delivery:
     peer_id: int | None = None
 
 
-def chat_mark_delivered(*, user: User, chat_id: int, seq: int, peer_id: int | None = None) -> bool:
-    """Record that the user's client has received up to `seq`; True when the pointer moved.
-    Callers that know the other member (from a live event) pass `peer_id` to save a read."""
-    return bool(chats_mark_delivered([Delivery(user, chat_id, seq, peer_id)]))
-
-
 def chats_mark_delivered(deliveries: list[Delivery]) -> list[Delivery]:
     """Move several delivered pointers forward (never back) in one statement and one
     transaction, and tell each peer; returns the deliveries that moved a pointer.
@@ -595,15 +589,10 @@ def _presence_resend(user: User, peers: list[User]) -> None:
             )
 
 
-def presence_changed(*, user_id: int, status: str, at: datetime) -> None:
-    """Record that a user went online or offline at `at`, and tell whoever may know."""
-    presences_changed([(user_id, status, at)])
-
-
 def presences_changed(changes: list[tuple[int, str, datetime]]) -> None:
-    """`presence_changed` for several users at once (a process's batch, chats/realtime/presence.py):
-    one transaction, the same few statements whatever the count; a user listed twice keeps
-    the later change."""
+    """Record that users went online or offline, each at its time, and tell whoever may
+    know (a process's batch, chats/realtime/presence.py): one transaction, the same few
+    statements whatever the count; a user listed twice keeps the later change."""
     latest = {user_id: (status, at) for user_id, status, at in changes}
     if not latest:
         return

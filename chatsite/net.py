@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.http import HttpRequest
 
@@ -20,15 +18,3 @@ def client_ip(request: HttpRequest) -> str:
         if hops:
             return hops[-1]
     return str(request.META.get("REMOTE_ADDR") or UNKNOWN_IP)
-
-
-def scope_client_ip(scope: dict[str, Any]) -> str:
-    """The same rule for an ASGI scope (WebSocket connections)."""
-    if settings.TRUST_PROXY:
-        for name, value in scope.get("headers", []):
-            if name == b"x-forwarded-for":
-                hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
-                if hops:
-                    return hops[-1]
-    client = scope.get("client")
-    return str(client[0]) if client else UNKNOWN_IP

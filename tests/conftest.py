@@ -24,11 +24,11 @@ def pytest_configure(config):
 def _fresh_presence():
     """Presence registrations live outside the database (in process, or in Redis, which the
     cache clear below empties): start every test from none."""
-    from chats.realtime import presence
+    from chatsite import presence_store
 
-    presence.reset_local()
+    presence_store.reset_local()
     yield
-    presence.reset_local()
+    presence_store.reset_local()
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
 from chats import events
-from chats.realtime import presence, protocol, receipts
+from chats.realtime import presence, protocol, receipts, socket_auth
 from chats.realtime import socket_work as actions
 from chats.realtime.worker_pool import db
 from chats.validation import Refused
@@ -44,7 +44,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         # Accept first: the session is checked after the handshake, not in it.
         await self.accept()
-        opened = await actions.authenticate_async(self.scope.get("session_key"))
+        opened = await socket_auth.authenticate_async(self.scope.get("session_key"))
         if opened is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -181,7 +181,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_json({**frame, "id": event["id"]})
 
     async def session_check(self, event: dict[str, Any]) -> None:
-        if not await db(actions.session_valid)(self.scope):
+        if not await socket_auth.still_signed_in(self.scope.get("session_key"), self.user.pk):
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # Helpers.

@@ -1,89 +1,20 @@
 """The work behind the socket consumer: functions that run in a worker thread, and some on
-the event loop (`authenticate_async`, `hello_async`, `send_batch`); they call services
-(writes) and selectors (reads), returning ready-to-send frames."""
+the event loop (`hello_async`, `send_batch`); they call services (writes) and selectors
+(reads), returning ready-to-send frames. Who is on the socket: socket_auth.py."""
 
 from __future__ import annotations
 
-from importlib import import_module
-from types import SimpleNamespace
-from typing import Any, cast
-
-from django.conf import settings
-from django.contrib import auth
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.base import SessionBase
-from django.contrib.sessions.backends.db import SessionStore as DatabaseSession
-from django.core.exceptions import ValidationError
-from django.utils.crypto import constant_time_compare
+from typing import Any
 
 from accounts.models import User
-from chats import limits, selectors, services
+from chats import limits, presence, selectors, services
 from chats.models import Chat, Message
-from chats.realtime import pg_async, presence, protocol, worker_pool
+from chats.realtime import pg_async, protocol, worker_pool
 from chats.validation import Refused
 
 TOO_MANY_SOCKETS = (
     "Too many open connections for this account; close another tab or window and reload."
 )
-
-
-def authenticate(session_key: str | None) -> tuple[User, SessionBase] | None:
-    """The user logged in with this session (Django's own checks, including the password
-    hash), and the session; None for no session or a stale one."""
-    if not session_key:
-        return None
-    engine = import_module(settings.SESSION_ENGINE)
-    session: SessionBase = engine.SessionStore(session_key)
-    try:
-        user = auth.get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]
-    except ValidationError:  # a user id that is not one (only a forged session has it)
-        return None
-    if not user.is_authenticated:
-        return None
-    assert isinstance(user, User)
-    return user, session
-
-
-_DB_SESSIONS = "django.contrib.sessions.backends.db"
-_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
-
-
-async def authenticate_async(session_key: str | None) -> tuple[User, SessionBase] | None:
-    """`authenticate` on the event loop. On PostgreSQL a plain logged-in session (database
-    sessions, Django's model backend, an active user, a hash that matches the password)
-    takes two statements on an event-loop connection (chats/realtime/pg_async.py) and no worker hop:
-    the hop and the ORM's session and user reads were a fifth of a connect storm's CPU.
-    Anything else (a stale hash, a fallback secret, another backend; SQLite) goes the
-    `authenticate` way on a worker, so Django's rules stay in one place."""
-    if not session_key:
-        return None
-    if not pg_async.enabled() or settings.SESSION_ENGINE != _DB_SESSIONS:
-        return await worker_pool.db(authenticate)(session_key)
-    async with pg_async.connection() as conn, conn.cursor() as cursor:
-        encoded = await selectors.session_data_async(cursor, session_key=session_key)
-        if encoded is None:
-            return None  # no such session, or expired: as `authenticate`
-        session = DatabaseSession(session_key)
-        data = session.decode(encoded)
-        raw_id = data.get(SESSION_KEY)
-        user_id = int(raw_id) if isinstance(raw_id, str) and raw_id.isdigit() else None
-        model_backend = (
-            data.get(BACKEND_SESSION_KEY) == _MODEL_BACKEND
-            and _MODEL_BACKEND in settings.AUTHENTICATION_BACKENDS
-        )
-        user = (
-            await selectors.active_user_async(cursor, user_id=user_id)
-            if user_id is not None and model_backend
-            else None
-        )
-    if user_id is None or not model_backend:
-        return await worker_pool.db(authenticate)(session_key)
-    if user is None:
-        return None  # gone or deactivated: the model backend's get_user gives no one
-    if not constant_time_compare(data.get(HASH_SESSION_KEY) or "", user.get_session_auth_hash()):
-        return await worker_pool.db(authenticate)(session_key)
-    cast(Any, session)._session_cache = data  # as loaded: no second read
-    return user, session
 
 
 def hello(user: User) -> dict[str, Any]:
@@ -190,18 +121,3 @@ def read(user: User, chat_id: int, seq: int) -> None:
 
 def typing(user: User, chat_id: int) -> None:
     services.chat_typing(user=user, chat_id=chat_id)
-
-
-def session_valid(scope: dict[str, Any]) -> bool:
-    """Whether the socket's session still exists and still matches the user's password."""
-    session: SessionBase | None = scope.get("session")
-    user = scope.get("user")
-    if session is None or user is None or not session.session_key:
-        return False
-    store = session.__class__(session_key=session.session_key)
-    if store.get(SESSION_KEY) is None or str(store.get(SESSION_KEY)) != str(user.pk):
-        return False
-    fresh = User.objects.filter(pk=user.pk, is_active=True).first()
-    if fresh is None:
-        return False
-    return constant_time_compare(store.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash())

@@ -118,9 +118,9 @@ def test_search_takes_at_most_two_queries(alice, django_assert_num_queries):
 
 def test_results_show_live_presence_hidden_reciprocally_and_under_blocks(alice, bob):
     from chats.models import Block
-    from chats.realtime import presence
+    from chatsite import presence_store
 
-    presence.store().attach(bob.pk, "tab-1", 10)
+    presence_store.store().attach(bob.pk, "tab-1", 10)
     [result] = user_search(viewer=alice, query="bob")
     assert result.presence.status == "online"
     Block.objects.create(blocker=bob, blocked=alice)
@@ -284,10 +284,10 @@ def test_query_is_escaped(client, alice):
 
 
 def test_results_show_presence(client, alice):
-    from chats.realtime import presence
+    from chatsite import presence_store
 
     online, hidden, _never = make_users("samonline", "samhidden", "samnever")
-    presence.store().attach(online.pk, "tab-1", 10)
+    presence_store.store().attach(online.pk, "tab-1", 10)
     User.objects.filter(pk=hidden.pk).update(hide_presence=True, last_seen=timezone.now())
     client.force_login(alice)
     html = client.get("/search/?q=sam").content.decode()

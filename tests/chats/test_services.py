@@ -264,11 +264,11 @@ def test_read_pointer_never_moves_back_nor_past_the_chat(alice, bob):
 
 
 @pytest.mark.django_db
-def test_unread_totals_sum_over_chats(alice, bob, carol):
+def test_the_unread_total_sums_over_chats(alice, bob, carol):
     ab, cb = make_chat(alice, bob), make_chat(carol, bob)
     make_messages(ab, alice, 2)
     make_messages(cb, carol, 3)
-    assert selectors.unread_totals(user_ids=[bob.pk]) == {bob.pk: 5}
+    assert selectors.unread_counts(chat_id=ab.pk, user_ids=[bob.pk])[bob.pk] == (2, 5)
     services.chat_mark_read(user=bob, chat_id=cb.pk, seq=3)
     assert selectors.unread_counts(chat_id=ab.pk, user_ids=[bob.pk])[bob.pk] == (2, 2)
 
@@ -286,8 +286,8 @@ def test_read_by_non_member_is_not_found(alice, bob, carol):
 def test_delivered_pointer_only_moves_forward(alice, bob):
     chat = make_chat(alice, bob)
     make_messages(chat, alice, 3)
-    assert services.chat_mark_delivered(user=bob, chat_id=chat.pk, seq=2)
-    assert not services.chat_mark_delivered(user=bob, chat_id=chat.pk, seq=1)
+    assert services.chats_mark_delivered([services.Delivery(bob, chat.pk, 2)])
+    assert not services.chats_mark_delivered([services.Delivery(bob, chat.pk, 1)])
     assert Membership.objects.get(user=bob, chat=chat).delivered_seq == 2
 
 
@@ -298,7 +298,7 @@ def test_many_delivered_pointers_move_in_one_statement_and_are_announced(
     ab, cb = make_chat(alice, bob), make_chat(carol, bob)
     make_messages(ab, alice, 3)
     make_messages(cb, carol, 2)
-    services.chat_mark_delivered(user=bob, chat_id=cb.pk, seq=2)
+    services.chats_mark_delivered([services.Delivery(bob, cb.pk, 2)])
     rung = []
     monkeypatch.setattr(
         "chats.events.chat_delivered", lambda **kw: rung.append((kw["peer_id"], kw["seq"]))

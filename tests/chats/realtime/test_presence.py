@@ -7,9 +7,11 @@ import pytest
 from channels.db import database_sync_to_async
 
 from accounts.models import User
+from chats import presence as rules
 from chats import selectors, services
 from chats.models import Message
 from chats.realtime import presence, socket_work
+from chatsite import presence_store
 from tests.chats.realtime.test_consumer import marker, send_and_ack
 from tests.factories import make_chat, make_messages
 
@@ -63,7 +65,7 @@ async def test_online_while_any_tab_is_open(socket, alice, bob):
     await asyncio.sleep(1)  # well past the grace period
     seen = await marker(a2, [b], chat)
     assert presences(seen) == []
-    assert await db(presence.online_ids)([alice.pk]) == {alice.pk}
+    assert await db(presence_store.store().online)([alice.pk]) == {alice.pk}
 
 
 async def test_a_reload_within_the_grace_period_does_not_flap(socket, settings, alice, bob):
@@ -193,16 +195,17 @@ async def test_nobody_can_block_themselves(alice):
     assert refused.value.code == "invalid"
 
 
-async def test_presence_audience_skips_hidden_and_blocked_peers(alice, bob, carol, user_factory):
+async def test_presence_audiences_skip_hidden_and_blocked_peers(alice, bob, carol, user_factory):
     dave = await db(user_factory)(username="dave", hide_presence=True)
     erin = await db(user_factory)(username="erin")
     for peer in (bob, carol, dave, erin):
         await db(make_chat)(alice, peer)
     await db(services.block_user)(blocker=erin, blocked=alice)
-    audience = await db(selectors.presence_audience)(user=alice)
-    assert sorted(audience) == sorted([bob.pk, carol.pk])
+    audiences = await db(selectors.presence_audiences)(users=[alice, bob])
+    assert sorted(audiences[alice.pk]) == sorted([bob.pk, carol.pk])
+    assert audiences[bob.pk] == [alice.pk]
     alice.hide_presence = True
-    assert await db(selectors.presence_audience)(user=alice) == []
+    assert await db(selectors.presence_audiences)(users=[alice]) == {alice.pk: []}
 
 
 async def test_turning_hide_presence_on_and_off_is_announced_live(socket, alice, bob):
@@ -247,10 +250,10 @@ async def test_a_batch_of_presence_changes_is_stored_and_announced_per_user(
     t1, t2 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 5, 0, tzinfo=UTC)
     await db(services.presences_changed)(
         [
-            (alice.pk, presence.ONLINE, t1),
-            (carol.pk, presence.ONLINE, t1),
-            (dave.pk, presence.ONLINE, t1),
-            (alice.pk, presence.OFFLINE, t2),
+            (alice.pk, rules.ONLINE, t1),
+            (carol.pk, rules.ONLINE, t1),
+            (dave.pk, rules.ONLINE, t1),
+            (alice.pk, rules.OFFLINE, t2),
         ]
     )
     # carol and bob have a block between them; dave hides his presence: no one to tell.
@@ -294,12 +297,12 @@ async def test_an_open_socket_keeps_renewing_its_lease(socket, alice, settings):
     sock = await socket(alice)
     for _ in range(6):
         await asyncio.sleep(0.25)
-        assert await presence.store().online_async([alice.pk]) == {alice.pk}
-        assert await presence.current(alice.pk) == presence.ONLINE
+        assert await presence_store.store().online_async([alice.pk]) == {alice.pk}
+        assert await presence.current(alice.pk) == rules.ONLINE
     # Without renewals the lease runs out: stop them and wait past it.
     renewing = [task for task in asyncio.all_tasks() if "renew_forever" in repr(task.get_coro())]
     assert len(renewing) == 1
     renewing[0].cancel()
     await asyncio.sleep(0.8)
-    assert await presence.store().online_async([alice.pk]) == set()
+    assert await presence_store.store().online_async([alice.pk]) == set()
     await sock.close()

@@ -1,22 +1,14 @@
 """Logging out or changing the password closes the user's open sockets; which sessions
 open a socket at all."""
 
-from datetime import timedelta
-
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
-from django.contrib.sessions.models import Session
 from django.test import Client
-from django.utils import timezone
 
-from chats.realtime import socket_work
 from chatsite.asgi import application
 from tests.chats.conftest import ORIGIN, Socket
 from tests.factories import PASSWORD
-from tests.support.sessions import login_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,45 +81,3 @@ async def test_the_session_cookie_is_found_among_other_cookies(alice):
     hello = await comm.receive_json_from(timeout=5)
     assert hello["type"] == "hello" and hello["user"] == "alice"
     await comm.disconnect()
-
-
-def _session_with(user, **changes):
-    key = login_session(user)
-    store = SessionStore(key)
-    for name, value in changes.items():
-        store[name] = value
-    store.save()
-    return key
-
-
-async def test_authenticate_async_agrees_with_authenticate(alice, bob, carol):
-    def prepare():
-        keys = {
-            "fresh": login_session(alice),
-            "expired": login_session(alice),
-            "stale hash": login_session(bob),
-            "deactivated": login_session(carol),
-            "unknown backend": _session_with(alice, **{BACKEND_SESSION_KEY: "no.such.Backend"}),
-            "no user id": _session_with(alice, **{SESSION_KEY: "not a number"}),
-            "unknown key": "nosuchsessionkey0000000000000000",
-        }
-        past = timezone.now() - timedelta(seconds=1)
-        Session.objects.filter(session_key=keys["expired"]).update(expire_date=past)
-        bob.set_password("a-new-password-93")
-        bob.save()
-        carol.is_active = False
-        carol.save()
-        return keys
-
-    keys = await sync_to_async(prepare)()
-    got = {name: await socket_work.authenticate_async(key) for name, key in keys.items()}
-    user, session = got.pop("fresh")
-    assert user.pk == alice.pk and user.username == "alice" and user.is_active
-    assert session.session_key == keys["fresh"] and session[SESSION_KEY] == str(alice.pk)
-    assert got == dict.fromkeys(got)  # every other one: no one
-    # The sync way gives the same answers (it ran after: a stale hash flushed its session).
-    assert (await sync_to_async(socket_work.authenticate)(keys["fresh"]))[0].pk == alice.pk
-    for name in got:
-        assert await sync_to_async(socket_work.authenticate)(keys[name]) is None, name
-    flushed = await sync_to_async(Session.objects.filter(session_key=keys["stale hash"]).exists)()
-    assert not flushed
