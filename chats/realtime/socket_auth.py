@@ -107,9 +107,10 @@ async def authenticate_async(session_key: str | None) -> Opened | None:
         if claim is None:
             return None
         user_id, backend = claim
-        if not _reads_as_model_backend(backend):
-            return await worker_pool.db(authenticate)(session_key)
-        user = await _user_row(cursor, user_id=user_id)
+        fast = _reads_as_model_backend(backend)
+        user = await _user_row(cursor, user_id=user_id) if fast else None
+    if not fast:  # after the block: a worker hop must not hold the loop's connection
+        return await worker_pool.db(authenticate)(session_key)
     if user is None or not cast(ModelBackend, backend).user_can_authenticate(user):
         return None  # as ModelBackend.get_user: no such user, or not allowed in
     if _hash_check(data, user) is not _Hash.CURRENT:

@@ -4,6 +4,7 @@ decides."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
@@ -200,3 +201,34 @@ async def test_still_signed_in_is_false_for_another_users_session(alice, bob):
     assert await socket_auth.still_signed_in(key, bob.pk)
     assert not await socket_auth.still_signed_in(key, alice.pk)
     assert not await socket_auth.still_signed_in(None, bob.pk)
+
+
+async def test_a_worker_hop_does_not_hold_the_event_loops_connection(alice, settings, monkeypatch):
+    """With one event-loop connection, a session that must hop to a worker (a backend with a
+    get_user of its own) does not keep the next socket's fast path waiting."""
+    settings.SEND_PATH_CONNECTIONS = 1
+    (slow_key,) = await sync_to_async(_the_same_sessions)(
+        CASES["a backend with a get_user of its own, its user"], alice, settings, 1
+    )
+    fast_key = await sync_to_async(login_session)(alice)
+    release = asyncio.Event()
+    real_db = socket_auth.worker_pool.db
+
+    def held_back(func):
+        call = real_db(func)
+
+        async def run(key):
+            if key == slow_key:
+                await release.wait()
+            return await call(key)
+
+        return run
+
+    monkeypatch.setattr(socket_auth.worker_pool, "db", held_back)
+    slow = asyncio.ensure_future(socket_auth.authenticate_async(slow_key))
+    await asyncio.sleep(0.1)  # the slow one is on its way to the worker
+    fast = await asyncio.wait_for(socket_auth.authenticate_async(fast_key), timeout=5)
+    release.set()
+    assert fast is not None and fast[0].pk == alice.pk
+    opened = await slow
+    assert opened is not None and opened[0].pk == alice.pk
