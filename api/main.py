@@ -10,7 +10,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from api import auth, chats, me, users
+from api import auth, chats, me, messages, users
 from api.errors import ApiError
 from api.security import session_auth
 
@@ -46,6 +46,7 @@ api = NinjaAPI(
 api.add_router("", auth.router)
 api.add_router("", users.router)
 api.add_router("", chats.router)
+api.add_router("", messages.router)
 api.add_router("", me.router)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -54,14 +55,17 @@ class _Send:
     chat_id: int
     client_id: str
     body: str
+    reply_to: int | None = None  # a seq of the same chat (sends with one go the ORM way)
 
 
 Sent = tuple[Message, bool]  # the stored message and whether this send stored it
 
 
-def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> Sent:
+def message_send(
+    *, sender: User, chat_id: int, client_id: str, body: str, reply_to: int | None = None
+) -> Sent:
     """Store a message once per (sender, client_id); returns it and whether it is new."""
-    (result,) = _store(sender=sender, items=[(chat_id, client_id, body)])
+    (result,) = _store(sender=sender, items=[(chat_id, client_id, body)], reply_tos=[reply_to])
     if isinstance(result, Refused):
         raise result
     return result
@@ -88,19 +92,25 @@ def _store(
     sender: User,
     items: list[tuple[int, str, str]],
     allowance: Callable[[int], int] | None = None,
+    reply_tos: list[int | None] | None = None,
 ) -> list[Sent | Refused]:
-    results, sends = _validated(items)
+    results, sends = _validated(items, reply_tos)
     if allowance is not None and sends:
         sends = _within_allowance(results, sends, allowance(len(sends)))
     results.update(_store_sends(sender, sends))
     return [results[index] for index in range(len(items))]
 
 
-def _validated(items: list[tuple[int, str, str]]) -> tuple[dict[int, Sent | Refused], list[_Send]]:
+def _validated(
+    items: list[tuple[int, str, str]], reply_tos: list[int | None] | None = None
+) -> tuple[dict[int, Sent | Refused], list[_Send]]:
     """The refusals of malformed items (by position) and the well-formed sends."""
     results: dict[int, Sent | Refused] = {}
     sends: list[_Send] = []
-    for index, (chat_id, client_id, body) in enumerate(items):
+    replies = reply_tos or [None] * len(items)
+    for index, ((chat_id, client_id, body), reply_to) in enumerate(
+        zip(items, replies, strict=True)
+    ):
         try:
             client_id, body = clean_client_id(client_id), clean_body(body)
             if isinstance(chat_id, bool) or not isinstance(chat_id, int) or not 0 < chat_id < 2**63:
@@ -108,7 +118,7 @@ def _validated(items: list[tuple[int, str, str]]) -> tuple[dict[int, Sent | Refu
         except Refused as refused:
             results[index] = refused
             continue
-        sends.append(_Send(index, chat_id, client_id, body))
+        sends.append(_Send(index, chat_id, client_id, body, reply_to))
     return results, sends
 
 
@@ -135,17 +145,18 @@ async def message_send_batch_async(
     sender: User,
     items: list[tuple[int, str, str]],
     allowance: Callable[[int], Awaitable[int]],
+    reply_tos: list[int | None] | None = None,
 ) -> list[Message | Refused]:
     """`message_send_batch` for the event loop. On PostgreSQL the same statements run
     through psycopg's async driver, with no worker thread (chats/realtime/pg_async.py); a batch with
     anything but fresh sends to open chats (a resend, a block, a foreign chat), and every
     batch on SQLite, goes the ORM way on a socket worker."""
-    results, sends = _validated(items)
+    results, sends = _validated(items, reply_tos)
     if sends:
         sends = _within_allowance(results, sends, await allowance(len(sends)))
     if sends:
         stored = None
-        if pg_async.enabled():
+        if pg_async.enabled() and not any(s.reply_to is not None for s in sends):
             try:
                 stored = await _store_fresh_async(sender, sends)
             except psycopg.OperationalError:
@@ -359,7 +370,14 @@ def _insert_params(messages: list[Message]) -> list[object]:
     ]
 
 
-def _new_message(sender: User, send: _Send, seq: int, version: int, now: datetime) -> Message:
+def _new_message(
+    sender: User,
+    send: _Send,
+    seq: int,
+    version: int,
+    now: datetime,
+    reply_to: Message | None = None,
+) -> Message:
     return Message(
         chat_id=send.chat_id,
         seq=seq,
@@ -368,6 +386,7 @@ def _new_message(sender: User, send: _Send, seq: int, version: int, now: datetim
         body=send.body,
         client_id=send.client_id,
         created_at=now,
+        reply_to=reply_to,
     )
 
 
@@ -394,6 +413,7 @@ def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | 
             # all of them, cost no query for it.
             firsts[send.client_id] = send
             fresh.setdefault(send.chat_id, []).append(send)
+    originals = _reply_targets(fresh, results)
     if fresh:
         now = timezone.now()
         messages: list[Message] = []
@@ -407,7 +427,10 @@ def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | 
                 last, version = cursor.fetchone()
                 last_seqs[chat_id] = last
                 for k, send in enumerate(group, start=1):
-                    message = _new_message(sender, send, last - n + k, version - n + k, now)
+                    original = originals.get((chat_id, send.reply_to))
+                    message = _new_message(
+                        sender, send, last - n + k, version - n + k, now, original
+                    )
                     messages.append(message)
                     results[send.index] = (message, True)
             Message.objects.bulk_create(messages)
@@ -417,9 +440,38 @@ def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | 
         _after_commit(lambda: events.messages_created(messages=messages, peers=peers))
     for send, first in repeats:
         stored = results[first.index]
-        assert isinstance(stored, tuple)  # a first send is always stored
-        results[send.index] = _resend_of(stored[0], send)
+        results[send.index] = stored if isinstance(stored, Refused) else _resend_of(stored[0], send)
     return results
+
+
+def _reply_targets(
+    fresh: dict[int, list[_Send]], results: dict[int, Sent | Refused]
+) -> dict[tuple[int, int | None], Message]:
+    """The messages that fresh sends reply to, by (chat, seq); a send whose reply_to is not
+    a message of its chat, or is one deleted or removed, is refused and taken out of
+    `fresh`."""
+    wanted = {(c, s.reply_to) for c, group in fresh.items() for s in group if s.reply_to}
+    if not wanted:
+        return {}
+    found: dict[tuple[int, int | None], Message] = {}
+    for chat_id, seq in wanted:
+        with contextlib.suppress(Message.DoesNotExist):
+            found[(chat_id, seq)] = selectors.message_get(chat_id=chat_id, seq=seq or 0)
+    for chat_id in list(fresh):
+        keep = []
+        for send in fresh[chat_id]:
+            original = found.get((chat_id, send.reply_to))
+            if send.reply_to is None or (original and selectors.message_shown(original)):
+                keep.append(send)
+            elif original is None:
+                results[send.index] = Refused("invalid", "reply_to is not a message of this chat.")
+            else:
+                results[send.index] = Refused("gone", "The message replied to was deleted.")
+        if keep:
+            fresh[chat_id] = keep
+        else:
+            del fresh[chat_id]
+    return found
 
 
 def _blocked(sender: User, peer_id: int, send: _Send) -> Sent | Refused:

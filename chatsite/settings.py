@@ -227,6 +227,8 @@ AXES_VERBOSE = False
 # Rate limits: (count, seconds).
 SIGNUP_RATE = (env_int("SIGNUP_RATE_COUNT", 10), 3600)
 SEND_RATE = (env_int("SEND_RATE_BURST", 10), 2)
+# How long after sending its author may edit a message, in seconds; 0: no limit.
+MESSAGE_EDIT_WINDOW = env_int("MESSAGE_EDIT_WINDOW", 24 * 3600)
 SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 60), 60)
 MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
 # Threads per process for the sockets' database and Redis calls (each holds one connection).

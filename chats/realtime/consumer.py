@@ -101,12 +101,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             frame = protocol.parse(text_data, bytes_data)
             await getattr(self, f"on_{frame['type']}")(frame)
         except Refused as refused:
-            client_id, chat = protocol.echo_of(text_data)
-            await self.send_json(protocol.error(refused.code, refused.detail, client_id, chat))
+            await self.send_json(protocol.refusal(refused.code, refused.detail, text_data))
         except DatabaseError:
             logger.exception("database error on a %s frame", (text_data or "")[:40])
-            client_id, chat = protocol.echo_of(text_data)
-            await self.send_json(protocol.error("unavailable", UNAVAILABLE, client_id, chat))
+            await self.send_json(protocol.refusal("unavailable", UNAVAILABLE, text_data))
 
     # Client frames.
 
@@ -131,6 +129,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
         await db(actions.typing)(self.user, frame["chat"])
+
+    # Changes to a message come back, as to every socket of both members, as its new state.
+
+    async def on_edit(self, frame: dict[str, Any]) -> None:
+        await db(actions.edit)(self.user, frame)
+
+    async def on_delete(self, frame: dict[str, Any]) -> None:
+        await db(actions.delete)(self.user, frame)
+
+    async def on_react(self, frame: dict[str, Any]) -> None:
+        await db(actions.react)(self.user, frame)
 
     # Channel-layer events.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
-from chats import limits, presence, selectors, services
+from chats import limits, message_changes, presence, selectors, services
 from chats.models import Chat, Message
 from chats.realtime import pg_async, protocol, worker_pool
 from chats.validation import Refused
@@ -63,6 +63,7 @@ async def send_batch(user: User, frames: list[dict[str, Any]]) -> list[dict[str,
         sender=user,
         items=[(f["chat"], f["client_id"], f["body"]) for f in frames],
         allowance=allowance,
+        reply_tos=[f.get("reply_to") for f in frames],
     )
     return _replies(frames, results)
 
@@ -97,7 +98,7 @@ def sync(
         version = max([chat.version, *(m.version for m in messages)])
     else:
         messages, more = selectors.messages_after(chat_id=chat.pk, after=after or 0)
-    payloads = [selectors.message_payload(m) for m in messages]
+    payloads = selectors.message_payloads(messages)
     # Messages committed after the chat row was read may be in the reply: report the later.
     last_seq = max([chat.last_seq, *(m.seq for m in messages)])
     return payloads, protocol.synced(chat.pk, last_seq, more, version)
@@ -112,7 +113,23 @@ def between(chat_id: int, after: int, before: int) -> list[dict[str, Any]]:
     messages, _more = selectors.message_changes(
         chat_id=chat_id, since=after, before=before, limit=gap
     )
-    return [selectors.message_payload(m) for m in messages]
+    return selectors.message_payloads(messages)
+
+
+def edit(user: User, frame: dict[str, Any]) -> None:
+    message_changes.message_edit(
+        user=user, chat_id=frame["chat"], seq=frame["seq"], body=frame["body"]
+    )
+
+
+def delete(user: User, frame: dict[str, Any]) -> None:
+    message_changes.message_delete(user=user, chat_id=frame["chat"], seq=frame["seq"])
+
+
+def react(user: User, frame: dict[str, Any]) -> None:
+    message_changes.message_react(
+        user=user, chat_id=frame["chat"], seq=frame["seq"], emoji=frame["emoji"], on=frame["on"]
+    )
 
 
 def read(user: User, chat_id: int, seq: int) -> None:
