@@ -1,6 +1,7 @@
 // The composer: Enter sends (into the outbox first, shown as pending at once), typing is
 // announced, and a message the server refused is marked "Not sent" with Edit and Discard.
 
+import * as actions from "./actions.js";
 import { decorate } from "./decorate.js";
 import * as outbox from "./outbox.js";
 import * as presence from "./presence.js";
@@ -35,7 +36,10 @@ function sendFromComposer() {
     return;
   }
   showError("");
+  if (actions.submitEdit(text)) return;
   const item = { client_id: uuid(), chat: openChat, body: text, at: Date.now() };
+  const replyTo = actions.takeReply();
+  if (replyTo !== null) item.reply_to = replyTo;
   thread.addPending(item);
   textarea.value = "";
   autoGrow();
@@ -79,6 +83,10 @@ export function init() {
     sendFromComposer();
   });
   textarea.addEventListener("keydown", (event) => {
+    const handled =
+      (event.key === "Escape" && actions.cancelMode()) ||
+      (event.key === "ArrowUp" && !textarea.value && actions.editLast());
+    if (handled) event.preventDefault();
     if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     event.preventDefault();

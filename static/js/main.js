@@ -8,6 +8,7 @@
 // DOM-built links, never as markup. No inline scripts, no eval: safe under a strict
 // Content-Security-Policy. Modules: docs/architecture.md, "The browser client".
 
+import * as actions from "./actions.js";
 import * as chatlist from "./chatlist.js";
 import * as composer from "./composer.js";
 import * as menus from "./menus.js";
@@ -106,6 +107,10 @@ socket.setHandlers({
       if (dropped && onChatPage) composer.showFailed(dropped, f.detail);
       return;
     }
+    if (onChatPage && isInt(f.seq)) {
+      actions.refused(f); // an edit, delete or react
+      return;
+    }
     if (onChatPage) thread.refused(f.code);
     console.warn("chatsite: server refused a frame:", f.code, f.detail);
   },
@@ -118,6 +123,7 @@ socket.onGone(() => {
 function initChatPage() {
   thread.init();
   composer.init();
+  actions.init();
   scroll.listen();
   const body = document.body;
   body.addEventListener("htmx:beforeSwap", (event) => {

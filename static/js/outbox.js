@@ -58,6 +58,7 @@ export function flush() {
   for (const item of load()) {
     if (inflight.has(item.client_id)) continue;
     const frame = { type: "send", chat: item.chat, client_id: item.client_id, body: item.body };
+    if (Number.isInteger(item.reply_to)) frame.reply_to = item.reply_to;
     if (!socket.send(frame)) return;
     inflight.set(item.client_id, Date.now());
   }
