@@ -234,3 +234,33 @@ def test_concurrent_changes_take_distinct_versions(alice, bob):
     assert Chat.objects.get(pk=chat.pk).version == 7
     assert Message.objects.get(chat=chat).version == 7
     assert len(state(chat)["reactions"]) == 5
+
+
+def test_admin_shows_moderators_the_earlier_texts_beside_the_message(admin_client, alice, chat):
+    edit(alice, chat, body="second")
+    edit(alice, chat, body="third")
+    message = Message.objects.get(chat=chat, seq=1)
+    page = admin_client.get(f"/admin/chats/message/{message.pk}/change/").content.decode()
+    assert page.index("message 0") < page.index("second") and "third" in page
+
+
+def test_history_reads_replies_and_reactions_in_two_queries(
+    alice, bob, chat, django_assert_num_queries
+):
+    for _ in range(3):
+        services.message_send(
+            sender=bob, chat_id=chat.pk, client_id=str(uuid.uuid4()), body="re", reply_to=1
+        )
+    react(alice, chat, seq=3)
+    react(bob, chat, seq=4, emoji="🎉")
+    with django_assert_num_queries(2):
+        messages, _more = selectors.messages_before(chat_id=chat.pk)
+        payloads = selectors.message_payloads(messages)
+    assert [p["reply_to"]["seq"] if p["reply_to"] else None for p in payloads] == [
+        None,
+        None,
+        1,
+        1,
+        1,
+    ]
+    assert payloads[2]["reactions"] == {"👍": ["alice"]}

@@ -40,3 +40,20 @@ def test_existing_messages_and_chats_start_at_version_seq():
 def executor_leaf():
     executor = MigrationExecutor(connection)
     return executor.loader.graph.leaf_nodes()
+
+
+def test_reports_filed_before_0004_keep_the_text_they_reported():
+    old = migrate([("chats", "0003_change_version")])
+    try:
+        User = old.get_model("accounts", "User")
+        Chat, Message = old.get_model("chats", "Chat"), old.get_model("chats", "Message")
+        Report = old.get_model("chats", "Report")
+        a, b = User.objects.create(username="a"), User.objects.create(username="b")
+        low, high = sorted([a, b], key=lambda u: u.pk)
+        chat = Chat.objects.create(user_low=low, user_high=high, last_seq=1)
+        message = Message.objects.create(chat=chat, seq=1, sender=a, body="rude", client_id="c")
+        report = Report.objects.create(message=message, reporter=b)
+        new = migrate([("chats", "0004_living_messages")])
+        assert new.get_model("chats", "Report").objects.get(pk=report.pk).body == "rude"
+    finally:
+        migrate(executor_leaf())
