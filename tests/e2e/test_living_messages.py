@@ -4,11 +4,12 @@ the other; an edit made while a tab was offline shows after it reconnects."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import expect
 
-from chats import message_changes
+from chats import message_changes, services
 from tests.e2e.test_accessibility import axe_problems
 from tests.e2e.test_catch_up import off_the_browser_loop
 from tests.factories import make_chat, make_messages
@@ -111,3 +112,17 @@ def test_an_edit_made_while_offline_shows_after_reconnecting(browsing, alice, bo
     expect(body(page, 1)).to_have_text("edited")
     expect(page.locator("#message-list li.msg")).to_have_count(2)
     assert page.evaluate("window.__sameDocument") is True
+
+
+def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsing, alice, bob):
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 60)
+    services.message_send(
+        sender=bob, chat_id=chat.pk, client_id=str(uuid.uuid4()), body="about that", reply_to=1
+    )
+    page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    expect(page.locator("#msg-1")).to_have_count(0)  # beyond the first page
+    quote = page.locator("#msg-61 [data-field=quote]")
+    expect(quote).to_contain_text("message 0")
+    quote.click()
+    expect(page.locator("#msg-1")).to_be_in_viewport()
