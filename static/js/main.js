@@ -28,6 +28,19 @@ const onChatPage = Boolean(
     ),
 );
 const seenIds = new Set(); // messages this tab has announced (or shows)
+// chat -> the highest seq this tab has shown (from the page's chat list, then from frames):
+// a frame at or below it is a change (an edit, a reaction...), never news to announce.
+const lastSeqs = new Map();
+
+function newMessage(m) {
+  if (!lastSeqs.has(m.chat)) {
+    const item = document.querySelector(`li.chatitem[data-chat-id="${Number(m.chat)}"]`);
+    lastSeqs.set(m.chat, Number(item?.dataset.lastSeq) || 0);
+  }
+  const later = m.seq > lastSeqs.get(m.chat);
+  if (later) lastSeqs.set(m.chat, m.seq);
+  return later && !m.removed && !m.deleted;
+}
 
 socket.setHandlers({
   hello(f) {
@@ -47,8 +60,8 @@ socket.setHandlers({
   message(f) {
     const m = f.message;
     if (!m || !isInt(m.chat) || !isInt(m.seq) || !isInt(m.id)) return;
-    // A new message is announced once; a new state of one (a removal) is not news.
-    const fresh = !seenIds.has(m.id) && !(onChatPage && thread.showsId(m.id)) && !m.removed;
+    // A new message is announced once; a new state of one (an edit, a removal) is not news.
+    const fresh = newMessage(m) && !seenIds.has(m.id) && !(onChatPage && thread.showsId(m.id));
     seenIds.add(m.id);
     if (onChatPage && m.chat === openChat) thread.receive(m);
     chatlist.bump(m);

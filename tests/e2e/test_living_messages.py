@@ -126,3 +126,31 @@ def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsi
     expect(quote).to_contain_text("message 0")
     quote.click()
     expect(page.locator("#msg-1")).to_be_in_viewport()
+
+
+def test_changes_to_old_messages_are_not_announced_as_new(browsing, alice, bob):
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 2)
+    b = browsing.page(browsing.context(bob), None)
+    with b.expect_websocket() as opened:
+        b.goto(f"{browsing.url}/chats/")
+    opened.value.wait_for_event("framereceived")  # hello: the socket is live
+    a = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    expect(a.locator("#presence")).to_have_text(re.compile("Online|Offline|Last seen"))
+
+    # Alice edits and reacts to old messages (through the server), then sends a new one.
+    composer = a.locator("#composer-body")
+    composer.click()
+    composer.press("ArrowUp")
+    composer.fill("edited")
+    composer.press("Enter")
+    expect(body(a, 2)).to_have_text("edited")
+    open_actions(a, 1).get_by_role("menuitem", name="React 🎉").click()
+    expect(a.locator('#msg-1 button.reaction[data-emoji="🎉"]')).to_be_visible()
+    composer.fill("really new")
+    composer.press("Enter")
+
+    expect(b.locator("li.chatitem [data-field=preview]")).to_have_text("really new")
+    toast = b.locator("#toasts .toast")
+    expect(toast).to_contain_text("really new")
+    expect(toast).not_to_contain_text("new messages")  # one announced, not three
