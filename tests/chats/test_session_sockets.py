@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from chats import socket_actions
 from chatsite.asgi import application
-from tests.chats.conftest import ORIGIN, Socket
+from tests.chats.conftest import HOST, ORIGIN, Socket
 from tests.factories import PASSWORD
 from tests.support.sessions import login_session
 
@@ -83,7 +83,7 @@ async def test_a_deactivated_users_session_is_closed_with_4401(alice):
 async def test_the_session_cookie_is_found_among_other_cookies(alice):
     key = await sync_to_async(login)(Client())
     cookie = f"theme=dark; sessionid={key}; other=1".encode()
-    comm = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN, (b"cookie", cookie)])
+    comm = WebsocketCommunicator(application, "/ws/", headers=[HOST, ORIGIN, (b"cookie", cookie)])
     connected, _ = await comm.connect(timeout=5)
     assert connected
     hello = await comm.receive_json_from(timeout=5)
