@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -99,6 +101,19 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _respond(request, ApiError(404, "not_found", "Not found."))
+
+
+TOO_LARGE = "The request body is larger than the server accepts ({} bytes)."
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    """A body past DATA_UPLOAD_MAX_MEMORY_SIZE (read when ninja parses it) is a 413, too
+    many fields a 400: JSON like every API error, where Django would answer an HTML 400."""
+    if isinstance(exc, RequestDataTooBig):
+        detail = TOO_LARGE.format(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return _respond(request, ApiError(413, "too_large", detail))
+    return _respond(request, ApiError(400, "invalid", str(exc), {"body": [str(exc)]}))
 
 
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:

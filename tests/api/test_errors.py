@@ -1,0 +1,42 @@
+"""Every API error is JSON, the ones Django raises while reading a body included."""
+
+import json
+
+import pytest
+
+from tests.api.conftest import assert_error
+from tests.factories import make_chat
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_body_over_the_upload_limit_is_a_json_413(api_client, alice, bob, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    chat = make_chat(alice, bob)
+    big = json.dumps({"client_id": "x", "body": "y" * 10_001})
+    response = api_client(alice).post(f"/api/chats/{chat.pk}/messages/", raw=big)
+    assert_error(response, 413, "too_large")
+    assert "10000 bytes" in response.json()["detail"]
+
+
+def test_an_oversized_form_body_at_login_is_a_json_413(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    client = api_client()
+    response = client.client.post(
+        "/api/auth/login/",
+        "username=alice&password=" + "x" * 10_001,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-CSRFToken": client.token},
+    )
+    assert_error(response, 413, "too_large")
+
+
+def test_too_many_form_fields_is_a_json_400(api_client):
+    client = api_client()
+    response = client.client.post(
+        "/api/auth/login/",
+        "&".join(f"f{i}=1" for i in range(1_001)),
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-CSRFToken": client.token},
+    )
+    assert_error(response, 400, "invalid", "body")
