@@ -19,7 +19,7 @@ from accounts import limits, selectors, services
 from accounts.forms import PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
 from chatsite import ratelimit
-from chatsite.net import client_ip
+from chatsite.net import client_network
 
 SIGNUP_LIMITED = "Too many sign-up attempts from your network. Please try again in an hour."
 SEARCH_QUERY_MAX = 100
@@ -32,7 +32,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST":
         limit, window = settings.SIGNUP_RATE
-        if not ratelimit.hit(f"signup:{client_ip(request)}", limit=limit, window=window):
+        if not ratelimit.hit(f"signup:{client_network(request)}", limit=limit, window=window):
             form = SignupForm()
             return render(
                 request,

@@ -214,13 +214,15 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Client IP: REMOTE_ADDR, or the proxy's X-Forwarded-For only when TRUST_PROXY=1.
 TRUST_PROXY = env_bool("TRUST_PROXY", False)
 
-# Login throttling (django-axes): 5 failures per username+IP lock that pair for 15 minutes.
+# Login throttling (django-axes): 5 failures against one account from one IP (an IPv6 /64)
+# lock that pair for 15 minutes. The account is its primary key, whatever the spelling typed
+# (accounts/throttling.py); the IP is chatsite.net.client_network.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.throttling.axes_username"
-AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_ip"
+AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_network"
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 AXES_VERBOSE = False
 
