@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
+from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -52,15 +50,6 @@ def signup(request: HttpRequest) -> HttpResponse:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 return redirect("/")
     return render(request, "accounts/signup.html", {"form": form})
-
-
-class ChatsiteLogoutView(LogoutView):
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user_id = request.user.pk if request.user.is_authenticated else None
-        response = super().post(request, *args, **kwargs)
-        if user_id is not None:
-            services.user_session_ended(user_id=user_id)
-        return response
 
 
 class ChatsiteLoginView(LoginView):

@@ -406,17 +406,20 @@ def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
         return _send_targets_of(user_id, cursor.fetchall())
 
 
-async def session_data_async(cursor: AsyncCursor[Any], *, session_key: str) -> str | None:
-    """The encoded data of an unexpired database session, on an event-loop connection."""
+async def session_data_async(
+    cursor: AsyncCursor[Any], *, session_key: str
+) -> tuple[str, datetime] | None:
+    """The encoded data of an unexpired database session and when it expires, on an
+    event-loop connection."""
     from django.contrib.sessions.models import Session
 
     await cursor.execute(
-        f"SELECT session_data FROM {Session._meta.db_table} "
+        f"SELECT session_data, expire_date FROM {Session._meta.db_table} "
         "WHERE session_key = %s AND expire_date > %s",
         [session_key, datetime.now(UTC)],
     )
     row = await cursor.fetchone()
-    return None if row is None else str(row[0])
+    return None if row is None else (str(row[0]), row[1])
 
 
 @functools.cache

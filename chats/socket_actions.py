@@ -4,6 +4,7 @@ the event loop (`authenticate_async`, `hello_async`, `send_batch`); they call se
 
 from __future__ import annotations
 
+from datetime import datetime
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any, cast
@@ -16,6 +17,7 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseSession
 from django.core.exceptions import ValidationError
 from django.utils.crypto import constant_time_compare
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 from chats import aconn, limits, presence, protocol, selectors, services, workers
 from chats.models import Chat, Message
@@ -26,9 +28,12 @@ TOO_MANY_SOCKETS = (
 )
 
 
-def authenticate(session_key: str | None) -> tuple[User, SessionBase] | None:
+Opened = tuple[User, SessionBase, datetime]
+
+
+def authenticate(session_key: str | None) -> Opened | None:
     """The user logged in with this session (Django's own checks, including the password
-    hash), and the session; None for no session or a stale one."""
+    hash), the session and when it is due to expire; None for no session or a stale one."""
     if not session_key:
         return None
     engine = import_module(settings.SESSION_ENGINE)
@@ -40,14 +45,23 @@ def authenticate(session_key: str | None) -> tuple[User, SessionBase] | None:
     if not user.is_authenticated:
         return None
     assert isinstance(user, User)
-    return user, session
+    expires_at = session_expires_at(session)
+    return None if expires_at is None else (user, session, expires_at)
+
+
+def session_expires_at(session: SessionBase) -> datetime | None:
+    """When the session is due to expire (None: it has): the row's expire_date with
+    database sessions, the settings' engine; another engine's own reckoning otherwise."""
+    if settings.SESSION_ENGINE == _DB_SESSIONS:
+        return account_selectors.session_expires_at(session_key=str(session.session_key))
+    return session.get_expiry_date()
 
 
 _DB_SESSIONS = "django.contrib.sessions.backends.db"
 _MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-async def authenticate_async(session_key: str | None) -> tuple[User, SessionBase] | None:
+async def authenticate_async(session_key: str | None) -> Opened | None:
     """`authenticate` on the event loop. On PostgreSQL a plain logged-in session (database
     sessions, Django's model backend, an active user, a hash that matches the password)
     takes two statements on an event-loop connection (chats/aconn.py) and no worker hop:
@@ -59,9 +73,10 @@ async def authenticate_async(session_key: str | None) -> tuple[User, SessionBase
     if not aconn.enabled() or settings.SESSION_ENGINE != _DB_SESSIONS:
         return await workers.db(authenticate)(session_key)
     async with aconn.connection() as conn, conn.cursor() as cursor:
-        encoded = await selectors.session_data_async(cursor, session_key=session_key)
-        if encoded is None:
+        row = await selectors.session_data_async(cursor, session_key=session_key)
+        if row is None:
             return None  # no such session, or expired: as `authenticate`
+        encoded, expires_at = row
         session = DatabaseSession(session_key)
         data = session.decode(encoded)
         raw_id = data.get(SESSION_KEY)
@@ -82,7 +97,7 @@ async def authenticate_async(session_key: str | None) -> tuple[User, SessionBase
     if not constant_time_compare(data.get(HASH_SESSION_KEY) or "", user.get_session_auth_hash()):
         return await workers.db(authenticate)(session_key)
     cast(Any, session)._session_cache = data  # as loaded: no second read
-    return user, session
+    return user, session, expires_at
 
 
 def hello(user: User) -> dict[str, Any]:
@@ -178,16 +193,19 @@ def typing(user: User, chat_id: int) -> None:
     services.chat_typing(user=user, chat_id=chat_id)
 
 
-def session_valid(scope: dict[str, Any]) -> bool:
-    """Whether the socket's session still exists and still matches the user's password."""
+def session_valid_until(scope: dict[str, Any]) -> datetime | None:
+    """When the socket's session is next due to expire, if it still exists, still belongs
+    to an active user and still matches the user's password; None if not."""
     session: SessionBase | None = scope.get("session")
     user = scope.get("user")
     if session is None or user is None or not session.session_key:
-        return False
+        return None
     store = session.__class__(session_key=session.session_key)
     if store.get(SESSION_KEY) is None or str(store.get(SESSION_KEY)) != str(user.pk):
-        return False
+        return None
     fresh = User.objects.filter(pk=user.pk, is_active=True).first()
     if fresh is None:
-        return False
-    return constant_time_compare(store.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash())
+        return None
+    if not constant_time_compare(store.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash()):
+        return None
+    return session_expires_at(store)

@@ -9,11 +9,15 @@ checks the session with Django's own `get_user` on the socket workers (socket_ac
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.http.cookie import parse_cookie
+from django.utils import timezone
 
 
 class SessionKeyMiddleware(BaseMiddleware):
@@ -26,3 +30,39 @@ class SessionKeyMiddleware(BaseMiddleware):
                 key = parse_cookie(value.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
                 break
         return await super().__call__(dict(scope, session_key=key), receive, send)
+
+
+class SessionExpiry:
+    """Calls `check` once the socket's session is due to expire. Nothing on the server
+    announces an expiry (a deletion does: accounts.receivers), so the socket looks for
+    itself; `check` re-arms it when the session was extended meanwhile."""
+
+    # Past the expiry by this much, so the check finds the session expired; and never
+    # sooner than MIN_DELAY, so clocks that disagree cannot make it spin.
+    SLACK, MIN_DELAY = 0.5, 1.0
+
+    def __init__(self, check: Callable[[], Awaitable[None]]) -> None:
+        self.check = check
+        self.timer: asyncio.TimerHandle | None = None
+        self.running: asyncio.Future[None] | None = None
+        self.stopped = False
+
+    def arm(self, expires_at: datetime) -> None:
+        if self.stopped:
+            return  # the socket closed while a check was running
+        self.cancel()
+        delay = (expires_at - timezone.now()).total_seconds() + self.SLACK
+        self.timer = asyncio.get_running_loop().call_later(max(delay, self.MIN_DELAY), self.fire)
+
+    def fire(self) -> None:
+        self.timer = None
+        self.running = asyncio.ensure_future(self.check())
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.cancel()
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
