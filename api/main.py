@@ -13,7 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from api import auth, chats, me, users
-from api.errors import ApiError
+from api.errors import STATUS_CODES, ApiError
 from api.security import session_auth
 
 BAD_BODY = "The request body must be a JSON object."
@@ -83,9 +83,6 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
     return _respond(request, ApiError(401, "unauthenticated", detail))
 
 
-HTTP_ERROR_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
-
-
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     """ninja's own errors (an unparsable body is a 400 naming the body)."""
@@ -93,9 +90,7 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if detail.startswith("Cannot parse request body"):
         detail = BAD_BODY
     errors = {"body": [detail]} if status == 400 else None
-    return _respond(
-        request, ApiError(status, HTTP_ERROR_CODES.get(status, "error"), detail, errors)
-    )
+    return _respond(request, ApiError(status, STATUS_CODES.get(status, "error"), detail, errors))
 
 
 @api.exception_handler(Http404)

@@ -40,3 +40,29 @@ def test_too_many_form_fields_is_a_json_400(api_client):
         headers={"X-CSRFToken": client.token},
     )
     assert_error(response, 400, "invalid", "body")
+
+
+def test_a_method_the_route_does_not_take_is_a_json_405(api_client, alice):
+    response = api_client(alice).client.delete("/api/auth/csrf/")
+    assert_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "GET"
+
+
+def test_a_server_error_in_the_api_is_a_json_500(api_client, alice, monkeypatch):
+    from api import me
+
+    def broken(user):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(me, "me_out", broken)
+    client = api_client(alice)
+    client.client.raise_request_exception = False
+    response = client.get("/api/me/")
+    body = assert_error(response, 500, "server_error")
+    assert "boom" not in body["detail"]
+
+
+def test_pages_keep_their_html_errors(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
