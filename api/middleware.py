@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from api.errors import STATUS_CODES
+from api.security import CSRF_FAILED
 
 
 class JsonErrorsMiddleware:
@@ -27,6 +28,10 @@ class JsonErrorsMiddleware:
             return response
         status = response.status_code
         body = {"detail": response.reason_phrase + ".", "code": STATUS_CODES.get(status, "error")}
+        if status == 403:
+            # The API's own refusals are JSON already: an HTML 403 is Django's CSRF page
+            # (a route outside the API's operations, such as the schema).
+            body = {"detail": CSRF_FAILED, "code": "csrf_failed"}
         replaced = JsonResponse(body, status=status)
         if response.has_header("Allow"):
             replaced["Allow"] = response["Allow"]

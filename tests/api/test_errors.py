@@ -66,3 +66,12 @@ def test_pages_keep_their_html_errors(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_djangos_csrf_refusal_outside_the_operations_is_json(alice):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post("/api/openapi.json", "{}", content_type="application/json")
+    assert_error(response, 403, "csrf_failed")
