@@ -10,6 +10,7 @@ checks the session with Django's own `get_user` on the socket workers (socket_ac
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,8 @@ from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 class SessionKeyMiddleware(BaseMiddleware):
@@ -40,6 +43,8 @@ class SessionExpiry:
     # Past the expiry by this much, so the check finds the session expired; and never
     # sooner than MIN_DELAY, so clocks that disagree cannot make it spin.
     SLACK, MIN_DELAY = 0.5, 1.0
+    # A check that failed (the database unreachable) is tried again this much later.
+    RETRY = 30.0
 
     def __init__(self, check: Callable[[], Awaitable[None]]) -> None:
         self.check = check
@@ -48,15 +53,25 @@ class SessionExpiry:
         self.stopped = False
 
     def arm(self, expires_at: datetime) -> None:
+        delay = (expires_at - timezone.now()).total_seconds() + self.SLACK
+        self.arm_in(max(delay, self.MIN_DELAY))
+
+    def arm_in(self, seconds: float) -> None:
         if self.stopped:
             return  # the socket closed while a check was running
         self.cancel()
-        delay = (expires_at - timezone.now()).total_seconds() + self.SLACK
-        self.timer = asyncio.get_running_loop().call_later(max(delay, self.MIN_DELAY), self.fire)
+        self.timer = asyncio.get_running_loop().call_later(seconds, self.fire)
 
     def fire(self) -> None:
         self.timer = None
-        self.running = asyncio.ensure_future(self.check())
+        self.running = asyncio.ensure_future(self.run())
+
+    async def run(self) -> None:
+        try:
+            await self.check()
+        except Exception:
+            logger.warning("session check failed; again in %.0f s", self.RETRY, exc_info=True)
+            self.arm_in(self.RETRY)
 
     def stop(self) -> None:
         self.stopped = True
