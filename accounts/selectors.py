@@ -5,7 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from django.contrib.sessions.models import Session
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import User
 
@@ -43,6 +45,15 @@ def username_taken(*, username: str, exclude_pk: int | None = None) -> bool:
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     return qs.exists()
+
+
+def session_expires_at(*, session_key: str) -> datetime | None:
+    """When a database session expires; None when there is no such session or it has."""
+    return (
+        Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now())
+        .values_list("expire_date", flat=True)
+        .first()
+    )
 
 
 def normalize_search_query(query: str) -> str:

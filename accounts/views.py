@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
+from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -19,7 +17,7 @@ from accounts import limits, selectors, services
 from accounts.forms import PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
 from chatsite import ratelimit
-from chatsite.net import client_ip
+from chatsite.net import client_network
 
 SIGNUP_LIMITED = "Too many sign-up attempts from your network. Please try again in an hour."
 SEARCH_QUERY_MAX = 100
@@ -32,7 +30,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST":
         limit, window = settings.SIGNUP_RATE
-        if not ratelimit.hit(f"signup:{client_ip(request)}", limit=limit, window=window):
+        if not ratelimit.hit(f"signup:{client_network(request)}", limit=limit, window=window):
             form = SignupForm()
             return render(
                 request,
@@ -52,15 +50,6 @@ def signup(request: HttpRequest) -> HttpResponse:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 return redirect("/")
     return render(request, "accounts/signup.html", {"form": form})
-
-
-class ChatsiteLogoutView(LogoutView):
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user_id = request.user.pk if request.user.is_authenticated else None
-        response = super().post(request, *args, **kwargs)
-        if user_id is not None:
-            services.user_session_ended(user_id=user_id)
-        return response
 
 
 class ChatsiteLoginView(LoginView):

@@ -7,6 +7,7 @@ commit, and a failure to ring is logged, never raised to the caller (the next sy
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import weakref
 from contextvars import ContextVar
@@ -198,7 +199,7 @@ def presence(
 
 
 def user_sessions_changed(*, user_id: int) -> None:
-    """Ask every socket of the user to re-check its session (logout, password change)."""
+    """Ask every socket of the user to re-check its session (a password change)."""
     _send(user_id, {"type": "session.check"})
 
 
@@ -208,6 +209,16 @@ def message_changed(*, message: Message, member_ids: list[int]) -> None:
     payload = selectors.message_payload(message)
     for user_id in member_ids:
         _send(user_id, {"type": "chat.message", "message": payload})
+
+
+def session_digest(session_key: str) -> str:
+    """How events name a session: its key is a credential, and stays off the layer."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def session_ended(*, user_id: int, session_key: str) -> None:
+    """Close the sockets of a session that is gone (a logout, a deletion on the server)."""
+    _send(user_id, {"type": "session.ended", "session": session_digest(session_key)})
 
 
 def message_removed(*, message: Message, member_ids: list[int]) -> None:

@@ -105,6 +105,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "api.middleware.JsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -214,13 +215,15 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Client IP: REMOTE_ADDR, or the proxy's X-Forwarded-For only when TRUST_PROXY=1.
 TRUST_PROXY = env_bool("TRUST_PROXY", False)
 
-# Login throttling (django-axes): 5 failures per username+IP lock that pair for 15 minutes.
+# Login throttling (django-axes): 5 failures against one account from one IP (an IPv6 /64)
+# lock that pair for 15 minutes. The account is its primary key, whatever the spelling typed
+# (accounts/throttling.py); the IP is chatsite.net.client_network.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.throttling.axes_username"
-AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_ip"
+AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_network"
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 AXES_VERBOSE = False
 
@@ -293,8 +296,10 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    if TRUST_PROXY:
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS proxy the site's scheme is https: request.is_secure(), the CSRF check and the
+# socket's Origin check (chatsite/origins.py) all read it from here.
+if TRUST_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,

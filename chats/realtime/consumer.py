@@ -30,6 +30,7 @@ UNAVAILABLE = "The server could not reach its database; nothing was stored. Try 
 
 class ChatConsumer(AsyncWebsocketConsumer):
     presence: presence.Connection | None = None
+    expiry: socket_auth.SessionExpiry | None = None
     storing: asyncio.Task[None] | None = None
     releasing = False
 
@@ -48,8 +49,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if opened is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        user, self.scope["session"] = opened
+        user, self.scope["session"], expires_at = opened
         self.scope["user"] = self.user = user
+        self.expiry = socket_auth.SessionExpiry(lambda: self.session_check({}))
+        self.expiry.arm(expires_at)
         events.ring_from_loop()
         self.presence = await presence.connect(user, self.channel_name)
         if self.presence is None:
@@ -69,6 +72,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_json(hello)
 
     async def disconnect(self, code: int) -> None:
+        if self.expiry is not None:
+            self.expiry.stop()
         if self.presence is not None:
             try:
                 await self.channel_layer.group_discard(
@@ -181,7 +186,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_json({**frame, "id": event["id"]})
 
     async def session_check(self, event: dict[str, Any]) -> None:
-        if not await socket_auth.still_signed_in(self.scope.get("session_key"), self.user.pk):
+        expires_at = await socket_auth.signed_in_until(self.scope.get("session_key"), self.user.pk)
+        if expires_at is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+        elif self.expiry is not None:
+            self.expiry.arm(expires_at)
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        if event["session"] == events.session_digest(self.scope["session"].session_key):
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # Helpers.
