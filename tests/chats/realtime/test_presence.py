@@ -199,10 +199,10 @@ async def test_presence_audience_skips_hidden_and_blocked_peers(alice, bob, caro
     for peer in (bob, carol, dave, erin):
         await db(make_chat)(alice, peer)
     await db(services.block_user)(blocker=erin, blocked=alice)
-    audience = await db(selectors.presence_audience)(user=alice)
+    audience = (await db(selectors.presence_audiences)(users=[alice]))[alice.pk]
     assert sorted(audience) == sorted([bob.pk, carol.pk])
     alice.hide_presence = True
-    assert await db(selectors.presence_audience)(user=alice) == []
+    assert (await db(selectors.presence_audiences)(users=[alice]))[alice.pk] == []
 
 
 async def test_turning_hide_presence_on_and_off_is_announced_live(socket, alice, bob):
