@@ -73,23 +73,9 @@ def report_create(*, reporter: User, chat_id: int, seq: Any, reason: Any = "") -
 # Moderator actions.
 
 
-def _log(
-    *,
-    action: str,
-    moderator: User,
-    target_user_id: int | None = None,
-    message: Message | None = None,
-    report: Report | None = None,
-    reason: str = "",
-) -> ModerationLog:
-    return ModerationLog.objects.create(
-        action=action,
-        moderator=moderator,
-        target_user_id=target_user_id,
-        message=message,
-        report=report,
-        reason=reason,
-    )
+def _log(*, action: str, moderator: User, **about: Any) -> ModerationLog:
+    """The audit record of an action; `about`: target_user_id, message, report, reason."""
+    return ModerationLog.objects.create(action=action, moderator=moderator, **about)
 
 
 def _close_reports(reports: Any, *, status: str, resolution: str, moderator: User, now: Any) -> int:
