@@ -178,7 +178,9 @@ def send_one_chat_sql(count: int) -> str:
         f"WHERE c.id = %(chat)s AND NOT {_BLOCKED}), "
         f"s AS (UPDATE {_CHAT} c SET last_seq = c.last_seq + %(n)s, "
         "version = c.version + %(n)s, last_message_at = %(now)s "
-        "FROM t WHERE c.id = t.id RETURNING c.last_seq, c.version), "
+        # c.id by the parameter too: joined on t.id alone, a planner without statistics
+        # hashed the whole chat table.
+        "FROM t WHERE c.id = %(chat)s AND c.id = t.id RETURNING c.last_seq, c.version), "
         f"i AS (INSERT INTO {_MESSAGE} ({', '.join(INSERT_COLUMNS)}, removed_reason) "
         "SELECT %(chat)s, s.last_seq - %(n)s + v.k, %(user)s, v.body, v.client_id, %(now)s, "
         "s.version - %(n)s + v.k, '' "
