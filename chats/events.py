@@ -148,8 +148,8 @@ def messages_created(
 def chat_read(*, chat_id: int, reader: User, peer_id: int | None, seq: int) -> None:
     """Update the reader's unread counts in every tab; tell the peer (None when read
     receipts are off on either side)."""
-    counts = selectors.unread_counts(chat_id=chat_id, user_ids=[reader.pk])
-    unread, total = counts[reader.pk]
+    counts = selectors.unread_of_members(chat_ids=[chat_id])
+    unread, total = counts.get((chat_id, reader.pk), (0, 0))
     _send(
         reader.pk,
         {

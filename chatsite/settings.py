@@ -235,8 +235,7 @@ MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
 # Threads per process for the sockets' database and Redis calls (each holds one connection).
 SOCKET_WORKERS = env_int("SOCKET_WORKERS", 8)
 # On PostgreSQL sends are stored from the event loop with psycopg's async driver, on this
-# many connections per process besides the pool ("threads": through the ORM like the rest).
-SEND_PATH = os.environ.get("SEND_PATH") or "async"
+# many connections per process besides the pool.
 SEND_PATH_CONNECTIONS = env_int("SEND_PATH_CONNECTIONS", 4)
 # Delivered pointers collect this long before they are written (one statement, one
 # "delivered" event per chat for everything forwarded meanwhile): a tick no one can see lag.

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from chats.selectors import ChatSummary, iso_utc, unread_total
-from chats.validation import Refused, clean_body, clean_client_id, clean_id, clean_seq
+from chats.validation import Refused, clean_body, clean_client_id, clean_id, clean_seq, is_id
 
 MAX_FRAME_CHARS = 32 * 1024
 
@@ -68,9 +68,7 @@ def echo_of(text_data: str | None) -> tuple[str | None, int | None]:
     if not (isinstance(client_id, str) and 0 < len(client_id) <= 64):
         client_id = None
     chat = frame.get("chat")
-    if isinstance(chat, bool) or not isinstance(chat, int) or not 0 < chat < 2**63:
-        chat = None
-    return client_id, chat
+    return client_id, chat if is_id(chat) else None
 
 
 def error(
