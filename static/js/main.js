@@ -10,6 +10,7 @@
 
 import * as chatlist from "./chatlist.js";
 import * as composer from "./composer.js";
+import * as drafts from "./drafts.js";
 import * as menus from "./menus.js";
 import * as outbox from "./outbox.js";
 import * as presence from "./presence.js";
@@ -102,7 +103,8 @@ socket.setHandlers({
 
   error(f) {
     if (typeof f.client_id === "string" && f.client_id) {
-      const dropped = outbox.refused(f.client_id, f.code);
+      const retryAfter = typeof f.retry_after === "number" ? f.retry_after : undefined;
+      const dropped = outbox.refused(f.client_id, { code: f.code, detail: f.detail, retryAfter });
       if (dropped && onChatPage) composer.showFailed(dropped, f.detail);
       return;
     }
