@@ -56,6 +56,12 @@ def user_update_privacy(*, user: User, hide_presence: bool, send_read_receipts: 
     return user
 
 
+def user_set_toast_sound(*, user: User, toast_sound: bool) -> User:
+    user.toast_sound = toast_sound
+    user.save(update_fields=["toast_sound"])
+    return user
+
+
 def user_session_ended(*, user_id: int) -> None:
     """After a logout: the user's sockets re-check their sessions and the ended one closes."""
     from chats import events

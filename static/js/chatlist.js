@@ -2,6 +2,7 @@
 // bar and the document title. Counts are the server's (the page, hello and `unread` frames);
 // the list itself comes back from the server as a partial when it shows a chat it lacks.
 
+import * as favicon from "./favicon.js";
 import { renderPresence } from "./presence.js";
 import { el, fullFmt, isInt, listTime, me, openChat, parseDate, truncate } from "./util.js";
 
@@ -81,6 +82,7 @@ export function renderBadges() {
     totalBadge.hidden = unreadTotal === 0;
   }
   document.title = unreadTotal > 0 ? `(${unreadTotal}) ${baseTitle}` : baseTitle;
+  favicon.show(unreadTotal);
 }
 
 // Items: live preview, time and order

@@ -139,6 +139,7 @@ function initChatPage() {
 function init() {
   if (!me) return;
   toasts.initNotifySettings();
+  toasts.offerNotifications();
   menus.init();
   chatlist.readCountsFromPage();
   chatlist.decorate();
