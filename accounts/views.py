@@ -154,6 +154,7 @@ def search(request: SearchRequest) -> HttpResponse:
         context["limited"], status = limits.SEARCH_LIMITED, 429
     else:
         context["results"] = selectors.user_search(viewer=request.user, query=q)
+        context["self_match"] = selectors.user_search_matches_self(viewer=request.user, query=q)
     partial = request.htmx and not request.htmx.history_restore_request
     template = "search/search.html#results" if partial else "search/search.html"
     response = render(request, template, context, status=status)

@@ -305,3 +305,26 @@ def test_service_restart_close_reconnects_at_once_resending_and_syncing(read_cha
     assert server.sent("send")[1]["body"] == "across the restart"
     server.wait_for(lambda: len(server.sent("sync")) == 2, "the sync after the restart")
     expect(page.locator("#conn-status")).to_be_hidden()
+
+
+@pytest.mark.parametrize(
+    ("locale", "clock"), [("en-GB", r"^\d{2}:\d{2}$"), ("en-US", r"^\d{1,2}:\d{2}\s?[AP]M$")]
+)
+def test_times_follow_the_browsers_locale_and_bare_www_addresses_are_links(
+    read_chat, browsing, alice, locale, clock
+):
+    chat = read_chat
+    page = browsing.page(browsing.context(alice, locale=locale, timezone_id="UTC"), path=None)
+    server = FakeServer(page, hello_for(chat))
+    page.goto(f"{browsing.url}/chats/{chat.pk}/")
+    live = payload(chat, 4, "see www.example.com/menu, or https://a.example/x. not foo.www.bar")
+    live["sent_at"] = "2026-12-06T15:08:00Z"
+    server.push({"type": "message", "message": live})
+    message = page.locator("#message-list li.msg", has_text="see www")
+    links = message.locator("a.msg-link")
+    expect(links).to_have_count(2)
+    expect(links.first).to_have_attribute("href", "https://www.example.com/menu")
+    expect(links.first).to_have_text("www.example.com/menu")
+    time_text = message.locator("[data-field=time]").inner_text().strip()
+    assert re.match(clock, time_text), time_text
+    assert not time_text.startswith("0")  # "3:08 PM" or "15:08", never "03:08 PM"
