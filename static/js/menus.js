@@ -1,5 +1,7 @@
 // Menus (<details>: the message menus and the user's menu in the top bar): one open at a
-// time; Escape or a click elsewhere closes it.
+// time; Escape or a click elsewhere closes it. And confirmations: a form with
+// data-confirm="<dialog id>" asks in that modal <dialog> first (without JavaScript it posts
+// at once, as before).
 
 const MENUS = "details.msg-menu, details.usermenu";
 
@@ -9,7 +11,32 @@ function closeMenus(except) {
   }
 }
 
+function confirmFirst(form) {
+  const dialog = document.getElementById(form.dataset.confirm);
+  if (!(dialog instanceof HTMLDialogElement)) return;
+  const opener = form.querySelector('[type="submit"]');
+  form.addEventListener("submit", (event) => {
+    if (form.dataset.confirmed) return;
+    event.preventDefault();
+    dialog.showModal();
+    dialog.querySelector('button[value="cancel"]')?.focus();
+  });
+  dialog.addEventListener("click", (event) => {
+    const button = event.target.closest ? event.target.closest("button[value]") : null;
+    if (event.target === dialog) dialog.close(); // a click on the backdrop
+    if (!button) return;
+    dialog.close();
+    if (button.value !== "confirm") return;
+    form.dataset.confirmed = "1";
+    form.requestSubmit();
+  });
+  dialog.addEventListener("close", () => {
+    if (!form.dataset.confirmed) opener?.focus();
+  });
+}
+
 export function init() {
+  for (const form of document.querySelectorAll("form[data-confirm]")) confirmFirst(form);
   document.addEventListener(
     "toggle",
     (event) => {

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chats import services
-from chats.models import Message, Report
+from chats.models import Block, Message, Report
 from tests.e2e.conftest import screenshots
 from tests.factories import make_chat, make_messages
 
@@ -275,8 +275,17 @@ def test_report_a_live_message_then_block_so_the_senders_next_send_is_refused(br
     )
     assert message(alice_page, "cheap watches").get_by_label("Message options").count() == 0
 
-    # Bob blocks alice from the chat header (a plain form post).
+    # Bob blocks alice from the chat header (a plain form post), after confirming in a dialog.
     bob_page.get_by_role("button", name="Block alice").click()
+    dialog = bob_page.get_by_role("dialog", name="Block alice?")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
+    bob_page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(bob_page.get_by_role("button", name="Block alice")).to_be_focused()
+    assert not Block.objects.exists()
+    bob_page.get_by_role("button", name="Block alice").click()
+    dialog.get_by_role("button", name="Block", exact=True).click()
     expect(bob_page.locator(".flash")).to_contain_text("You blocked alice.")
     expect(bob_page.locator("#blocked-note")).to_contain_text("You blocked alice")
     expect(composer(bob_page)).to_be_disabled()
