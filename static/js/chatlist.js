@@ -7,7 +7,7 @@ import { renderPresence } from "./presence.js";
 import { el, fullFmt, isInt, listTime, me, openChat, parseDate, truncate } from "./util.js";
 
 const totalBadge = document.getElementById("unread-total");
-const baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
+let baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
 
 const unread = new Map(); // chat id -> the server's count
 let unreadTotal = 0;
@@ -83,6 +83,13 @@ export function renderBadges() {
   }
   document.title = unreadTotal > 0 ? `(${unreadTotal}) ${baseTitle}` : baseTitle;
   favicon.show(unreadTotal);
+}
+
+// A renamed peer: the chat page's title names them.
+export function renameInTitle(old, name) {
+  if (!baseTitle.startsWith(`${old} ·`)) return;
+  baseTitle = name + baseTitle.slice(old.length);
+  renderBadges();
 }
 
 // Items: live preview, time and order

@@ -15,6 +15,7 @@ import * as menus from "./menus.js";
 import * as outbox from "./outbox.js";
 import * as presence from "./presence.js";
 import * as receipts from "./receipts.js";
+import * as renames from "./renames.js";
 import * as scroll from "./scroll.js";
 import * as socket from "./socket.js";
 import * as thread from "./thread.js";
@@ -93,6 +94,10 @@ socket.setHandlers({
     if (typeof f.user !== "string") return;
     presence.setPresence(f.user, f.status, f.last_seen);
     presence.renderPresence();
+  },
+
+  renamed(f) {
+    renames.renamed(f);
   },
 
   message_removed(f) {

@@ -328,3 +328,38 @@ def test_times_follow_the_browsers_locale_and_bare_www_addresses_are_links(
     time_text = message.locator("[data-field=time]").inner_text().strip()
     assert re.match(clock, time_text), time_text
     assert not time_text.startswith("0")  # "3:08 PM" or "15:08", never "03:08 PM"
+
+
+def test_renamed_peer_updates_every_place_and_says_so_once(read_chat, browsing, alice):
+    chat = read_chat
+    page = browsing.page(browsing.context(alice), path=None)
+    server = FakeServer(page, hello_for(chat, peer_status="online"))
+    page.goto(f"{browsing.url}/chats/{chat.pk}/")
+    expect(page.locator("#presence")).to_have_text("Online")
+    for _ in range(2):  # a repeated frame changes nothing more
+        server.push({"type": "renamed", "old": "bob", "new": "robert"})
+    expect(page.locator("#peer-name")).to_have_text("robert")
+    expect(page.get_by_role("textbox", name="Message robert")).to_have_attribute(
+        "placeholder", "Message robert"
+    )
+    expect(page.get_by_role("button", name="Block robert")).to_be_visible()
+    senders = page.locator("#message-list li.msg [data-field=sender]")
+    expect(senders).to_have_text(["robert:"] * 3)
+    expect(page.locator("#chatlist li.chatitem .peer")).to_have_text(["robert"])
+    expect(page.locator("#message-list .system-line")).to_have_text(["bob is now robert"])
+    expect(page.locator("#presence")).to_have_text("Online")
+    assert page.title().startswith("robert ·")
+    # Frames name the new name from now on.
+    server.push({"type": "typing", "chat": chat.pk, "user": "robert"})
+    expect(page.locator("#typing")).to_have_text("robert is typing…")
+
+
+def test_own_rename_in_another_tab_reloads_this_one(read_chat, browsing, alice):
+    chat = read_chat
+    page = browsing.page(browsing.context(alice), path=None)
+    server = FakeServer(page, hello_for(chat))
+    page.goto(f"{browsing.url}/chats/{chat.pk}/")
+    server.wait_for(lambda: server.sent("sync"), "the sync")
+    page.evaluate("window.beforeRename = true")
+    server.push({"type": "renamed", "old": "alice", "new": "alicia"})
+    page.wait_for_function("window.beforeRename === undefined")
