@@ -53,6 +53,9 @@ class User(AbstractUser):
     send_read_receipts = models.BooleanField(
         default=True, help_text="Send read receipts (and see other people's)."
     )
+    toast_sound = models.BooleanField(
+        default=False, help_text="Play a short sound when a message toast appears."
+    )
 
     objects = UserManager()  # type: ignore[misc]
 

@@ -91,6 +91,16 @@ def user_search(*, viewer: User, query: str, limit: int = SEARCH_LIMIT) -> list[
     ]
 
 
+def user_search_matches_self(*, viewer: User, query: str) -> bool:
+    """Whether `user_search`'s rule (exact, prefix, or for 3+ characters substring) would
+    match the viewer's own name, which it leaves out: the page then shows "you"."""
+    q = normalize_search_query(query)
+    if len(q) < SEARCH_MIN_LENGTH or not _SEARCHABLE.fullmatch(q):
+        return False
+    name = viewer.username.lower()
+    return name.startswith(q) or (len(q) >= SUBSTRING_MIN_LENGTH and q in name)
+
+
 def _presences(viewer: User, users: list[Any]) -> list[Presence]:
     """Live presence (chats/presence.py), hidden where either side hides it or a block stands
     (the `blocked` column of the search statements)."""

@@ -62,6 +62,12 @@ def user_update_privacy(*, user: User, hide_presence: bool, send_read_receipts: 
     return user
 
 
+def user_set_toast_sound(*, user: User, toast_sound: bool) -> User:
+    user.toast_sound = toast_sound
+    user.save(update_fields=["toast_sound"])
+    return user
+
+
 def session_ended(*, user_id: int, session_key: str) -> None:
     """A session of the user is gone, whichever way (accounts.receivers): its sockets
     close at once."""

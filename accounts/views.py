@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
 from accounts import limits, selectors, services
-from accounts.forms import PrivacyForm, SignupForm, UsernameForm
+from accounts.forms import NotificationsForm, PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
 from chatsite import ratelimit
 from chatsite.net import client_network
@@ -63,6 +63,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     username_form = UsernameForm(user=user)
     privacy_form = PrivacyForm(instance=user)
+    notifications_form = NotificationsForm(instance=user)
     if request.method == "POST" and "username" in request.POST:
         username_form = UsernameForm(request.POST, user=user)
         if username_form.is_valid():
@@ -75,6 +76,13 @@ def profile(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Your username was changed.")
                 return redirect("accounts:profile")
+    elif request.method == "POST" and "notifications" in request.POST:
+        notifications_form = NotificationsForm(request.POST, instance=user)
+        if notifications_form.is_valid():
+            toast_sound = notifications_form.cleaned_data["toast_sound"]
+            services.user_set_toast_sound(user=user, toast_sound=toast_sound)
+            messages.success(request, "Your notification settings were saved.")
+            return redirect("accounts:profile")
     elif request.method == "POST":
         privacy_form = PrivacyForm(request.POST, instance=user)
         if privacy_form.is_valid():
@@ -85,7 +93,11 @@ def profile(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, "Your privacy settings were saved.")
             return redirect("accounts:profile")
-    context = {"username_form": username_form, "privacy_form": privacy_form}
+    context = {
+        "username_form": username_form,
+        "privacy_form": privacy_form,
+        "notifications_form": notifications_form,
+    }
     return render(request, "accounts/profile.html", context)
 
 
@@ -131,6 +143,7 @@ def search(request: SearchRequest) -> HttpResponse:
         context["limited"], status = limits.SEARCH_LIMITED, 429
     else:
         context["results"] = selectors.user_search(viewer=request.user, query=q)
+        context["self_match"] = selectors.user_search_matches_self(viewer=request.user, query=q)
     partial = request.htmx and not request.htmx.history_restore_request
     template = "search/search.html#results" if partial else "search/search.html"
     response = render(request, template, context, status=status)
