@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from accounts.models import User
 from chats import selectors
 from chats.models import Message
+from chatsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ def messages_created(
     """
     if counts is None:
         counts = selectors.unread_of_members(chat_ids=list(peers))
+    committed_at = metrics.messages_stored(len(messages))
     last = {m.chat_id: m.seq for m in messages}  # messages are in seq order per chat
     for message in messages:
         payload = selectors.message_payload(message)
@@ -133,6 +135,7 @@ def messages_created(
                     "sender_id": message.sender_id,
                     "unread": unread,
                     "unread_total": total,
+                    "committed_at": committed_at,
                 },
             )
 

@@ -18,6 +18,7 @@ from chats import events, limits, selectors
 from chats.models import Block, Chat, Membership, Message
 from chats.realtime import pg_async, presence, worker_pool
 from chats.validation import Refused, clean_body, clean_client_id
+from chatsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def message_send_batch(
     ]
 
 
+@metrics.timed_store
 def _store(
     *,
     sender: User,
@@ -130,6 +132,7 @@ def _store_sends(sender: User, sends: list[_Send]) -> dict[int, Sent | Refused]:
         return {send.index: _store_one(sender, send) for send in sends}
 
 
+@metrics.timed_store
 async def message_send_batch_async(
     *,
     sender: User,

@@ -16,14 +16,21 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from chats.realtime.routing import websocket_urlpatterns  # noqa: E402
 from chats.realtime.socket_auth import SessionKeyMiddleware  # noqa: E402
+from chatsite import metrics  # noqa: E402
+from ops.asgi import OpsEndpoints  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            SessionKeyMiddleware(URLRouter(websocket_urlpatterns))
-        ),
-    }
+metrics.process_started()
+
+# /healthz, /readyz and /metrics are answered in front of everything else (ops/asgi.py).
+application = OpsEndpoints(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(
+                SessionKeyMiddleware(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )
 )
 
 # What is loaded by now lives as long as the process. Frozen, it stays out of the cyclic

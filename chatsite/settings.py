@@ -104,6 +104,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so the request id is on every log line and the timing covers the whole chain.
+    "ops.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -214,6 +216,9 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Client IP: REMOTE_ADDR, or the proxy's X-Forwarded-For only when TRUST_PROXY=1.
 TRUST_PROXY = env_bool("TRUST_PROXY", False)
 
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it does not exist.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # Login throttling (django-axes): 5 failures per username+IP lock that pair for 15 minutes.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -296,12 +301,38 @@ if not DEBUG:
     if TRUST_PROXY:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Logs go to stdout: one JSON object per line (LOG_FORMAT=json, the default with DEBUG off)
+# or readable text. Every line carries the request id, user id and socket connection id
+# when known (ops/logs.py); none carries a message body, password, session key or token.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "ops.logs.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
     "loggers": {
         "chats": {"level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
+        "ops": {"level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
+        # Its DEBUG lines are SQL with parameters: message bodies and password hashes.
+        "django.db.backends": {"level": "INFO", "propagate": True},
     },
 }

@@ -18,6 +18,8 @@ from chats.realtime import presence, protocol, receipts
 from chats.realtime import socket_work as actions
 from chats.realtime.worker_pool import db
 from chats.validation import Refused
+from chatsite import metrics
+from ops import logs
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,16 +48,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         opened = await actions.authenticate_async(self.scope.get("session_key"))
         if opened is None:
+            metrics.socket_connect("unauthenticated")
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         user, self.scope["session"] = opened
+        logs.bind_socket(user.pk)
         self.scope["user"] = self.user = user
         events.ring_from_loop()
         self.presence = await presence.connect(user, self.channel_name)
         if self.presence is None:
+            metrics.socket_connect("too_many")
             await self.send_json(protocol.error("too_many_sockets", actions.TOO_MANY_SOCKETS))
             await self.close(code=CLOSE_TOO_MANY)
             return
+        metrics.socket_connect("accepted")
         self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
         self.outbox: list[dict[str, Any]] = []
         # chat.message events waiting for their batch's acks (a deque: a backlogged socket
@@ -69,6 +75,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.presence is not None:
+            metrics.socket_closed()
+            logs.socket_closed(code)
             try:
                 await self.channel_layer.group_discard(
                     events.user_group(self.user.pk), self.channel_name
@@ -87,6 +95,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await presence.settle(timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
+        metrics.frame_out(frame)
         try:
             await self.send(text_data=json.dumps(frame, separators=(",", ":")))
         except OSError:
@@ -98,12 +107,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             frame = protocol.parse(text_data, bytes_data)
+            metrics.frame_in(frame["type"])
             await getattr(self, f"on_{frame['type']}")(frame)
         except Refused as refused:
             client_id, chat = protocol.echo_of(text_data)
             await self.send_json(protocol.error(refused.code, refused.detail, client_id, chat))
         except DatabaseError:
-            logger.exception("database error on a %s frame", (text_data or "")[:40])
+            logger.exception("database error on a %s frame", frame["type"])
             client_id, chat = protocol.echo_of(text_data)
             await self.send_json(protocol.error("unavailable", UNAVAILABLE, client_id, chat))
 
@@ -149,6 +159,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # The doorbell rang out of order or dropped one: fill the gap from the database.
             await self.forward(await db(actions.between)(chat_id, last, seq))
         await self.forward([payload], sender_id=event.get("sender_id"))
+        metrics.message_fanout(event, self.user.pk)
         await self.send_json(protocol.unread(chat_id, event["unread"], event["unread_total"]))
 
     async def chat_unread(self, event: dict[str, Any]) -> None:
