@@ -332,6 +332,9 @@ LOGGING = {
     "loggers": {
         "chats": {"level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
         "ops": {"level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
+        # Django's default config gives these a plain-text handler of their own: one format.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         # Its DEBUG lines are SQL with parameters: message bodies and password hashes.
         "django.db.backends": {"level": "INFO", "propagate": True},
     },

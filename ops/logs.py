@@ -38,14 +38,10 @@ def valid_request_id(value: str) -> bool:
     return _VALID_ID.fullmatch(value) is not None
 
 
-def bind_request(request_id: str, request: Any) -> tuple[Any, Any]:
-    """Tokens to pass to `unbind_request` when the request is done."""
-    return _request_id.set(request_id), _request.set(request)
-
-
-def unbind_request(tokens: tuple[Any, Any]) -> None:
-    _request_id.reset(tokens[0])
-    _request.reset(tokens[1])
+def bind_request(request_id: str, request: Any) -> None:
+    """The request id and the request (for its user, once loaded) in this context."""
+    _request_id.set(request_id)
+    _request.set(request)
 
 
 def bind_socket(user_id: int) -> None:

@@ -50,29 +50,28 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if iscoroutinefunction(self):
             return self._acall(request)
-        request_id, started = _request_id(request), time.perf_counter()
-        tokens = logs.bind_request(request_id, request)
-        try:
-            response = self.get_response(request)
-            return self._finish(request, response, request_id, started)
-        finally:
-            logs.unbind_request(tokens)
+        started = self._start(request)
+        return self._finish(request, self.get_response(request), started)
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        request_id, started = _request_id(request), time.perf_counter()
-        tokens = logs.bind_request(request_id, request)
-        try:
-            get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
-            response = await get_response(request)
-            return self._finish(request, response, request_id, started)
-        finally:
-            logs.unbind_request(tokens)
+        started = self._start(request)
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+        return self._finish(request, await get_response(request), started)
+
+    @staticmethod
+    def _start(request: HttpRequest) -> float:
+        # Bound for the rest of the request's context and not unbound: Django logs a 4xx/5xx
+        # response after the middleware chain has returned. Under ASGI (the only way the
+        # project runs) each request has a context of its own, so nothing leaks to the next.
+        request.request_id = _request_id(request)  # type: ignore[attr-defined]
+        logs.bind_request(request.request_id, request)  # type: ignore[attr-defined]
+        return time.perf_counter()
 
     @staticmethod
     def _finish(
-        request: HttpRequest, response: HttpResponseBase, request_id: str, started: float
+        request: HttpRequest, response: HttpResponseBase, started: float
     ) -> HttpResponseBase:
-        response[REQUEST_ID_HEADER] = request_id
+        response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
         elapsed = time.perf_counter() - started
         metrics.http_request(_route(request), request.method or "", response.status_code, elapsed)
         return response

@@ -5,6 +5,7 @@ from channels.testing import HttpCommunicator
 
 from chatsite.asgi import application
 from ops import drain
+from tests.faults.conftest import proxy  # noqa: F401 (the fault tests' TCP proxy)
 
 
 @pytest.fixture(autouse=True)
