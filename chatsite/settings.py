@@ -219,6 +219,10 @@ TRUST_PROXY = env_bool("TRUST_PROXY", False)
 # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it does not exist.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
+# On SIGTERM open sockets are closed (code 1012) one by one over this many seconds, so their
+# clients reconnect spread out; TimeoutStopSec in the systemd units leaves room for it.
+DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS") or 10)
+
 # Login throttling (django-axes): 5 failures per username+IP lock that pair for 15 minutes.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)

@@ -25,8 +25,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-CLOSE_SERVICE_RESTART = 1012
-
 
 async def _respond(
     scope: Scope, send: Send, status: int, body: bytes, content_type: bytes, *extra: list[bytes]
@@ -98,6 +96,7 @@ class OpsEndpoints:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        drain.install()
         if scope["type"] == "http" and scope["path"] in ENDPOINTS:
             if scope["method"] not in ("GET", "HEAD"):
                 allow = [b"allow", b"GET, HEAD"]
@@ -110,6 +109,6 @@ class OpsEndpoints:
             # and the load balancer has already sent it to another process.
             metrics.socket_connect("draining")
             await receive()  # websocket.connect
-            await send({"type": "websocket.close", "code": CLOSE_SERVICE_RESTART})
+            await send({"type": "websocket.close", "code": drain.CLOSE_SERVICE_RESTART})
             return
         await self.app(scope, receive, send)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from chats.realtime import socket_work as actions
 from chats.realtime.worker_pool import db
 from chats.validation import Refused
 from chatsite import metrics
-from ops import logs
+from ops import drain, logs
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +63,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY)
             return
         metrics.socket_connect("accepted")
+        drain.register(self)
         self.forwarded: dict[int, int] = {}  # chat -> highest seq sent on this socket
         self.outbox: list[dict[str, Any]] = []
         # chat.message events waiting for their batch's acks (a deque: a backlogged socket
@@ -76,6 +78,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.presence is not None:
             metrics.socket_closed()
+            drain.unregister(self)
             logs.socket_closed(code)
             try:
                 await self.channel_layer.group_discard(
@@ -116,6 +119,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.exception("database error on a %s frame", frame["type"])
             client_id, chat = protocol.echo_of(text_data)
             await self.send_json(protocol.error("unavailable", UNAVAILABLE, client_id, chat))
+
+    async def close_for_restart(self) -> None:
+        """The drain's close (ops/drain.py): after the sends received so far are acked."""
+        deadline = time.monotonic() + 5
+        while self.storing is not None and time.monotonic() < deadline:
+            await asyncio.wait([self.storing], timeout=deadline - time.monotonic())
+        await self.close(code=drain.CLOSE_SERVICE_RESTART)
 
     # Client frames.
 

@@ -1,26 +1,15 @@
 """/readyz on a real server while its database or Redis link is cut and healed."""
 
 import asyncio
-import http.client
-import json
 import time
 
 import pytest
 
 from tests.chats.live import redis_url_for_processes
 from tests.faults.test_links import DatabaseOutage
+from tests.ops.conftest import readyz
 
 pytestmark = [pytest.mark.live, pytest.mark.fault, pytest.mark.django_db(transaction=True)]
-
-
-def readyz(server):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    try:
-        conn.request("GET", "/readyz")
-        response = conn.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
 
 
 async def until_ready_is(server, status, within):

@@ -1,4 +1,5 @@
 import json
+from http.client import HTTPConnection
 
 import pytest
 from channels.testing import HttpCommunicator
@@ -26,3 +27,14 @@ async def http(path, method="GET", headers=(), host=b"localhost", app=applicatio
 async def http_json(path, **kwargs):
     status, _, body = await http(path, **kwargs)
     return status, json.loads(body)
+
+
+def readyz(server):
+    """GET /readyz on a live server: (status, body)."""
+    conn = HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        conn.request("GET", "/readyz")
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
