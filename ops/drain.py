@@ -89,6 +89,9 @@ def install() -> None:
         if draining():  # a second SIGTERM: stop now
             _hand_over(previous, signum, frame)
             return
+        if loop.is_closed() or not loop.is_running():  # not serving (a test's loop is gone)
+            _hand_over(previous, signum, frame)
+            return
         begin()
         loop.call_soon_threadsafe(_start, loop, lambda: _hand_over(previous, signum, frame))
 
