@@ -13,9 +13,10 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+from chatsite.dburl import database_from_url
 
 # Lets django-stubs' generic classes (managers, forms) be subscripted at run time.
 django_stubs_ext.monkeypatch()
@@ -141,7 +142,7 @@ TEMPLATES = [
 # Database: SQLite file by default; DATABASE_URL for PostgreSQL (or another SQLite file).
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL)
+    _db = database_from_url(DATABASE_URL)
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
 
@@ -160,11 +161,12 @@ else:
     # Under ASGI, Django advises a pool and CONN_MAX_AGE=0 instead of persistent connections.
     _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
+        **_db.get("OPTIONS", {}),  # from the URL's query: target_session_attrs, sslmode...
         "pool": {
             "min_size": env_int("DB_POOL_MIN", 2),
             "max_size": env_int("DB_POOL_MAX", 20),
             "timeout": 10,
-        }
+        },
     }
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
