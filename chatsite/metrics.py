@@ -37,9 +37,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Seconds; from a local commit (a few ms) to a stalled database or Redis (seconds).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-# A label's distinct values per metric; past it new values count as "other", so a bug or a
+# Series per labelled metric; past it new label values count as "other", so a bug or a
 # hostile client cannot make a series per value.
-MAX_LABEL_VALUES = 64
+MAX_SERIES = 64
+MAX_HTTP_SERIES = 1000  # route x method x status
 
 MESSAGES_STORED = Counter("chatsite_messages_stored", "Messages stored (committed).")
 MESSAGE_STORE_SECONDS = Histogram(
@@ -73,17 +74,32 @@ HTTP_REQUEST_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
-_seen: dict[str, set[str]] = {}
+
+class _Series:
+    """A labelled metric's children, kept by label values (`labels()` costs twice what
+    `inc()` does, on every frame), at most `limit` of them."""
+
+    def __init__(self, metric: Any, limit: int = MAX_SERIES) -> None:
+        self.metric, self.limit = metric, limit
+        self.children: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self.children.get(values)
+        if child is None:
+            if len(self.children) >= self.limit:
+                values = ("other",) * len(values)
+                child = self.children.get(values)
+            if child is None:
+                child = self.children[values] = self.metric.labels(*values)
+        return child
 
 
-def _bounded(metric: str, value: str) -> str:
-    seen = _seen.setdefault(metric, set())
-    if value in seen:
-        return value
-    if len(seen) >= MAX_LABEL_VALUES:
-        return "other"
-    seen.add(value)
-    return value
+_connects = _Series(SOCKET_CONNECTS)
+_frames_in = _Series(FRAMES_IN)
+_frames_out = _Series(FRAMES_OUT)
+_errors = _Series(ERRORS)
+_http_requests = _Series(HTTP_REQUESTS, MAX_HTTP_SERIES)
+_http_seconds = _Series(HTTP_REQUEST_SECONDS, MAX_HTTP_SERIES)
 
 
 # Hooks.
@@ -126,7 +142,7 @@ def message_fanout(event: dict[str, Any], recipient_id: int) -> None:
 def socket_connect(outcome: str) -> None:
     """A connect ended: "accepted" (the socket is open), "unauthenticated", "too_many",
     "draining"."""
-    SOCKET_CONNECTS.labels(_bounded("outcome", outcome)).inc()
+    _connects(outcome).inc()
     if outcome == "accepted":
         SOCKETS_OPEN.inc()
 
@@ -137,19 +153,19 @@ def socket_closed() -> None:
 
 
 def frame_in(frame_type: str) -> None:
-    FRAMES_IN.labels(_bounded("frames_in", frame_type)).inc()
+    _frames_in(frame_type).inc()
 
 
 def frame_out(frame: dict[str, Any]) -> None:
-    FRAMES_OUT.labels(_bounded("frames_out", str(frame.get("type")))).inc()
-    if frame.get("type") == "error":
-        ERRORS.labels(_bounded("errors", str(frame.get("code")))).inc()
+    frame_type = frame.get("type")
+    _frames_out(str(frame_type)).inc()
+    if frame_type == "error":
+        _errors(str(frame.get("code"))).inc()
 
 
 def http_request(route: str, method: str, status: int, seconds: float) -> None:
-    route = _bounded("route", route)
-    HTTP_REQUESTS.labels(route, _bounded("method", method), str(status)).inc()
-    HTTP_REQUEST_SECONDS.labels(route).observe(seconds)
+    _http_requests(route, method, str(status)).inc()
+    _http_seconds(route).observe(seconds)
 
 
 # Exposition.
