@@ -115,9 +115,9 @@ def messages_created(
     made here unless the caller has them; for a message followed by others of the same
     batch, the peer's counts leave those later ones out.
     """
+    committed_at = metrics.messages_stored(len(messages))
     if counts is None:
         counts = selectors.unread_of_members(chat_ids=list(peers))
-    committed_at = metrics.messages_stored(len(messages))
     last = {m.chat_id: m.seq for m in messages}  # messages are in seq order per chat
     for message in messages:
         payload = selectors.message_payload(message)
