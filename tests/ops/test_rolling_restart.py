@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.chats.live import ROOT, redis_url_for_processes
-from tests.faults.infra import assert_all_hold, conversation
+from tests.faults.infra import RETRY, assert_all_hold, conversation
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -25,6 +25,19 @@ async def supervise(servers, pid_dir, restarts):
         await asyncio.sleep(0.05)
 
 
+async def follow(member, server):
+    """Read the member's frames as a browser does, reconnecting (and syncing) after a close:
+    a socket nobody reads stops reading its TCP stream, close frame included."""
+    while True:
+        try:
+            if not member.open:
+                await member.connect(server)
+            await member.recv(timeout=60)
+        except RETRY:
+            await member.drop()
+            await asyncio.sleep(0.2)
+
+
 async def test_rolling_restart_takes_one_process_at_a_time_and_loses_nothing(
     cluster_factory, database_url, tmp_path
 ):
@@ -35,6 +48,7 @@ async def test_rolling_restart_takes_one_process_at_a_time_and_loses_nothing(
     supervisor = asyncio.ensure_future(supervise([one, two], tmp_path, restarts))
     try:
         async with conversation(seed, one, two) as (alice, bob):
+            reader = asyncio.ensure_future(follow(bob, two))
             script = await asyncio.create_subprocess_exec(
                 "bash",
                 str(ROOT / "scripts" / "rolling-restart.sh"),
@@ -58,7 +72,8 @@ async def test_rolling_restart_takes_one_process_at_a_time_and_loses_nothing(
             output = (await script.communicate())[0].decode()
             assert script.returncode == 0, output
             await alice.send_until_acked(one, "after the restart")
-            await bob.recover(two)
+            reader.cancel()
+            await bob.connect(two)  # and sync
             await alice.recover(one)
             rows = assert_all_hold(database_url, alice, bob)
             assert len(rows) == sent + 1
