@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 from accounts.models import User
 from chats import selectors
 from chats.models import Message
+from chatsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def messages_created(
     made here unless the caller has them; for a message followed by others of the same
     batch, the peer's counts leave those later ones out.
     """
+    committed_at = metrics.messages_stored(len(messages))
     if counts is None:
         counts = selectors.unread_of_members(chat_ids=list(peers))
     last = {m.chat_id: m.seq for m in messages}  # messages are in seq order per chat
@@ -141,6 +143,7 @@ def messages_created(
                     "sender_id": message.sender_id,
                     "unread": unread,
                     "unread_total": total,
+                    "committed_at": committed_at,
                 },
             )
 

@@ -14,6 +14,7 @@ from accounts.models import User
 from chats import events, limits, presence, rules, selectors
 from chats.models import Block, Chat, Membership, Message
 from chats.validation import Refused
+from chatsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> Se
     return result
 
 
+@metrics.timed_store
 def message_send_batch(*, sender: User, sends: list[Send]) -> dict[int, Sent | Refused]:
     """Store several sends of one sender, in order, in one transaction: one commit (one
     WAL flush) and a handful of statements for the lot. Each is stored or refused on its

@@ -21,6 +21,7 @@ from chats import events, rules, services
 from chats.models import Message
 from chats.realtime import pg_async, worker_pool
 from chats.validation import Refused
+from chatsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ async def store(sender: User, sends: list[services.Send]) -> dict[int, Result]:
     return results
 
 
+@metrics.timed_store
 async def _store_by_chat(
     sender: User, sends: list[services.Send], results: dict[int, Result]
 ) -> list[services.Send]:
