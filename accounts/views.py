@@ -20,6 +20,7 @@ from accounts.forms import PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
 from chatsite import ratelimit
 from chatsite.net import client_ip
+from push import selectors as push_selectors
 
 SIGNUP_LIMITED = "Too many sign-up attempts from your network. Please try again in an hour."
 SEARCH_QUERY_MAX = 100
@@ -96,7 +97,11 @@ def profile(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, "Your privacy settings were saved.")
             return redirect("accounts:profile")
-    context = {"username_form": username_form, "privacy_form": privacy_form}
+    context = {
+        "username_form": username_form,
+        "privacy_form": privacy_form,
+        "push_subscriptions": push_selectors.subscriptions_of(user=user),
+    }
     return render(request, "accounts/profile.html", context)
 
 

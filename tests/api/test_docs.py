@@ -22,6 +22,10 @@ ENDPOINTS = {
     ("get", "/api/me/"),
     ("patch", "/api/me/"),
     ("post", "/api/me/password/"),
+    ("get", "/api/push/key"),
+    ("get", "/api/push/subscriptions/"),
+    ("post", "/api/push/subscriptions/"),
+    ("delete", "/api/push/subscriptions/{subscription_id}/"),
 }
 
 
