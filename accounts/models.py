@@ -38,6 +38,9 @@ class User(AbstractUser):
     send_read_receipts = models.BooleanField(
         default=True, help_text="Send read receipts (and see other people's)."
     )
+    notification_previews = models.BooleanField(
+        default=True, help_text="Show message text in notifications."
+    )
 
     objects = UserManager()  # type: ignore[misc]
 

@@ -10,8 +10,10 @@ from ninja import Router, Schema, Status
 
 from accounts.models import User
 from api.errors import ApiError, invalid
-from api.schemas import error_responses
+from api.schemas import In, error_responses
 from api.security import session_auth
+from chats import selectors as chat_selectors
+from chats.models import Chat
 from push import selectors, services
 from push.models import PushSubscription
 from push.validation import SubscriptionRefused, endpoint_check, keys_check
@@ -94,6 +96,31 @@ def push_subscribe(request: HttpRequest, payload: PushSubscriptionIn) -> Status[
         detail = f"At most {settings.PUSH_MAX_SUBSCRIPTIONS} browsers; remove one first."
         raise ApiError(400, "too_many", detail) from None
     return Status(201 if created else 200, _out(subscription))
+
+
+class ChatPatchIn(In):
+    muted: bool
+
+
+class ChatMuteOut(Schema):
+    id: int
+    muted: bool
+
+
+@router.patch(
+    "/chats/{chat_id}/",
+    response={200: ChatMuteOut, **error_responses(400, 401, 403, 404)},
+    tags=["chats"],
+)
+def chat_update(request: HttpRequest, chat_id: int, payload: ChatPatchIn) -> dict[str, Any]:
+    """Mute (no push, toast or sound; unread still counts) or unmute one of your chats."""
+    user: User = request.auth  # type: ignore[attr-defined]
+    try:
+        chat = chat_selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
+    except Chat.DoesNotExist:
+        raise ApiError(404, "not_found", "No such chat.") from None
+    muted = services.chat_mute_set(user=user, chat_id=chat.pk, muted=payload.muted)
+    return {"id": chat.pk, "muted": muted}
 
 
 @router.delete(

@@ -27,3 +27,17 @@ class PushSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"push {self.pk} of {self.user_id}"
+
+
+class ChatMute(models.Model):
+    """A member muted a chat: no push, toast or sound for it (the unread count still counts)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    chat = models.ForeignKey("chats.Chat", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "chat"], name="push_mute_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} muted {self.chat_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from accounts.models import User
-from push.models import PushSubscription
+from push.models import ChatMute, PushSubscription
 
 
 def subscriptions_of(*, user: User) -> list[PushSubscription]:
@@ -19,9 +19,21 @@ def subscriptions_of(*, user: User) -> list[PushSubscription]:
 
 def push_targets(*, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:
     """For (chat, recipient) pairs: the recipient's subscription ids, for the pairs whose
-    recipient has any. One query."""
+    recipient has any and has not muted the chat. One query, two when anyone has one."""
     by_user: dict[int, list[int]] = {}
     rows = PushSubscription.objects.filter(user_id__in={u for _, u in pairs}).order_by("pk")
     for pk, user_id in rows.values_list("pk", "user_id"):
         by_user.setdefault(user_id, []).append(pk)
-    return {(c, u): by_user[u] for c, u in pairs if u in by_user}
+    pairs = {(c, u) for c, u in pairs if u in by_user}
+    if not pairs:
+        return {}
+    muted = set(
+        ChatMute.objects.filter(
+            user_id__in={u for _, u in pairs}, chat_id__in={c for c, _ in pairs}
+        ).values_list("chat_id", "user_id")
+    )
+    return {(c, u): by_user[u] for c, u in pairs if (c, u) not in muted}
+
+
+def chat_muted(*, user_id: int, chat_id: int) -> bool:
+    return ChatMute.objects.filter(user_id=user_id, chat_id=chat_id).exists()

@@ -18,7 +18,7 @@ from py_vapid import Vapid
 from pywebpush import WebPusher
 
 from chats.models import Message
-from push import services
+from push import selectors, services
 from push.models import PushSubscription
 from push.validation import SubscriptionRefused, endpoint_check
 
@@ -59,7 +59,7 @@ def payload_of(message: Message, subscription: PushSubscription) -> dict[str, An
         "chat": message.chat_id,
         "seq": message.seq,
         "sender": message.sender.username,
-        "body": message.body,
+        "body": message.body if subscription.user.notification_previews else None,
         "url": f"/chats/{message.chat_id}/",
     }
 
@@ -104,7 +104,9 @@ def _post(subscription: PushSubscription, payload: dict[str, Any], topic: str) -
 def deliver(*, message_id: int, subscription_id: int, attempt: int) -> Outcome:
     """Send one push; a 404/410 removes the subscription, a 429/5xx or a network failure
     asks for a retry (MAX_ATTEMPTS in all), anything else is logged and dropped."""
-    subscription = PushSubscription.objects.filter(pk=subscription_id).first()
+    subscription = (
+        PushSubscription.objects.select_related("user").filter(pk=subscription_id).first()
+    )
     message = (
         Message.objects.select_related("sender")
         .filter(pk=message_id, removed_at__isnull=True)
@@ -112,6 +114,8 @@ def deliver(*, message_id: int, subscription_id: int, attempt: int) -> Outcome:
     )
     if subscription is None or message is None:
         return Outcome("skipped")  # unsubscribed, or the message was removed meanwhile
+    if selectors.chat_muted(user_id=subscription.user_id, chat_id=message.chat_id):
+        return Outcome("skipped")  # muted since the push was queued
     try:
         endpoint_check(subscription.endpoint)  # PUSH_SERVICE_HOSTS may have changed
     except SubscriptionRefused:

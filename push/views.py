@@ -10,13 +10,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
+from chats import selectors as chat_selectors
+from chats.models import Chat
 from push import services
 
 OFFLINE_URL = "/offline/"
@@ -92,6 +94,30 @@ def manifest(request: HttpRequest) -> JsonResponse:
 def offline(request: HttpRequest) -> HttpResponse:
     """Shown by the service worker when a page cannot be reached: the same for everyone."""
     return render(request, "push/offline.html")
+
+
+@login_required
+@require_POST
+def chat_mute(request: HttpRequest, chat_id: int) -> HttpResponse:
+    """The chat header's Mute/Unmute button (`muted` is 1 or 0)."""
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        chat = chat_selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
+    except Chat.DoesNotExist:
+        raise Http404 from None
+    muted = request.POST.get("muted") == "1"
+    services.chat_mute_set(user=user, chat_id=chat.pk, muted=muted)
+    return redirect(chat.get_absolute_url())
+
+
+@login_required
+@require_POST
+def notification_previews(request: HttpRequest) -> HttpResponse:
+    """The profile's "show message text in notifications" checkbox."""
+    user: User = request.user  # type: ignore[assignment]
+    services.notification_previews_set(user=user, previews=request.POST.get("previews") == "on")
+    messages.success(request, "Your notification settings were saved.")
+    return redirect("accounts:profile")
 
 
 @login_required

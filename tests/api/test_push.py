@@ -183,3 +183,44 @@ def test_changing_the_password_removes_every_subscription(api_client, alice):
     )
     assert response.status_code == 204, response.content
     assert not PushSubscription.objects.exists()
+
+
+def test_patch_chat_mutes_and_unmutes_for_the_caller_only(api_client, alice, bob):
+    from push.models import ChatMute
+    from tests.factories import make_chat
+
+    chat = make_chat(alice, bob)
+    client = api_client(alice)
+    response = client.patch(f"/api/chats/{chat.pk}/", {"muted": True})
+    assert response.status_code == 200
+    assert response.json() == {"id": chat.pk, "muted": True}
+    assert client.patch(f"/api/chats/{chat.pk}/", {"muted": True}).json()["muted"] is True
+    assert list(ChatMute.objects.values_list("user__username", "chat_id")) == [("alice", chat.pk)]
+    assert client.patch(f"/api/chats/{chat.pk}/", {"muted": False}).json()["muted"] is False
+    assert not ChatMute.objects.exists()
+
+
+def test_patch_chat_refuses_strangers_and_bad_bodies(api_client, alice, bob, carol):
+    from tests.factories import make_chat
+
+    chat = make_chat(alice, bob)
+    assert_error(
+        api_client(carol).patch(f"/api/chats/{chat.pk}/", {"muted": True}), 404, "not_found"
+    )
+    assert_error(api_client(alice).patch("/api/chats/999999/", {"muted": True}), 404, "not_found")
+    client = api_client(alice)
+    assert_error(client.patch(f"/api/chats/{chat.pk}/", {"muted": "yes"}), 400, "invalid", "muted")
+    assert_error(client.patch(f"/api/chats/{chat.pk}/", {}), 400, "invalid", "muted")
+    assert_error(
+        api_client().patch(f"/api/chats/{chat.pk}/", {"muted": True}), 401, "unauthenticated"
+    )
+
+
+def test_me_reads_and_changes_notification_previews(api_client, alice):
+    client = api_client(alice)
+    assert client.get("/api/me/").json()["notification_previews"] is True
+    response = client.patch("/api/me/", {"notification_previews": False})
+    assert response.json()["notification_previews"] is False
+    assert response.json()["hide_presence"] is False  # the rest left as it was
+    alice.refresh_from_db()
+    assert alice.notification_previews is False

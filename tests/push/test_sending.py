@@ -261,3 +261,47 @@ def test_a_push_pending_across_a_worker_restart_is_still_delivered(
         second.terminate()
         second.wait(timeout=30)
     assert [p["body"] for p in double.delivered()] == ["survives"]
+
+
+def test_a_muted_chat_gets_no_push_and_others_still_do(alice, bob, carol, double, subscribe):
+    from push import services as push_services
+
+    quiet, loud = make_chat(alice, bob), make_chat(carol, bob)
+    subscribe(bob, "laptop")
+    push_services.chat_mute_set(user=bob, chat_id=quiet.pk, muted=True)
+    send(alice, quiet, "shh")
+    send(carol, loud, "hey")
+    run_queue()
+    assert [p["body"] for p in double.delivered()] == ["hey"]
+
+
+def test_a_chat_muted_after_the_push_was_queued_gets_nothing(alice, bob, double, subscribe):
+    from push import services as push_services
+
+    chat = make_chat(alice, bob)
+    subscribe(bob, "laptop")
+    send(alice, chat, "hi")
+    assert dispatch.wait_idle()
+    push_services.chat_mute_set(user=bob, chat_id=chat.pk, muted=True)
+    run_queue()
+    assert double.received == []
+
+
+def test_previews_off_sends_a_null_body(alice, bob, double, subscribe):
+    from push import services as push_services
+
+    chat = make_chat(alice, bob)
+    subscribe(bob, "laptop")
+    push_services.notification_previews_set(user=bob, previews=False)
+    message = send(alice, chat, "a secret")
+    run_queue()
+    assert double.delivered() == [
+        {
+            "type": "message",
+            "chat": chat.pk,
+            "seq": message.seq,
+            "sender": "alice",
+            "body": None,
+            "url": f"/chats/{chat.pk}/",
+        }
+    ]

@@ -103,3 +103,30 @@ def test_profile_lists_subscribed_browsers_and_removes_one(alice, bob):
     assert list(PushSubscription.objects.values_list("pk", flat=True)) == [theirs.pk]
     assert Client().post(f"/accounts/push/{theirs.pk}/remove/").status_code == 302  # to login
     assert PushSubscription.objects.filter(pk=theirs.pk).exists()
+
+
+def test_chat_header_button_mutes_and_unmutes(alice, bob, carol):
+    from push.models import ChatMute
+    from tests.factories import make_chat
+
+    chat = make_chat(alice, bob)
+    client = logged_in(alice)
+    html = client.get(f"/chats/{chat.pk}/").content.decode()
+    assert 'data-muted="false"' in html and ">Mute</button>" in html
+    assert client.post(f"/chats/{chat.pk}/mute/", {"muted": "1"}).status_code == 302
+    html = client.get(f"/chats/{chat.pk}/").content.decode()
+    assert 'data-muted="true"' in html and ">Unmute</button>" in html
+    client.post(f"/chats/{chat.pk}/mute/", {"muted": "0"})
+    assert not ChatMute.objects.exists()
+    assert logged_in(carol).post(f"/chats/{chat.pk}/mute/", {"muted": "1"}).status_code == 404
+    assert not ChatMute.objects.exists()
+
+
+def test_profile_saves_notification_previews(alice):
+    client = logged_in(alice)
+    client.post("/accounts/push/previews/", {})
+    alice.refresh_from_db()
+    assert alice.notification_previews is False
+    client.post("/accounts/push/previews/", {"previews": "on"})
+    alice.refresh_from_db()
+    assert alice.notification_previews is True
