@@ -24,7 +24,7 @@ def test_worker_controls_the_page_and_chromium_finds_the_app_installable(
             add_session_cookie(context, live_url, session_key)
             page = context.new_page()
             page.goto(live_url + "/chats/")
-            page.wait_for_function(CONTROLLED)
+            page.wait_for_function(CONTROLLED, timeout=60_000)  # install precaches
             scope = page.evaluate("navigator.serviceWorker.ready.then((r) => r.scope)")
             assert scope == live_url + "/"
 
@@ -40,7 +40,7 @@ def test_worker_controls_the_page_and_chromium_finds_the_app_installable(
 def test_offline_page_shows_when_the_network_is_cut(browsing, alice):
     context = browsing.context(alice)
     page = browsing.page(context, "/chats/")
-    page.wait_for_function(CONTROLLED)
+    page.wait_for_function(CONTROLLED, timeout=60_000)  # install precaches
 
     context.set_offline(True)
     page.goto(browsing.url + "/chats/")

@@ -69,7 +69,7 @@ def test_a_push_shows_one_notification_per_chat_and_none_for_a_visible_chat(brow
     chat = make_chat(alice, bob)
     context = browsing.context(alice, permissions=["notifications"])
     page = browsing.page(context, "/chats/")
-    page.wait_for_function(CONTROLLED)
+    page.wait_for_function(CONTROLLED, timeout=60_000)  # install precaches
     worker = Worker(browsing, context, page)
 
     worker.push(payload(chat, 1, "hello"))

@@ -224,15 +224,14 @@ def _worker(double, settings, tmp_path):
         "--no-reload",
         "--no-startup-delay",
     ]
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    log = (tmp_path / "worker.log").open("a")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _until(condition, timeout=30):
+def _until(condition, log, timeout=60):
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.05)  # polling another process, not a timed assertion
 
 
@@ -247,8 +246,12 @@ def test_a_push_pending_across_a_worker_restart_is_still_delivered(
 
     first = _worker(double, settings, tmp_path)
     try:
-        _until(lambda: len(double.received) == 1)  # refused for now: the retry is queued
-        _until(lambda: DBTaskResult.objects.filter(status="READY").exists())
+        _until(
+            lambda: len(double.received) == 1, tmp_path / "worker.log"
+        )  # refused for now: the retry is queued
+        _until(
+            lambda: DBTaskResult.objects.filter(status="READY").exists(), tmp_path / "worker.log"
+        )
     finally:
         first.terminate()
         first.wait(timeout=30)
@@ -256,7 +259,7 @@ def test_a_push_pending_across_a_worker_restart_is_still_delivered(
 
     second = _worker(double, settings, tmp_path)  # after a restart
     try:
-        _until(lambda: len(double.delivered()) == 1)
+        _until(lambda: len(double.delivered()) == 1, tmp_path / "worker.log")
     finally:
         second.terminate()
         second.wait(timeout=30)
