@@ -68,11 +68,14 @@ def retry_delay(attempt: int, retry_after: str | None) -> float:
     """Exponential backoff from PUSH_RETRY_SECONDS, or longer when the service said so."""
     delay = float(settings.PUSH_RETRY_SECONDS) * 2**attempt
     if retry_after:
+        asked = 0.0
         if retry_after.strip().isdigit():
             asked = float(retry_after)
         else:
-            parsed = email.utils.parsedate_to_datetime(retry_after) if retry_after else None
-            asked = parsed.timestamp() - time.time() if parsed else 0.0
+            try:
+                asked = email.utils.parsedate_to_datetime(retry_after).timestamp() - time.time()
+            except (TypeError, ValueError):
+                pass  # not a date either: the backoff alone
         delay = max(delay, min(asked, MAX_RETRY_AFTER_SECONDS))
     return delay
 

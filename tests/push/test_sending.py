@@ -136,6 +136,7 @@ def test_backoff_doubles_and_honours_a_later_retry_after(settings):
     assert sending.retry_delay(0, "90") == 90
     assert sending.retry_delay(3, "5") == 120  # never sooner than the backoff
     assert sending.retry_delay(0, "99999999") == sending.MAX_RETRY_AFTER_SECONDS
+    assert sending.retry_delay(1, "soon, please") == 30  # unreadable: the backoff
     later = (timezone.now() + timedelta(seconds=300)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert 280 < sending.retry_delay(0, later) <= 300
 
