@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connections
 
 from push import dispatch
 from tests.chats.conftest import Socket
@@ -40,8 +41,13 @@ async def test_a_socket_send_pushes_to_the_offline_recipient_only(
     await recipient.comm.disconnect()
     assert await db(dispatch.wait_idle)()
     # db_worker installs signal handlers, which only the main thread may: run it here.
+    # While the loop runs, Django keeps that connection per context: close it here, or it
+    # outlives the test (and blocks dropping the test database).
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    run_queue()
+    try:
+        run_queue()
+    finally:
+        connections.close_all()
 
     assert [p["body"] for p in double.delivered("laptop")] == ["while you were away"]
     assert double.delivered("alice") == []  # the sender's socket was open, and it is hers
