@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -72,10 +73,9 @@ def retry_delay(attempt: int, retry_after: str | None) -> float:
         if retry_after.strip().isdigit():
             asked = float(retry_after)
         else:
-            try:
+            # Not a date either: the backoff alone.
+            with contextlib.suppress(TypeError, ValueError):
                 asked = email.utils.parsedate_to_datetime(retry_after).timestamp() - time.time()
-            except (TypeError, ValueError):
-                pass  # not a date either: the backoff alone
         delay = max(delay, min(asked, MAX_RETRY_AFTER_SECONDS))
     return delay
 

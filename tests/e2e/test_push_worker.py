@@ -91,3 +91,55 @@ def test_a_push_shows_one_notification_per_chat_and_none_for_a_visible_chat(brow
     worker.push(payload(chat, 3, "you see this already"))
     time.sleep(0.5)  # nothing may appear: give the worker time to (not) show it
     assert worker.notifications() == []
+
+
+FAKE_SUBSCRIBE = """(subscription) => {
+  // The browser's push service is out of reach here: subscribe() answers as it would.
+  PushManager.prototype.subscribe = async function (options) {
+    const key = btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)));
+    sessionStorage.setItem("key", key.replace(/[+]/g, "-").replace(/[/]/g, "_").replace(/=+$/, ""));
+    return { toJSON: () => subscription };
+  };
+}"""
+
+
+def test_turning_push_on_asks_permission_on_click_and_lists_the_browser(browsing, alice):
+    from django.conf import settings
+
+    from push.models import PushSubscription
+    from push.vapid import public_key_of
+    from tests.support.webpush import BrowserKeys
+
+    subscription = BrowserKeys().subscription("https://fcm.googleapis.com/fcm/send/e2e-browser")
+    context = browsing.context(alice, permissions=["notifications"])
+    context.add_init_script(script=f"({FAKE_SUBSCRIBE})({json.dumps(subscription)})")
+    page = browsing.page(context, "/accounts/profile/")
+    section = page.locator("#push-settings")
+    expect(section.get_by_text("No browser is subscribed.")).to_be_visible()
+
+    section.get_by_role("button", name="Turn on for this browser").click()
+    expect(section.get_by_role("button", name="Remove")).to_have_count(1)
+    stored = PushSubscription.objects.get()
+    assert (stored.endpoint, stored.p256dh) == (
+        subscription["endpoint"],
+        subscription["keys"]["p256dh"],
+    )
+    # Subscribed with the server's VAPID key (the server runs on this checkout's key file).
+    assert page.evaluate("sessionStorage.getItem('key')") == public_key_of(
+        settings.VAPID_PRIVATE_KEY
+    )
+
+    section.get_by_role("button", name="Remove").click()
+    expect(section.get_by_text("No browser is subscribed.")).to_be_visible()
+    assert not PushSubscription.objects.exists()
+    assert browsing.csp_violations == []
+
+
+def test_a_denied_permission_says_so_and_stores_nothing(browsing, alice):
+    from push.models import PushSubscription
+
+    context = browsing.context(alice)  # notifications not granted: headless Chromium denies
+    page = browsing.page(context, "/accounts/profile/")
+    page.get_by_role("button", name="Turn on for this browser").click()
+    expect(page.locator("#push-status")).to_contain_text("blocked")
+    assert not PushSubscription.objects.exists()

@@ -130,3 +130,24 @@ def test_profile_saves_notification_previews(alice):
     client.post("/accounts/push/previews/", {"previews": "on"})
     alice.refresh_from_db()
     assert alice.notification_previews is True
+
+
+def test_logging_out_on_the_site_removes_this_browsers_subscription(alice):
+    client = logged_in(alice)
+    session_key = client.session.session_key
+    PushSubscription.objects.create(
+        user=alice,
+        endpoint="https://fcm.googleapis.com/mine",
+        p256dh="k",
+        auth="a",
+        session_key=session_key,
+    )
+    other = PushSubscription.objects.create(
+        user=alice,
+        endpoint="https://fcm.googleapis.com/phone",
+        p256dh="k",
+        auth="a",
+        session_key="another-session",
+    )
+    assert client.post("/accounts/logout/").status_code == 302
+    assert list(PushSubscription.objects.values_list("pk", flat=True)) == [other.pk]
