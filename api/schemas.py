@@ -49,6 +49,7 @@ class ChatOut(Schema):
     last_seq: int
     read_seq: int
     unread: int
+    muted: bool
     last_message: LastMessageOut | None
 
 

@@ -35,5 +35,9 @@ def push_targets(*, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], list[i
     return {(c, u): by_user[u] for c, u in pairs if (c, u) not in muted}
 
 
+def muted_chat_ids(*, user_id: int) -> set[int]:
+    return set(ChatMute.objects.filter(user_id=user_id).values_list("chat_id", flat=True))
+
+
 def chat_muted(*, user_id: int, chat_id: int) -> bool:
     return ChatMute.objects.filter(user_id=user_id, chat_id=chat_id).exists()

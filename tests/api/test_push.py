@@ -195,6 +195,9 @@ def test_patch_chat_mutes_and_unmutes_for_the_caller_only(api_client, alice, bob
     assert response.status_code == 200
     assert response.json() == {"id": chat.pk, "muted": True}
     assert client.patch(f"/api/chats/{chat.pk}/", {"muted": True}).json()["muted"] is True
+    assert [c["muted"] for c in client.get("/api/chats/").json()["chats"]] == [True]
+    assert [c["muted"] for c in api_client(bob).get("/api/chats/").json()["chats"]] == [False]
+    assert client.post("/api/chats/", {"username": "bob"}).json()["muted"] is True
     assert list(ChatMute.objects.values_list("user__username", "chat_id")) == [("alice", chat.pk)]
     assert client.patch(f"/api/chats/{chat.pk}/", {"muted": False}).json()["muted"] is False
     assert not ChatMute.objects.exists()
