@@ -33,10 +33,14 @@ async def test_a_socket_send_pushes_to_the_offline_recipient_only(
     sender = Socket(alice)
     assert (await sender.connect())[0]
     await send(sender, chat, "while you were away")
+    # Presence is read when the dispatcher takes the message, moments after the commit:
+    # let it, before bob connects.
+    assert await db(dispatch.wait_idle)()
 
     recipient = Socket(bob)  # bob comes online: the next message is not pushed
     assert (await recipient.connect())[0]
     await send(sender, chat, "now you are here")
+    assert await db(dispatch.wait_idle)()  # taken while bob's socket is still open
     await sender.comm.disconnect()
     await recipient.comm.disconnect()
     assert await db(dispatch.wait_idle)()
