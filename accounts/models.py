@@ -56,6 +56,9 @@ class User(AbstractUser):
     toast_sound = models.BooleanField(
         default=False, help_text="Play a short sound when a message toast appears."
     )
+    notification_previews = models.BooleanField(
+        default=True, help_text="Show message text in notifications."
+    )
 
     objects = UserManager()  # type: ignore[misc]
 

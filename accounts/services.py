@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from push import services as push_services
 
 
 class UsernameTaken(Exception):
@@ -43,6 +44,7 @@ def user_save_password(*, user: User) -> User:
 
     with transaction.atomic():
         user.save(update_fields=["password"])
+        push_services.subscriptions_remove_all(user=user)
         transaction.on_commit(lambda: events.user_sessions_changed(user_id=user.pk))
     return user
 

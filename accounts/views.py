@@ -18,6 +18,7 @@ from accounts.forms import NotificationsForm, PrivacyForm, SignupForm, UsernameF
 from accounts.models import User
 from chatsite import ratelimit
 from chatsite.net import client_network
+from push import selectors as push_selectors
 
 SIGNUP_LIMITED = "Too many sign-up attempts from your network. Please try again in an hour."
 SEARCH_QUERY_MAX = 100
@@ -97,6 +98,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         "username_form": username_form,
         "privacy_form": privacy_form,
         "notifications_form": notifications_form,
+        "push_subscriptions": push_selectors.subscriptions_of(user=user),
     }
     return render(request, "accounts/profile.html", context)
 

@@ -21,6 +21,7 @@ from accounts.models import User
 from chats import selectors
 from chats.models import Message
 from chatsite import metrics
+from push import dispatch as push_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ def messages_created(
     committed_at = metrics.messages_stored(len(messages))
     if counts is None:
         counts = selectors.unread_of_members(chat_ids=list(peers))
+    push_dispatch.messages_stored(messages=messages, peers=peers)
     last = {m.chat_id: m.seq for m in messages}  # messages are in seq order per chat
     for message in messages:
         payload = selectors.message_payload(message)

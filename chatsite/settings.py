@@ -66,12 +66,31 @@ def _local_secret() -> str:
     return key
 
 
+def _local_vapid_key() -> str:
+    """The embedded mode's Web Push (VAPID) private key, generated once beside .secret_key."""
+    path = BASE_DIR / ".vapid_private_key"
+    if path.exists():
+        return path.read_text().strip()
+    from push.vapid import new_private_key
+
+    key = new_private_key()
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# Web Push (RFC 8292): the private key as base64url (raw 32 bytes, as `manage.py
+# vapid_keys` prints it) and the contact push services may use (mailto: or https:).
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 if DEBUG:
     SECRET_KEY = SECRET_KEY or _local_secret()
+    VAPID_PRIVATE_KEY = VAPID_PRIVATE_KEY or _local_vapid_key()
+    VAPID_SUBJECT = VAPID_SUBJECT or "mailto:admin@localhost"
 else:
     if len(SECRET_KEY) < 32 or SECRET_KEY.startswith("django-insecure"):
         raise ImproperlyConfigured(
@@ -82,6 +101,12 @@ else:
     if "*" in ALLOWED_HOSTS:
         raise ImproperlyConfigured(
             "DEBUG is off and ALLOWED_HOSTS contains '*': list the real host names instead."
+        )
+    if not VAPID_PRIVATE_KEY or not VAPID_SUBJECT.startswith(("mailto:", "https:")):
+        raise ImproperlyConfigured(
+            "DEBUG is off but VAPID_PRIVATE_KEY or VAPID_SUBJECT is missing: run "
+            "`python manage.py vapid_keys` for a new key pair, set VAPID_PRIVATE_KEY to its "
+            "private key and VAPID_SUBJECT to a contact (mailto:you@example.com or https://...)."
         )
 
 INSTALLED_APPS = [
@@ -100,8 +125,11 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "chats",
+    "push",
 ]
 
 MIDDLEWARE = [
@@ -256,6 +284,24 @@ RECEIPTS_FLUSH_SECONDS = float(os.environ.get("RECEIPTS_FLUSH_SECONDS") or 0.03)
 # flap); a socket's registration lapses unless renewed within the lease (a crashed process).
 PRESENCE_GRACE_SECONDS = float(os.environ.get("PRESENCE_GRACE_SECONDS") or 30)
 PRESENCE_LEASE_SECONDS = float(os.environ.get("PRESENCE_LEASE_SECONDS") or 60)
+
+# Web Push: the push services a subscription endpoint may point at (https, port 443 unless an
+# entry names a port; "*.example.com" covers subdomains). PUSH_SERVICE_HOSTS replaces the list;
+# an entry written "http://host:port" allows plain HTTP there, for local testing only.
+PUSH_SERVICE_HOSTS = env_list(
+    "PUSH_SERVICE_HOSTS",
+    [
+        "fcm.googleapis.com",  # Chrome, Edge (Chromium), Opera, Android
+        "updates.push.services.mozilla.com",  # Firefox
+        "*.push.apple.com",  # Safari (macOS, iOS)
+        "*.notify.windows.com",  # Windows (WNS)
+    ],
+)
+PUSH_MAX_SUBSCRIPTIONS = 20
+# The first retry of a push the service refused for now (429, 5xx); each next one doubles.
+PUSH_RETRY_SECONDS = float(os.environ.get("PUSH_RETRY_SECONDS") or 15)
+# The push queue (django-tasks with its database backend, run by `manage.py db_worker`).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["push"]}}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -32,6 +32,9 @@ class ApiClient:
             path, body, content_type="application/json", headers=self._headers()
         )
 
+    def delete(self, path):
+        return self.client.delete(path, headers=self._headers())
+
     def patch(self, path, data):
         return self.client.patch(
             path, json.dumps(data), content_type="application/json", headers=self._headers()
