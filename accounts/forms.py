@@ -46,3 +46,9 @@ class PrivacyForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ("hide_presence", "send_read_receipts")
+
+
+class NotificationsForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ("toast_sound",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from push import services as push_services
 
 
 class UsernameTaken(Exception):
@@ -32,11 +33,18 @@ def user_change_username(*, user: User, username: str) -> User:
 
 def user_change_password(*, user: User, password: str) -> User:
     """Set a new password; sessions made with the old one stop being valid."""
+    user.set_password(password)
+    return user_save_password(user=user)
+
+
+def user_save_password(*, user: User) -> User:
+    """Store the password just set on `user` (usable or not): the sessions made with the
+    old one stop being valid, and their sockets close."""
     from chats import events
 
     with transaction.atomic():
-        user.set_password(password)
         user.save(update_fields=["password"])
+        push_services.subscriptions_remove_all(user=user)
         transaction.on_commit(lambda: events.user_sessions_changed(user_id=user.pk))
     return user
 
@@ -56,8 +64,15 @@ def user_update_privacy(*, user: User, hide_presence: bool, send_read_receipts: 
     return user
 
 
-def user_session_ended(*, user_id: int) -> None:
-    """After a logout: the user's sockets re-check their sessions and the ended one closes."""
+def user_set_toast_sound(*, user: User, toast_sound: bool) -> User:
+    user.toast_sound = toast_sound
+    user.save(update_fields=["toast_sound"])
+    return user
+
+
+def session_ended(*, user_id: int, session_key: str) -> None:
+    """A session of the user is gone, whichever way (accounts.receivers): its sockets
+    close at once."""
     from chats import events
 
-    transaction.on_commit(lambda: events.user_sessions_changed(user_id=user_id))
+    transaction.on_commit(lambda: events.session_ended(user_id=user_id, session_key=session_key))

@@ -1,3 +1,4 @@
+from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from accounts import views
@@ -7,7 +8,7 @@ app_name = "accounts"
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.ChatsiteLoginView.as_view(), name="login"),
-    path("logout/", views.ChatsiteLogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("password/", views.ChatsitePasswordChangeView.as_view(), name="password"),
 ]

@@ -23,6 +23,7 @@ from api.security import session_auth
 from chats import limits, selectors, services
 from chats.models import Chat
 from chats.validation import Refused, clean_body, clean_client_id
+from push import selectors as push_selectors
 
 router = Router(tags=["chats"], auth=session_auth)
 
@@ -42,7 +43,7 @@ def _member_chat(user: User, chat_id: int) -> Chat:
         raise ApiError(404, "not_found", "No such chat.") from None
 
 
-def _chat_out(summary: selectors.ChatSummary, user: User) -> dict[str, Any]:
+def _chat_out(summary: selectors.ChatSummary, user: User, muted: bool) -> dict[str, Any]:
     last_message = None
     if summary.last_seq and summary.last_sender_id is not None:
         sender = user if summary.last_sender_id == user.pk else summary.peer
@@ -61,6 +62,7 @@ def _chat_out(summary: selectors.ChatSummary, user: User) -> dict[str, Any]:
         "last_seq": summary.last_seq,
         "read_seq": summary.read_seq,
         "unread": summary.unread,
+        "muted": muted,
         "last_message": last_message,
     }
 
@@ -87,7 +89,9 @@ def _summary(chat: Chat, user: User) -> selectors.ChatSummary:
 def chat_list(request: HttpRequest) -> dict[str, Any]:
     """The user's chats, most recent activity first."""
     user: User = request.auth  # type: ignore[attr-defined]
-    return {"chats": [_chat_out(s, user) for s in selectors.chat_summaries(user_id=user.pk)]}
+    muted = push_selectors.muted_chat_ids(user_id=user.pk)
+    summaries = selectors.chat_summaries(user_id=user.pk)
+    return {"chats": [_chat_out(s, user, s.id in muted) for s in summaries]}
 
 
 @router.post(
@@ -102,7 +106,8 @@ def chat_start(request: HttpRequest, payload: ChatStartIn) -> Status[dict[str, A
     except Refused as refused:
         # The chat is the resource here; an unknown peer is a bad field, not a 404.
         raise invalid("username", refused.detail, refused.code) from None
-    return Status(201 if created else 200, _chat_out(_summary(chat, user), user))
+    muted = push_selectors.chat_muted(user_id=user.pk, chat_id=chat.pk)
+    return Status(201 if created else 200, _chat_out(_summary(chat, user), user, muted))
 
 
 @router.get(
@@ -128,7 +133,7 @@ def message_list(request: HttpRequest, chat_id: int, query: Query[HistoryQuery])
 
 @router.post(
     "/chats/{int:chat_id}/messages/",
-    response={200: MessageOut, 201: MessageOut, **error_responses(400, 401, 403, 404, 429)},
+    response={200: MessageOut, 201: MessageOut, **error_responses(400, 401, 403, 404, 410, 429)},
 )
 def message_send(request: HttpRequest, chat_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
     """Send a message: 201 when stored, 200 with the stored one for a repeated client_id."""

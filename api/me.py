@@ -13,6 +13,7 @@ from accounts.models import User
 from api.errors import ApiError, form_errors, invalid
 from api.schemas import MeOut, MePatchIn, PasswordIn, error_responses
 from api.security import session_auth
+from push import services as push_services
 
 router = Router(tags=["me"], auth=session_auth)
 
@@ -25,6 +26,7 @@ def me_out(user: User) -> dict[str, Any]:
         "username": user.username,
         "hide_presence": user.hide_presence,
         "send_read_receipts": user.send_read_receipts,
+        "notification_previews": user.notification_previews,
     }
 
 
@@ -35,7 +37,7 @@ def me_get(request: HttpRequest) -> dict[str, Any]:
 
 @router.patch("/me/", response={200: MeOut, **error_responses(400, 401, 403)})
 def me_update(request: HttpRequest, payload: MePatchIn) -> dict[str, Any]:
-    """Change your username and/or privacy settings; omitted fields stay as they are."""
+    """Change your username, privacy or notification settings; omitted fields stay as they are."""
     user: User = request.auth  # type: ignore[attr-defined]
     if payload.username is not None:
         form = UsernameForm({"username": payload.username}, user=user)
@@ -55,6 +57,8 @@ def me_update(request: HttpRequest, payload: MePatchIn) -> dict[str, Any]:
             if payload.send_read_receipts is None
             else payload.send_read_receipts,
         )
+    if payload.notification_previews is not None:
+        push_services.notification_previews_set(user=user, previews=payload.notification_previews)
     return me_out(user)
 
 

@@ -49,6 +49,7 @@ class ChatOut(Schema):
     last_seq: int
     read_seq: int
     unread: int
+    muted: bool
     last_message: LastMessageOut | None
 
 
@@ -114,12 +115,14 @@ class MeOut(Schema):
     username: str
     hide_presence: bool
     send_read_receipts: bool
+    notification_previews: bool
 
 
 class MePatchIn(In):
     username: Text | None = Field(None, max_length=150)
     hide_presence: bool | None = None
     send_read_receipts: bool | None = None
+    notification_previews: bool | None = None
 
 
 class PasswordIn(In):

@@ -14,6 +14,8 @@ VENV_BIN = Path(sys.executable).parent
 RESULTS_DIR = ROOT / "bench" / "results"
 # A fixed secret for the benchmark server only (DEBUG is off, so one must be set).
 BENCH_SECRET_KEY = "bench-only-secret-" + "x" * 40
+# And a fixed Web Push key (DEBUG off needs one; the benchmarks subscribe no browser).
+BENCH_VAPID_PRIVATE_KEY = "CnPEyOMxKPX2d6h3QjY2XNzxE2dV1zbr3aX8ijeF0m0"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ def django_env(config: Config, db_url: str, **extra: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="chatsite.settings",
         DEBUG="0",
         SECRET_KEY=BENCH_SECRET_KEY,
+        VAPID_PRIVATE_KEY=BENCH_VAPID_PRIVATE_KEY,
+        VAPID_SUBJECT="mailto:bench@localhost",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="0",
         DATABASE_URL=db_url,

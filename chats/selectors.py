@@ -9,18 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import (
-    Case,
     F,
     FilteredRelation,
     Q,
     QuerySet,
-    Sum,
-    Value,
-    When,
 )
 
 from accounts.models import User
 from chats.models import Block, Chat, Membership, Message, Reaction
+from chats.validation import is_id
 
 if TYPE_CHECKING:
     from psycopg import AsyncCursor
@@ -59,7 +56,7 @@ def peer_of(chat: Chat, user_id: int) -> User:
 
 def chat_get_for_member(*, user_id: int, chat_id: Any) -> Chat:
     """The chat if `user_id` is a member; Chat.DoesNotExist for a missing or foreign chat."""
-    if isinstance(chat_id, bool) or not isinstance(chat_id, int) or not 0 < chat_id < 2**63:
+    if not is_id(chat_id):
         raise Chat.DoesNotExist
     return Chat.objects.select_related("user_low", "user_high").get(
         pk=chat_id, memberships__user_id=user_id
@@ -191,33 +188,6 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
     return _Compiled.of(rows)
 
 
-def unread_counts(*, chat_id: int, user_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """(unread in this chat, unread in all chats) for each of `user_ids`, in one query."""
-    unread = F("chat__last_seq") - F("read_seq")
-    rows = (
-        Membership.objects.filter(user_id__in=user_ids)
-        .values("user_id")
-        .annotate(
-            total=Sum(unread),
-            here=Sum(Case(When(chat_id=chat_id, then=unread), default=Value(0))),
-        )
-    )
-    counts = {uid: (0, 0) for uid in user_ids}
-    counts.update(
-        {row["user_id"]: (max(0, row["here"] or 0), max(0, row["total"] or 0)) for row in rows}
-    )
-    return counts
-
-
-@dataclass(frozen=True)
-class SendTarget:
-    """What a send needs to know about the chat, read in one query."""
-
-    chat_id: int
-    peer_id: int
-    blocked: bool
-
-
 def _with_sender_name(messages: QuerySet[Message]) -> QuerySet[Message]:
     """Messages with only the username of their sender (and what a reply quotes of the
     message it answers): history and sync show nothing else of the sender, and building
@@ -235,6 +205,12 @@ QUOTE_CHARS = 200
 def message_get(*, chat_id: int, seq: int) -> Message:
     """One message as history shows it; Message.DoesNotExist when there is none."""
     return _with_sender_name(Message.objects.filter(chat_id=chat_id, seq=seq)).get()
+
+
+def messages_by_seq(*, chat_id: int, seqs: set[int]) -> dict[int, Message]:
+    """Those of the chat's messages with these seqs, as history shows them, in one query."""
+    rows = _with_sender_name(Message.objects.filter(chat_id=chat_id, seq__in=seqs))
+    return {m.seq: m for m in rows}
 
 
 def reactions_of(*, message_ids: list[int]) -> dict[int, dict[str, list[str]]]:
@@ -443,52 +419,6 @@ def users_for_presence(*, user_ids: list[int]) -> list[User]:
     return [User.from_db("default", PEER_FIELDS, row) for row in rows]
 
 
-# The send path's reads run for every socket send, so they are raw SQL (portable to SQLite
-# and PostgreSQL): compiling the ORM's Exists and Sum expressions cost more CPU than the
-# queries themselves (docs/benchmarks.md, "Where a message's time goes").
-
-
-def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
-    """Those of `chat_ids` that `user_id` is a member of, each with the peer and whether a
-    block stands between the two, in one query."""
-    if not chat_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(*_send_targets_query(user_id, chat_ids))
-        return _send_targets_of(user_id, cursor.fetchall())
-
-
-async def send_targets_async(
-    cursor: AsyncCursor[Any], *, user_id: int, chat_ids: list[int]
-) -> dict[int, SendTarget]:
-    """`send_targets` on an event-loop connection (chats/realtime/pg_async.py)."""
-    if not chat_ids:
-        return {}
-    await cursor.execute(*_send_targets_query(user_id, chat_ids))
-    return _send_targets_of(user_id, await cursor.fetchall())
-
-
-def _send_targets_query(user_id: int, chat_ids: list[int]) -> tuple[str, list[int]]:
-    marks = ", ".join(["%s"] * len(chat_ids))
-    sql = (
-        f"SELECT c.id, c.user_low_id, c.user_high_id, EXISTS (SELECT 1 FROM "
-        f"{Block._meta.db_table} b WHERE (b.blocker_id = c.user_low_id AND "
-        "b.blocked_id = c.user_high_id) OR (b.blocker_id = c.user_high_id AND "
-        f"b.blocked_id = c.user_low_id)) FROM {Chat._meta.db_table} c "
-        f"WHERE c.id IN ({marks}) AND (c.user_low_id = %s OR c.user_high_id = %s)"
-    )
-    return sql, [*chat_ids, user_id, user_id]
-
-
-def _send_targets_of(user_id: int, rows: list[Any]) -> dict[int, SendTarget]:
-    return {
-        chat_id: SendTarget(
-            chat_id=chat_id, peer_id=high if low == user_id else low, blocked=bool(blocked)
-        )
-        for chat_id, low, high, blocked in rows
-    }
-
-
 def messages_by_client_id(*, sender: User, client_ids: list[str]) -> dict[str, Message]:
     """The sender's stored messages with these client_ids (resends), by client_id."""
     if not client_ids:
@@ -502,39 +432,41 @@ def _with_sender(message: Message, sender: User) -> Message:
     return message
 
 
+# Unread counts, one rule: a member's unread in a chat is the chat's last_seq minus their
+# read_seq (sending moves the sender's read_seq to their message, so only the peer's messages
+# count); their total is the sum over their chats. ChatSummary.unread (pages, API, hello)
+# and the send statement (chats/rules.py) use the same rule, the latter through
+# `unread_total_sql`.
+
+
+def unread_total_sql(user: str) -> str:
+    """SQL for the total unread of the user whose id is the SQL expression `user`: their
+    memberships by index, each chat's last_seq by its key. A probe per membership, not a
+    join, so that the plan cannot depend on the statistics: without them (a freshly loaded
+    database) the join hashed the whole chat table (docs/benchmarks.md, "Settling the
+    database")."""
+    chat, membership = Chat._meta.db_table, Membership._meta.db_table
+    return (
+        f"(SELECT COALESCE(SUM((SELECT c2.last_seq FROM {chat} c2 WHERE c2.id = m2.chat_id) "
+        f"- m2.read_seq), 0) FROM {membership} m2 WHERE m2.user_id = {user})"
+    )
+
+
 def unread_of_members(*, chat_ids: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
     """(unread in the chat, unread in all their chats) for each member of each of
     `chat_ids`, keyed by (chat_id, user_id), in one query."""
     if not chat_ids:
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_unread_of_members_sql(len(chat_ids)), chat_ids)
-        return _unread_of(cursor.fetchall())
-
-
-async def unread_of_members_async(
-    cursor: AsyncCursor[Any], *, chat_ids: list[int]
-) -> dict[tuple[int, int], tuple[int, int]]:
-    """`unread_of_members` on an event-loop connection (chats/realtime/pg_async.py)."""
-    if not chat_ids:
-        return {}
-    await cursor.execute(_unread_of_members_sql(len(chat_ids)), chat_ids)
-    return _unread_of(await cursor.fetchall())
-
-
-def _unread_of_members_sql(count: int) -> str:
     membership, chat = Membership._meta.db_table, Chat._meta.db_table
-    marks = ", ".join(["%s"] * count)
-    return (
-        f"SELECT m.chat_id, m.user_id, c.last_seq - m.read_seq, (SELECT SUM(c2.last_seq - "
-        f"m2.read_seq) FROM {membership} m2 JOIN {chat} c2 ON c2.id = m2.chat_id "
-        f"WHERE m2.user_id = m.user_id) FROM {membership} m JOIN {chat} c ON c.id = m.chat_id "
-        f"WHERE m.chat_id IN ({marks})"
-    )
-
-
-def _unread_of(rows: list[Any]) -> dict[tuple[int, int], tuple[int, int]]:
-    return {
-        (chat_id, user_id): (max(0, here or 0), max(0, total or 0))
-        for chat_id, user_id, here, total in rows
-    }
+    marks = ", ".join(["%s"] * len(chat_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.chat_id, m.user_id, c.last_seq - m.read_seq, "
+            f"{unread_total_sql('m.user_id')} FROM {membership} m "
+            f"JOIN {chat} c ON c.id = m.chat_id WHERE m.chat_id IN ({marks})",
+            chat_ids,
+        )
+        return {
+            (chat_id, user_id): (max(0, here or 0), max(0, total or 0))
+            for chat_id, user_id, here, total in cursor.fetchall()
+        }

@@ -17,7 +17,7 @@ from accounts.models import User
 from chats import limits, moderation, selectors, services
 from chats.forms import SendForm, StartChatForm
 from chats.models import Chat
-from chats.validation import Refused, clean_body, parse_seq
+from chats.validation import Refused, clean_body, clean_client_id, parse_seq
 
 
 class AuthedRequest(HttpRequest):
@@ -104,12 +104,11 @@ def chat_send(request: AuthedRequest, chat_id: int) -> HttpResponse:
     form = SendForm(request.POST)
     if form.is_valid():
         try:
+            body = clean_body(form.cleaned_data["body"])
+            client_id = clean_client_id(form.client_id_or_new())
             limits.check_send_rate(user_id=request.user.pk)
             services.message_send(
-                sender=request.user,
-                chat_id=chat.pk,
-                client_id=form.client_id_or_new(),
-                body=form.cleaned_data["body"],
+                sender=request.user, chat_id=chat.pk, client_id=client_id, body=body
             )
         except Refused as refused:
             messages.error(request, refused.detail)

@@ -42,6 +42,10 @@ class Store(Protocol):
 
     def online(self, user_ids: list[int]) -> set[int]: ...
 
+    def sockets(self, user_id: int) -> int:
+        """How many sockets the user has open now, anywhere (no grace period: push/)."""
+        ...
+
     # The same, for the event loop (the sockets' calls): no worker-thread hop.
 
     async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int: ...
@@ -113,6 +117,10 @@ class LocalStore:
         now = time.time()
         with self.lock:
             return {uid for uid in user_ids if self._live(uid, now) or self._in_grace(uid, now)}
+
+    def sockets(self, user_id: int) -> int:
+        with self.lock:
+            return len(self._live(user_id, time.time()))
 
     # In process: no I/O, so the event loop calls these directly.
 
@@ -246,6 +254,10 @@ class RedisStore:
         pipe = self.client.pipeline(transaction=False)
         self._online_on(pipe, user_ids)
         return self._online_of(user_ids, pipe.execute())
+
+    def sockets(self, user_id: int) -> int:
+        sockets, _grace = self._keys(user_id)
+        return int(self.client.zcount(sockets, f"({time.time()}", "+inf"))
 
     async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int:
         args = self._attach_args(socket_id, limit)

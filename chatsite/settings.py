@@ -13,9 +13,10 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+from chatsite.dburl import database_from_url
 
 # Lets django-stubs' generic classes (managers, forms) be subscripted at run time.
 django_stubs_ext.monkeypatch()
@@ -65,12 +66,31 @@ def _local_secret() -> str:
     return key
 
 
+def _local_vapid_key() -> str:
+    """The embedded mode's Web Push (VAPID) private key, generated once beside .secret_key."""
+    path = BASE_DIR / ".vapid_private_key"
+    if path.exists():
+        return path.read_text().strip()
+    from push.vapid import new_private_key
+
+    key = new_private_key()
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# Web Push (RFC 8292): the private key as base64url (raw 32 bytes, as `manage.py
+# vapid_keys` prints it) and the contact push services may use (mailto: or https:).
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 if DEBUG:
     SECRET_KEY = SECRET_KEY or _local_secret()
+    VAPID_PRIVATE_KEY = VAPID_PRIVATE_KEY or _local_vapid_key()
+    VAPID_SUBJECT = VAPID_SUBJECT or "mailto:admin@localhost"
 else:
     if len(SECRET_KEY) < 32 or SECRET_KEY.startswith("django-insecure"):
         raise ImproperlyConfigured(
@@ -81,6 +101,12 @@ else:
     if "*" in ALLOWED_HOSTS:
         raise ImproperlyConfigured(
             "DEBUG is off and ALLOWED_HOSTS contains '*': list the real host names instead."
+        )
+    if not VAPID_PRIVATE_KEY or not VAPID_SUBJECT.startswith(("mailto:", "https:")):
+        raise ImproperlyConfigured(
+            "DEBUG is off but VAPID_PRIVATE_KEY or VAPID_SUBJECT is missing: run "
+            "`python manage.py vapid_keys` for a new key pair, set VAPID_PRIVATE_KEY to its "
+            "private key and VAPID_SUBJECT to a contact (mailto:you@example.com or https://...)."
         )
 
 INSTALLED_APPS = [
@@ -99,12 +125,18 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "chats",
+    "push",
 ]
 
 MIDDLEWARE = [
+    # First, so the request id is on every log line and the timing covers the whole chain.
+    "ops.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "api.middleware.JsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -139,7 +171,7 @@ TEMPLATES = [
 # Database: SQLite file by default; DATABASE_URL for PostgreSQL (or another SQLite file).
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL)
+    _db = database_from_url(DATABASE_URL)
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
 
@@ -158,11 +190,12 @@ else:
     # Under ASGI, Django advises a pool and CONN_MAX_AGE=0 instead of persistent connections.
     _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
+        **_db.get("OPTIONS", {}),  # from the URL's query: target_session_attrs, sslmode...
         "pool": {
             "min_size": env_int("DB_POOL_MIN", 2),
             "max_size": env_int("DB_POOL_MAX", 20),
             "timeout": 10,
-        }
+        },
     }
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -214,13 +247,22 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Client IP: REMOTE_ADDR, or the proxy's X-Forwarded-For only when TRUST_PROXY=1.
 TRUST_PROXY = env_bool("TRUST_PROXY", False)
 
-# Login throttling (django-axes): 5 failures per username+IP lock that pair for 15 minutes.
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it does not exist.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# On SIGTERM open sockets are closed (code 1012) one by one over this many seconds, so their
+# clients reconnect spread out; TimeoutStopSec in the systemd units leaves room for it.
+DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS") or 10)
+
+# Login throttling (django-axes): 5 failures against one account from one IP (an IPv6 /64)
+# lock that pair for 15 minutes. The account is its primary key, whatever the spelling typed
+# (accounts/throttling.py); the IP is chatsite.net.client_network.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.throttling.axes_username"
-AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_ip"
+AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_network"
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 AXES_VERBOSE = False
 
@@ -234,8 +276,7 @@ MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
 # Threads per process for the sockets' database and Redis calls (each holds one connection).
 SOCKET_WORKERS = env_int("SOCKET_WORKERS", 8)
 # On PostgreSQL sends are stored from the event loop with psycopg's async driver, on this
-# many connections per process besides the pool ("threads": through the ORM like the rest).
-SEND_PATH = os.environ.get("SEND_PATH") or "async"
+# many connections per process besides the pool.
 SEND_PATH_CONNECTIONS = env_int("SEND_PATH_CONNECTIONS", 4)
 # Delivered pointers collect this long before they are written (one statement, one
 # "delivered" event per chat for everything forwarded meanwhile): a tick no one can see lag.
@@ -245,6 +286,24 @@ RECEIPTS_FLUSH_SECONDS = float(os.environ.get("RECEIPTS_FLUSH_SECONDS") or 0.03)
 # flap); a socket's registration lapses unless renewed within the lease (a crashed process).
 PRESENCE_GRACE_SECONDS = float(os.environ.get("PRESENCE_GRACE_SECONDS") or 30)
 PRESENCE_LEASE_SECONDS = float(os.environ.get("PRESENCE_LEASE_SECONDS") or 60)
+
+# Web Push: the push services a subscription endpoint may point at (https, port 443 unless an
+# entry names a port; "*.example.com" covers subdomains). PUSH_SERVICE_HOSTS replaces the list;
+# an entry written "http://host:port" allows plain HTTP there, for local testing only.
+PUSH_SERVICE_HOSTS = env_list(
+    "PUSH_SERVICE_HOSTS",
+    [
+        "fcm.googleapis.com",  # Chrome, Edge (Chromium), Opera, Android
+        "updates.push.services.mozilla.com",  # Firefox
+        "*.push.apple.com",  # Safari (macOS, iOS)
+        "*.notify.windows.com",  # Windows (WNS)
+    ],
+)
+PUSH_MAX_SUBSCRIPTIONS = 20
+# The first retry of a push the service refused for now (429, 5xx); each next one doubles.
+PUSH_RETRY_SECONDS = float(os.environ.get("PUSH_RETRY_SECONDS") or 15)
+# The push queue (django-tasks with its database backend, run by `manage.py db_worker`).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["push"]}}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -295,15 +354,46 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    if TRUST_PROXY:
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS proxy the site's scheme is https: request.is_secure(), the CSRF check and the
+# socket's Origin check (chatsite/origins.py) all read it from here.
+if TRUST_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Logs go to stdout: one JSON object per line (LOG_FORMAT=json, the default with DEBUG off)
+# or readable text. Every line carries the request id, user id and socket connection id
+# when known (ops/logs.py); none carries a message body, password, session key or token.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "ops.logs.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
     "loggers": {
         "chats": {"level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
+        "ops": {"level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
+        # Django's default config gives these a plain-text handler of their own: one format.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # Its DEBUG lines are SQL with parameters: message bodies and password hashes.
+        "django.db.backends": {"level": "INFO", "propagate": True},
     },
 }

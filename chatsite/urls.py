@@ -11,4 +11,5 @@ urlpatterns = [
     path("search/", account_views.search, name="search"),
     path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
+    path("", include("push.urls")),
 ]

@@ -12,11 +12,19 @@ PYTHON=${PYTHON:-python3}
 
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
+
+# The Web Push queue's worker (django-tasks' database backend) runs beside the server and
+# stops with it.
+.venv/bin/python manage.py db_worker --queue-name push --no-reload &
+WORKER=$!
+trap 'kill "$WORKER" 2>/dev/null; wait "$WORKER" 2>/dev/null' EXIT INT TERM
+
 echo "Chatsite is running at http://$HOST:$PORT/  (Ctrl+C to stop)"
 if [ "${SERVER:-daphne}" = uvicorn ]; then
   # The faster server of docs/benchmarks.md, as docs/deploy.md runs it.
-  exec .venv/bin/uvicorn --host "$HOST" --port "$PORT" --loop uvloop --http httptools \
+  .venv/bin/uvicorn --host "$HOST" --port "$PORT" --loop uvloop --http httptools \
     --ws websockets-sansio --ws-per-message-deflate false --lifespan off \
     chatsite.asgi:application
+else
+  .venv/bin/daphne -b "$HOST" -p "$PORT" chatsite.asgi:application
 fi
-exec .venv/bin/daphne -b "$HOST" -p "$PORT" chatsite.asgi:application

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import deque
 from typing import Any, TypeVar
 
@@ -18,6 +19,8 @@ from chats.realtime import presence, protocol, receipts, socket_auth
 from chats.realtime import socket_work as actions
 from chats.realtime.worker_pool import db
 from chats.validation import Refused
+from chatsite import metrics
+from ops import drain, logs
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,6 +33,7 @@ UNAVAILABLE = "The server could not reach its database; nothing was stored. Try 
 
 class ChatConsumer(AsyncWebsocketConsumer):
     presence: presence.Connection | None = None
+    expiry: socket_auth.SessionExpiry | None = None
     storing: asyncio.Task[None] | None = None
     releasing = False
 
@@ -46,16 +50,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         opened = await socket_auth.authenticate_async(self.scope.get("session_key"))
         if opened is None:
+            metrics.socket_connect("unauthenticated")
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        user, self.scope["session"] = opened
+        user, self.scope["session"], expires_at = opened
+        logs.bind_socket(user.pk)
         self.scope["user"] = self.user = user
+        self.expiry = socket_auth.SessionExpiry(lambda: self.session_check({}))
+        self.expiry.arm(expires_at)
         events.ring_from_loop()
         self.presence = await presence.connect(user, self.channel_name)
         if self.presence is None:
+            metrics.socket_connect("too_many")
             await self.send_json(protocol.error("too_many_sockets", actions.TOO_MANY_SOCKETS))
             await self.close(code=CLOSE_TOO_MANY)
             return
+        metrics.socket_connect("accepted")
+        drain.register(self)
         # chat -> the version up to which every change was sent on this socket
         self.forwarded: dict[int, int] = {}
         self.outbox: list[dict[str, Any]] = []
@@ -69,7 +80,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_json(hello)
 
     async def disconnect(self, code: int) -> None:
+        if self.expiry is not None:
+            self.expiry.stop()
         if self.presence is not None:
+            metrics.socket_closed()
+            drain.unregister(self)
+            logs.socket_closed(code)
             try:
                 await self.channel_layer.group_discard(
                     events.user_group(self.user.pk), self.channel_name
@@ -88,6 +104,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await presence.settle(timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
+        metrics.frame_out(frame)
         try:
             await self.send(text_data=json.dumps(frame, separators=(",", ":")))
         except OSError:
@@ -99,12 +116,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             frame = protocol.parse(text_data, bytes_data)
+            metrics.frame_in(frame["type"])
             await getattr(self, f"on_{frame['type']}")(frame)
         except Refused as refused:
             await self.send_json(protocol.refusal(refused.code, refused.detail, text_data))
         except DatabaseError:
-            logger.exception("database error on a %s frame", (text_data or "")[:40])
+            logger.exception("database error on a %s frame", frame["type"])
             await self.send_json(protocol.refusal("unavailable", UNAVAILABLE, text_data))
+
+    async def close_for_restart(self) -> None:
+        """The drain's close (ops/drain.py): after the sends received so far are acked."""
+        deadline = time.monotonic() + 5
+        while self.storing is not None and time.monotonic() < deadline:
+            await asyncio.wait([self.storing], timeout=deadline - time.monotonic())
+        await self.close(code=drain.CLOSE_SERVICE_RESTART)
 
     # Client frames.
 
@@ -163,6 +188,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # The doorbell rang out of order or dropped one: fill the gap from the database.
             await self.forward(await db(actions.between)(chat_id, last, version))
         await self.forward([payload], sender_id=event.get("sender_id"))
+        metrics.message_fanout(event, self.user.pk)
         if "unread" in event:  # a new message
             await self.send_json(protocol.unread(chat_id, event["unread"], event["unread_total"]))
 
@@ -190,7 +216,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_json({**frame, "id": event["id"]})
 
     async def session_check(self, event: dict[str, Any]) -> None:
-        if not await socket_auth.still_signed_in(self.scope.get("session_key"), self.user.pk):
+        expires_at = await socket_auth.signed_in_until(self.scope.get("session_key"), self.user.pk)
+        if expires_at is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+        elif self.expiry is not None:
+            self.expiry.arm(expires_at)
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        if event["session"] == events.session_digest(self.scope["session"].session_key):
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # Helpers.

@@ -28,13 +28,13 @@ logger = logging.getLogger(__name__)
 
 
 def enabled() -> bool:
-    """Whether sends go through this module (PostgreSQL, unless SEND_PATH=threads).
+    """Whether the socket's sends, hellos and logins go through this module (PostgreSQL).
 
     Reads the configured engine, not `connections["default"]`: that goes through asgiref's
     context-local storage, a twentieth of a connect storm's CPU when asked once per socket.
     """
     engine = connections.settings["default"]["ENGINE"]
-    return engine.endswith((".postgresql", ".postgis")) and settings.SEND_PATH == "async"
+    return bool(engine.endswith((".postgresql", ".postgis")))
 
 
 def _conninfo() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from chats.validation import (
     clean_emoji,
     clean_id,
     clean_seq,
+    is_id,
 )
 
 MAX_FRAME_CHARS = 32 * 1024
@@ -87,12 +88,10 @@ def refusal(code: str, detail: str, text_data: str | None) -> dict[str, Any]:
     if not (isinstance(client_id, str) and 0 < len(client_id) <= 64):
         client_id = None
     chat = frame.get("chat")
-    if isinstance(chat, bool) or not isinstance(chat, int) or not 0 < chat < 2**63:
-        chat = None
     seq = frame.get("seq") if frame.get("type") in ("edit", "delete", "react") else None
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**31:
         seq = None
-    return error(code, detail, client_id, chat, seq)
+    return error(code, detail, client_id, chat if is_id(chat) else None, seq)
 
 
 def error(

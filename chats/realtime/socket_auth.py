@@ -28,9 +28,11 @@ session engine, another backend or SQLite runs `authenticate` on a socket worker
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import functools
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, cast
@@ -46,15 +48,20 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models.manager import BaseManager
 from django.http.cookie import parse_cookie
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 from chats.realtime import pg_async, worker_pool
 
 if TYPE_CHECKING:
     from psycopg import AsyncCursor
 
-Opened = tuple[User, SessionBase]  # the user on the socket and their session
+# The user on the socket, their session and when the session is due to expire.
+Opened = tuple[User, SessionBase, datetime]
+
+logger = logging.getLogger(__name__)
 
 
 class SessionKeyMiddleware(BaseMiddleware):
@@ -70,8 +77,8 @@ class SessionKeyMiddleware(BaseMiddleware):
 
 
 def authenticate(session_key: str | None) -> Opened | None:
-    """The user logged in with this session, and the session; None where Django's
-    `get_user` gives AnonymousUser (or raises, for a user id that is not one)."""
+    """The user logged in with this session, the session and its expiry; None where
+    Django's `get_user` gives AnonymousUser (or raises, for a user id that is not one)."""
     if not session_key:
         return None
     session: SessionBase = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
@@ -87,7 +94,8 @@ def authenticate(session_key: str | None) -> Opened | None:
     if _hash_check(session, user) is _Hash.STALE:
         session.flush()
         return None
-    return user, session
+    expires_at = _expires_at(session)
+    return None if expires_at is None else (user, session, expires_at)
 
 
 async def authenticate_async(session_key: str | None) -> Opened | None:
@@ -98,9 +106,10 @@ async def authenticate_async(session_key: str | None) -> Opened | None:
     if not _fast_path_possible():
         return await worker_pool.db(authenticate)(session_key)
     async with pg_async.connection() as conn, conn.cursor() as cursor:
-        encoded = await _session_data(cursor, session_key=session_key)
-        if encoded is None:
+        row = await _session_data(cursor, session_key=session_key)
+        if row is None:
             return None  # no such session, or expired: an empty session to Django
+        encoded, expires_at = row
         session = DatabaseSession(session_key)
         data = session.decode(encoded)
         claim = _claim(data)
@@ -116,14 +125,70 @@ async def authenticate_async(session_key: str | None) -> Opened | None:
     if _hash_check(data, user) is not _Hash.CURRENT:
         return await worker_pool.db(authenticate)(session_key)
     cast(Any, session)._session_cache = data  # as loaded: no second read
-    return user, session
+    return user, session, expires_at
 
 
-async def still_signed_in(session_key: str | None, user_id: int) -> bool:
-    """Whether the session still authenticates the socket's user (after a logout, a password
-    change or a deactivation, it does not)."""
+async def signed_in_until(session_key: str | None, user_id: int) -> datetime | None:
+    """When the session is next due to expire, if it still authenticates the socket's user
+    (after a logout, a password change or a deactivation, it does not); None if not."""
     opened = await authenticate_async(session_key)
-    return opened is not None and opened[0].pk == user_id
+    return opened[2] if opened is not None and opened[0].pk == user_id else None
+
+
+def _expires_at(session: SessionBase) -> datetime | None:
+    """When the session is due to expire (None: it has): the row's expire_date with
+    database sessions; another engine's own reckoning otherwise."""
+    if settings.SESSION_ENGINE == "django.contrib.sessions.backends.db":
+        return account_selectors.session_expires_at(session_key=str(session.session_key))
+    return session.get_expiry_date()
+
+
+class SessionExpiry:
+    """Calls `check` once the socket's session is due to expire. Nothing on the server
+    announces an expiry (a deletion does: accounts.receivers), so the socket looks for
+    itself; `check` re-arms it when the session was extended meanwhile."""
+
+    # Past the expiry by this much, so the check finds the session expired; and never
+    # sooner than MIN_DELAY, so clocks that disagree cannot make it spin.
+    SLACK, MIN_DELAY = 0.5, 1.0
+    # A check that failed (the database unreachable) is tried again this much later.
+    RETRY = 30.0
+
+    def __init__(self, check: Callable[[], Awaitable[None]]) -> None:
+        self.check = check
+        self.timer: asyncio.TimerHandle | None = None
+        self.running: asyncio.Future[None] | None = None
+        self.stopped = False
+
+    def arm(self, expires_at: datetime) -> None:
+        delay = (expires_at - timezone.now()).total_seconds() + self.SLACK
+        self.arm_in(max(delay, self.MIN_DELAY))
+
+    def arm_in(self, seconds: float) -> None:
+        if self.stopped:
+            return  # the socket closed while a check was running
+        self.cancel()
+        self.timer = asyncio.get_running_loop().call_later(seconds, self.fire)
+
+    def fire(self) -> None:
+        self.timer = None
+        self.running = asyncio.ensure_future(self.run())
+
+    async def run(self) -> None:
+        try:
+            await self.check()
+        except Exception:
+            logger.warning("session check failed; again in %.0f s", self.RETRY, exc_info=True)
+            self.arm_in(self.RETRY)
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.cancel()
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 # The steps of django.contrib.auth.get_user, shared by both ways.
@@ -184,15 +249,19 @@ def _reads_as_model_backend(backend: BaseBackend) -> bool:
     )
 
 
-async def _session_data(cursor: AsyncCursor[Any], *, session_key: str) -> str | None:
-    """The encoded data of an unexpired database session (as SessionStore.load reads it)."""
+async def _session_data(
+    cursor: AsyncCursor[Any], *, session_key: str
+) -> tuple[str, datetime] | None:
+    """The encoded data of an unexpired database session (as SessionStore.load reads it) and
+    when it expires."""
     await cursor.execute(_SESSION_SQL, [session_key, datetime.now(UTC)])
     row = await cursor.fetchone()
-    return None if row is None else str(row[0])
+    return None if row is None else (str(row[0]), row[1])
 
 
 _SESSION_SQL = (
-    f"SELECT session_data FROM {Session._meta.db_table} WHERE session_key = %s AND expire_date > %s"
+    f"SELECT session_data, expire_date FROM {Session._meta.db_table} "
+    "WHERE session_key = %s AND expire_date > %s"
 )
 
 

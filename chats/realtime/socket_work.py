@@ -8,8 +8,8 @@ from typing import Any
 
 from accounts.models import User
 from chats import limits, message_changes, presence, selectors, services
-from chats.models import Chat, Message
-from chats.realtime import pg_async, protocol, worker_pool
+from chats.models import Chat
+from chats.realtime import pg_async, protocol, send_path, worker_pool
 from chats.validation import Refused
 
 TOO_MANY_SOCKETS = (
@@ -53,32 +53,28 @@ def _hello_of(
 
 
 async def send_batch(user: User, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Store queued send frames in one transaction; an ack or an error frame for each.
-    Runs on the event loop (chats/realtime/pg_async.py), unlike the other actions here."""
-
-    async def allowance(count: int) -> int:
-        return await limits.send_allowance_async(user_id=user.pk, count=count)
-
-    results = await services.message_send_batch_async(
-        sender=user,
-        items=[(f["chat"], f["client_id"], f["body"]) for f in frames],
-        allowance=allowance,
-        reply_tos=[f.get("reply_to") for f in frames],
-    )
-    return _replies(frames, results)
-
-
-def _replies(
-    frames: list[dict[str, Any]], results: list[Message | Refused]
-) -> list[dict[str, Any]]:
+    """Store queued send frames (validated by protocol.parse); an ack or an error frame for
+    each. The rate limit counts them first: the sends past it are refused, the first ones
+    stored (chats/realtime/send_path.py, on the event loop)."""
+    allowed = max(0, await limits.send_allowance_async(user_id=user.pk, count=len(frames)))
+    sends = [
+        services.Send(i, f["chat"], f["client_id"], f["body"], f.get("reply_to"))
+        for i, f in enumerate(frames)
+    ]
+    results: dict[int, services.Sent | Refused] = {
+        send.index: Refused("rate_limited", limits.RATE_LIMITED) for send in sends[allowed:]
+    }
+    if sends[:allowed]:
+        results.update(await send_path.store(user, sends[:allowed]))
     replies = []
-    for frame, result in zip(frames, results, strict=True):
+    for index, frame in enumerate(frames):
+        result = results[index]
         if isinstance(result, Refused):
             replies.append(
                 protocol.error(result.code, result.detail, frame["client_id"], frame["chat"])
             )
         else:
-            replies.append(protocol.ack(selectors.message_payload(result)))
+            replies.append(protocol.ack(selectors.message_payload(result[0])))
     return replies
 
 

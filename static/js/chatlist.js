@@ -2,11 +2,12 @@
 // bar and the document title. Counts are the server's (the page, hello and `unread` frames);
 // the list itself comes back from the server as a partial when it shows a chat it lacks.
 
+import * as favicon from "./favicon.js";
 import { renderPresence } from "./presence.js";
 import { el, fullFmt, isInt, listTime, me, openChat, parseDate, truncate } from "./util.js";
 
 const totalBadge = document.getElementById("unread-total");
-const baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
+let baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
 
 const unread = new Map(); // chat id -> the server's count
 let unreadTotal = 0;
@@ -81,6 +82,14 @@ export function renderBadges() {
     totalBadge.hidden = unreadTotal === 0;
   }
   document.title = unreadTotal > 0 ? `(${unreadTotal}) ${baseTitle}` : baseTitle;
+  favicon.show(unreadTotal);
+}
+
+// A renamed peer: the chat page's title names them.
+export function renameInTitle(old, name) {
+  if (!baseTitle.startsWith(`${old} ·`)) return;
+  baseTitle = name + baseTitle.slice(old.length);
+  renderBadges();
 }
 
 // Items: live preview, time and order

@@ -5,7 +5,8 @@
 import { dayKey, dayLabel, el, fullFmt, parseDate, timeFmt } from "./util.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
-const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+// http(s) addresses, and bare "www." ones (linked as https), not inside a longer name.
+const URL_RE = /(?:\bhttps?:\/\/|(?<![\w.@/-])www\.)[^\s<>"'`]+/gi;
 
 const list = document.getElementById("message-list");
 
@@ -110,7 +111,7 @@ function linkify(node) {
       const raw = trimUrl(match[0]);
       let url;
       try {
-        url = new URL(raw);
+        url = new URL(/^www\./i.test(raw) ? `https://${raw}` : raw);
       } catch {
         continue;
       }

@@ -11,10 +11,12 @@
 import * as actions from "./actions.js";
 import * as chatlist from "./chatlist.js";
 import * as composer from "./composer.js";
+import * as drafts from "./drafts.js";
 import * as menus from "./menus.js";
 import * as outbox from "./outbox.js";
 import * as presence from "./presence.js";
 import * as receipts from "./receipts.js";
+import * as renames from "./renames.js";
 import * as scroll from "./scroll.js";
 import * as socket from "./socket.js";
 import * as thread from "./thread.js";
@@ -108,6 +110,10 @@ socket.setHandlers({
     presence.renderPresence();
   },
 
+  renamed(f) {
+    renames.renamed(f);
+  },
+
   message_removed(f) {
     if (!isInt(f.chat) || !isInt(f.seq)) return;
     if (onChatPage && f.chat === openChat) thread.removedBySeq(f.seq, f.id);
@@ -116,7 +122,8 @@ socket.setHandlers({
 
   error(f) {
     if (typeof f.client_id === "string" && f.client_id) {
-      const dropped = outbox.refused(f.client_id, f.code);
+      const retryAfter = typeof f.retry_after === "number" ? f.retry_after : undefined;
+      const dropped = outbox.refused(f.client_id, { code: f.code, detail: f.detail, retryAfter });
       if (dropped && onChatPage) composer.showFailed(dropped, f.detail);
       return;
     }
@@ -156,6 +163,7 @@ function initChatPage() {
 function init() {
   if (!me) return;
   toasts.initNotifySettings();
+  toasts.offerNotifications();
   menus.init();
   chatlist.readCountsFromPage();
   chatlist.decorate();

@@ -2,7 +2,7 @@
 // peer's indicator, and this user's throttled `typing` frames).
 
 import * as socket from "./socket.js";
-import { agoText, el, fullFmt, openChat, parseDate, peer } from "./util.js";
+import { agoText, el, fullFmt, openChat, parseDate } from "./util.js";
 
 const TYPING_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 6000;
@@ -24,8 +24,16 @@ function presenceText(p) {
   return p.lastSeen ? `Last seen ${agoText(p.lastSeen)}` : "Offline";
 }
 
+// A renamed user keeps their presence under the new name.
+export function rename(old, name) {
+  if (presence.has(old)) presence.set(name, presence.get(old));
+  presence.delete(old);
+  if (typingUser === old) showTyping(name);
+}
+
 export function renderPresence() {
   const header = document.getElementById("presence");
+  const peer = header ? header.dataset.user : null;
   if (header && peer) {
     const p = presence.get(peer);
     const text = presenceText(p);

@@ -5,6 +5,7 @@ import { el } from "./util.js";
 
 const RECONNECT_MAX_MS = 30000;
 const RECONNECT_TOO_MANY_MS = 30000; // close code 4429: too many sockets for this user
+const RESTART_JITTER_MS = 500; // close code 1012: the service restarted
 
 const connStatus = document.getElementById("conn-status");
 
@@ -81,6 +82,14 @@ function socketGone(code) {
   }
   if (unloading) return;
   showReconnecting();
+  if (code === 1012) {
+    // Service restart: the server is already back (or another one is): come back at once,
+    // spread over a moment so a whole fleet of tabs does not arrive together.
+    clearTimeout(retryTimer);
+    attempt = 0;
+    retryTimer = setTimeout(connect, Math.random() * RESTART_JITTER_MS);
+    return;
+  }
   scheduleReconnect(code === 4429 ? RECONNECT_TOO_MANY_MS : 0);
 }
 

@@ -126,8 +126,9 @@ export function synced(f) {
 }
 
 // An error frame that names no pending message may be the refusal of a sync.
+// (`unknown_type` is not: it answers a frame an older server does not know, like `discard`.)
 export function refused(code) {
-  if (syncing && code !== "rate_limited") syncing = null;
+  if (syncing && code !== "rate_limited" && code !== "unknown_type") syncing = null;
 }
 
 // Versions arrive in order on one socket; one that skips some means changes were missed.

@@ -1,11 +1,15 @@
-// Toasts (one per chat, grouped, at most TOAST_MAX, then one summary) and browser
-// notifications (opt-in per device, only while the tab is hidden).
+// Toasts (one per chat, grouped, at most TOAST_MAX, then one summary, with a short sound when
+// the profile asks for one) and browser notifications (opt-in per device, only while the tab
+// is hidden, offered once in a dismissible banner over the chat list).
 
 import { el, myId, openChat, truncate } from "./util.js";
 
 const TOAST_MS = 6000;
 const TOAST_MAX = 3;
 const NOTIFY_KEY = `chatsite:notify:${myId}`;
+const OFFERED_KEY = `chatsite:notify-offered:${myId}`;
+const soundOn = document.body.dataset.toastSound === "1";
+let audio = null;
 
 const toastBox = document.getElementById("toasts");
 const toasts = new Map(); // chat id (or "more") -> {node, count, timer, ...}
@@ -26,6 +30,30 @@ export function toast(m) {
   t.extra.textContent = t.count > 1 ? ` · ${t.count} new messages` : "";
   t.preview.textContent = m.removed ? "Message removed" : truncate(m.body, 120);
   armToast(m.chat, t);
+  chime();
+}
+
+// A short, quiet two-note chime, made on the spot (no file to fetch).
+function chime() {
+  if (!soundOn) return;
+  try {
+    audio = audio || new AudioContext();
+    const start = audio.currentTime;
+    const gain = audio.createGain();
+    gain.gain.setValueAtTime(0.0001, start);
+    gain.gain.exponentialRampToValueAtTime(0.08, start + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.3);
+    gain.connect(audio.destination);
+    for (const [freq, at] of [[880, 0], [1320, 0.09]]) {
+      const tone = audio.createOscillator();
+      tone.frequency.value = freq;
+      tone.connect(gain);
+      tone.start(start + at);
+      tone.stop(start + 0.3);
+    }
+  } catch {
+    // No audio (or not allowed before the first interaction): the toast still shows.
+  }
 }
 
 function moreToast(m) {
@@ -115,6 +143,53 @@ function notifyWanted() {
   } catch {
     return false;
   }
+}
+
+function storedFlag(key) {
+  try {
+    return localStorage.getItem(key) === "1";
+  } catch {
+    return true; // nowhere to remember an answer: do not ask on every page
+  }
+}
+
+// The chat list offers notifications once: "Turn on" asks the browser, "Not now" and the
+// close button put the offer away for good on this device (the profile keeps the toggle).
+export function offerNotifications() {
+  const list = document.getElementById("chatlist");
+  if (!list || !notifySupported() || Notification.permission !== "default") return;
+  if (notifyWanted() || storedFlag(OFFERED_KEY)) return;
+  const banner = el("section", "notify-offer");
+  banner.setAttribute("aria-label", "Notifications");
+  const question = "Get a notification when a message arrives while Chatsite is in the background?";
+  banner.append(el("p", "notify-offer-text", question));
+  const done = () => {
+    try {
+      localStorage.setItem(OFFERED_KEY, "1");
+    } catch {
+      // the banner goes away for this page anyway
+    }
+    banner.remove();
+  };
+  const yes = el("button", "button small", "Turn on");
+  yes.type = "button";
+  yes.addEventListener("click", async () => {
+    done();
+    let permission = "denied";
+    try {
+      permission = await Notification.requestPermission();
+    } catch {
+      // treated as not allowed
+    }
+    setNotifyWanted(permission === "granted");
+  });
+  const no = el("button", "button small secondary", "Not now");
+  no.type = "button";
+  no.addEventListener("click", done);
+  const actions = el("div", "notify-offer-actions");
+  actions.append(yes, no);
+  banner.append(actions);
+  list.after(banner); // below the list: nothing on the page moves when it appears
 }
 
 function setNotifyWanted(on) {

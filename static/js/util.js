@@ -6,11 +6,11 @@ export const me = body.dataset.user || "";
 export const myId = body.dataset.userId || "";
 
 const chatEl = document.getElementById("chat");
-// The chat this page shows (null on other pages) and its other member.
+// The chat this page shows (null on other pages).
 export const openChat = chatEl ? Number(chatEl.dataset.chatId) : null;
-export const peer = chatEl ? chatEl.dataset.peer : null;
 
-export const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+// The browser's locale decides the clock: "3:18 PM" in en-US, "15:18" in en-GB or de.
+export const timeFmt = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 export const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
 const dayYearFmt = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric" });

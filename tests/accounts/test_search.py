@@ -367,3 +367,15 @@ def test_rate_limit_message_is_swapped_in_while_typing(live_server, settings):
         expect(page.locator("#search-results [role=alert]")).to_have_text(
             "You are searching too fast. Wait a minute and try again."
         )
+
+
+def test_searching_ones_own_name_shows_oneself_marked_you(client, alice):
+    client.force_login(alice)
+    html = client.get("/search/?q=alic").content.decode()
+    assert "Nobody matches" not in html
+    assert 'data-username="alice"' in html and "(you)" in html
+    assert 'aria-label="Message alice"' not in html
+    elsewhere = client.get("/search/?q=zed").content.decode()
+    assert "(you)" not in elsewhere and "Nobody matches" in elsewhere
+    assert "(you)" in client.get("/search/?q=lic").content.decode()  # substring, 3+ chars
+    assert "(you)" not in client.get("/search/?q=li").content.decode()  # 2 chars: prefix only

@@ -32,6 +32,9 @@ class ApiClient:
             path, body, content_type="application/json", headers=self._headers()
         )
 
+    def delete(self, path):
+        return self.client.delete(path, headers=self._headers())
+
     def patch(self, path, data):
         return self.client.patch(
             path, json.dumps(data), content_type="application/json", headers=self._headers()
@@ -39,9 +42,6 @@ class ApiClient:
 
     def put(self, path):
         return self.client.put(path, headers=self._headers())
-
-    def delete(self, path):
-        return self.client.delete(path, headers=self._headers())
 
 
 @pytest.fixture(autouse=True)

@@ -32,6 +32,7 @@ def test_chat_list_is_most_recent_first_with_unread_and_last_message(api_client,
         "last_seq": 2,
         "read_seq": 0,
         "unread": 2,
+        "muted": False,
         "last_message": {
             "seq": 2,
             "sender": "bob",

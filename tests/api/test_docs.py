@@ -26,6 +26,11 @@ ENDPOINTS = {
     ("get", "/api/me/"),
     ("patch", "/api/me/"),
     ("post", "/api/me/password/"),
+    ("patch", "/api/chats/{chat_id}/"),
+    ("get", "/api/push/key"),
+    ("get", "/api/push/subscriptions/"),
+    ("post", "/api/push/subscriptions/"),
+    ("delete", "/api/push/subscriptions/{subscription_id}/"),
 }
 
 

@@ -15,6 +15,7 @@ def test_me_describes_the_user(api_client, alice):
         "username": "alice",
         "hide_presence": False,
         "send_read_receipts": True,
+        "notification_previews": True,
     }
 
 

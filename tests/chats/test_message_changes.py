@@ -196,6 +196,37 @@ class TestReply:
             self.send(bob, chat, reply_to=1)
         assert info.value.code == "gone"
 
+    def test_a_resend_of_a_stored_reply_is_acked_after_its_target_is_deleted(
+        self, alice, bob, chat
+    ):
+        sent = dict(sender=bob, chat_id=chat.pk, client_id="re-1", body="answer", reply_to=1)
+        first, created = services.message_send(**sent)
+        delete(alice, chat)
+        again, created_again = services.message_send(**sent)
+        assert created and not created_again and again.pk == first.pk
+
+    def test_a_refused_reply_refuses_its_repeat_and_keeps_the_rest_of_the_batch(
+        self, alice, bob, chat
+    ):
+        sends = [
+            services.Send(0, chat.pk, "r", "bad reply", reply_to=9),
+            services.Send(1, chat.pk, "ok", "plain"),
+            services.Send(2, chat.pk, "r", "bad reply", reply_to=9),
+            services.Send(3, chat.pk, "good", "good reply", reply_to=2),
+        ]
+        results = services.message_send_batch(sender=bob, sends=sends)
+        assert [getattr(results[i], "code", None) for i in range(4)] == [
+            "invalid",
+            None,
+            "invalid",
+            None,
+        ]
+        stored = Message.objects.filter(chat=chat, seq__gt=2).order_by("seq")
+        assert [(m.client_id, m.seq, m.reply_to_id is not None) for m in stored] == [
+            ("ok", 3, False),
+            ("good", 4, True),
+        ]
+
 
 def test_every_change_takes_its_version_through_the_one_rule(alice, bob, chat, monkeypatch):
     """Members' changes and the moderator's removal share rules.message_version_take."""

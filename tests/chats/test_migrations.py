@@ -11,8 +11,13 @@ AFTER = [("chats", "0003_change_version")]
 
 
 def migrate(targets):
+    """Move the named apps to `targets`, every other app staying at its latest migration
+    (which the historical models must know: accounts' later NOT NULL columns)."""
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
+    apps = {app for app, _name in targets}
+    leaves = executor.loader.graph.leaf_nodes()
+    targets = [*targets, *(node for node in leaves if node[0] not in apps)]
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
 

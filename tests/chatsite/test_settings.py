@@ -9,6 +9,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STRONG = "k" * 20 + "-production-secret-value-0123456789"
+VAPID = {
+    "VAPID_PRIVATE_KEY": "nNWl7bPvAyTjCTJbQ-FEntxWSk5rZWV3cq8yJj8uV00",
+    "VAPID_SUBJECT": "mailto:ops@example.com",
+}
 
 
 def run(args, **env):
@@ -55,6 +59,7 @@ def test_check_deploy_is_clean_with_production_variables():
         SECRET_KEY=STRONG,
         ALLOWED_HOSTS="chat.example.com",
         CSRF_TRUSTED_ORIGINS="https://chat.example.com",
+        **VAPID,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -65,7 +70,7 @@ def test_proxy_mode_honours_forwarded_proto_only_when_trusted():
         "from django.conf import settings; "
         "print(settings.SECURE_SSL_REDIRECT, getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))"
     )
-    base = {"DEBUG": "0", "SECRET_KEY": STRONG, "ALLOWED_HOSTS": "chat.example.com"}
+    base = {"DEBUG": "0", "SECRET_KEY": STRONG, "ALLOWED_HOSTS": "chat.example.com", **VAPID}
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
     env.update(
         base, SECURE_SSL_REDIRECT="0", TRUST_PROXY="1", DJANGO_SETTINGS_MODULE="chatsite.settings"

@@ -62,15 +62,6 @@ class FakeServer:
             self.page.wait_for_timeout(20)
 
 
-@pytest.fixture
-def read_chat(alice, bob):
-    """Three messages from bob, read by alice; made before the browser starts."""
-    chat = make_chat(alice, bob)
-    make_messages(chat, bob, 3)
-    services.chat_mark_read(user=alice, chat_id=chat.pk, seq=3)
-    return chat
-
-
 def hello_for(chat, last_seq=3, **peer):
     entry = {"id": chat.pk, "peer": "bob", "last_seq": last_seq, "read_seq": 3, "unread": 0}
     return {"type": "hello", "user": "alice", "chats": [{**entry, **peer}], "unread_total": 0}
@@ -87,6 +78,16 @@ def payload(chat, seq, body=None, sender="bob", client_id=None):
         "client_id": client_id or f"client-{seq}",
         "removed": False,
     }
+
+
+def refuse(code, detail):
+    """A handler that answers every frame with an `error` naming its client_id."""
+
+    def answer(ws, frame):
+        error = {"type": "error", "code": code, "detail": detail}
+        ws.send(json.dumps({**error, "client_id": frame["client_id"], "chat": frame["chat"]}))
+
+    return answer
 
 
 def bodies(page):
@@ -167,16 +168,11 @@ def test_rate_limited_send_is_retried_with_the_same_client_id(read_chat, browsin
     assert len(sends) == 2 and sends[0]["client_id"] == sends[1]["client_id"]
 
 
-def test_refused_send_is_marked_not_sent_and_leaves_the_outbox(read_chat, browsing, alice):
+def test_refused_send_is_marked_not_sent_and_stays_failed_until_edited(read_chat, browsing, alice):
     chat = read_chat
     page = browsing.page(browsing.context(alice), path=None)
     server = FakeServer(page, hello_for(chat))
-    refusal = {
-        "type": "error",
-        "code": "blocked",
-        "detail": "You cannot send messages to this user.",
-    }
-    server.on["send"] = lambda ws, f: ws.send(json.dumps({**refusal, "client_id": f["client_id"]}))
+    server.on["send"] = refuse("blocked", "You cannot send messages to this user.")
     page.goto(f"{browsing.url}/chats/{chat.pk}/")
     box = page.get_by_role("textbox", name="Message bob")
     box.fill("are you there?")
@@ -184,8 +180,10 @@ def test_refused_send_is_marked_not_sent_and_leaves_the_outbox(read_chat, browsi
     failed = page.locator("#message-list li.msg.failed", has_text="are you there?")
     expect(failed.locator("[data-field=status]")).to_have_text(re.compile("Not sent"))
     expect(failed).to_contain_text("You cannot send messages to this user.")
-    assert page.evaluate(f"localStorage.getItem('chatsite:outbox:{alice.pk}')") is None
+    outbox = f"JSON.parse(localStorage.getItem('chatsite:outbox:{alice.pk}'))"
+    assert page.evaluate(outbox)[0]["failed"] == "blocked"  # kept, as failed
     failed.get_by_role("button", name="Edit").click()
+    assert page.evaluate(outbox) is None
     expect(box).to_have_value("are you there?")
     expect(box).to_be_focused()
     expect(failed).to_have_count(0)

@@ -168,9 +168,11 @@ async def test_socket_authentication_answers_as_get_user(name, way, alice, setti
 
     assert (None if opened is None else opened[0].pk) == expected
     if opened is not None:
-        user, session = opened
+        user, session, expires_at = opened
         assert user.username == "alice" and session.session_key == ours
         assert session[SESSION_KEY] == str(alice.pk)
+        stored = await sync_to_async(Session.objects.get)(session_key=ours)
+        assert expires_at == stored.expire_date
     # Django flushes a session whose hash fails, and so does the socket. With a fallback
     # secret Django cycles the key (its response carries the new cookie); a socket cannot
     # set one, so the session stays as it was for the browser's next request.
@@ -196,11 +198,12 @@ async def test_after_a_socket_accepted_a_fallback_hash_the_browser_is_still_logg
     assert await sync_to_async(_django_answer)(key) == alice.pk
 
 
-async def test_still_signed_in_is_false_for_another_users_session(alice, bob):
+async def test_signed_in_until_is_none_for_another_users_session(alice, bob):
     key = await sync_to_async(login_session)(bob)
-    assert await socket_auth.still_signed_in(key, bob.pk)
-    assert not await socket_auth.still_signed_in(key, alice.pk)
-    assert not await socket_auth.still_signed_in(None, bob.pk)
+    stored = await sync_to_async(Session.objects.get)(session_key=key)
+    assert await socket_auth.signed_in_until(key, bob.pk) == stored.expire_date
+    assert await socket_auth.signed_in_until(key, alice.pk) is None
+    assert await socket_auth.signed_in_until(None, bob.pk) is None
 
 
 async def test_a_worker_hop_does_not_hold_the_event_loops_connection(alice, settings, monkeypatch):

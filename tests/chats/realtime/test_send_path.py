@@ -1,9 +1,10 @@
-"""The event-loop send path (services.message_send_batch_async, chats/realtime/pg_async.py).
+"""The socket's send path (chats/realtime/send_path.py).
 
-On PostgreSQL it stores fresh sends through psycopg's async driver and hands anything
-unusual to the ORM way; on SQLite every batch goes the ORM way on a socket worker. Either
-way the results must be those of message_send_batch. The tests are transactional: the
-event-loop connections cannot see a test's open transaction.
+On PostgreSQL it stores each chat's sends as one statement through psycopg's async driver
+and hands anything unusual to the portable way; on SQLite every batch goes the portable way
+on a socket worker. Either way the results must be those of services.message_send_batch.
+The tests are transactional: the event-loop connections cannot see a test's open
+transaction.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ from django.db import connection
 
 from chats import events, selectors, services
 from chats.models import Chat, Membership, Message
+from chats.realtime import send_path
 from chats.validation import Refused
 from tests.factories import UserFactory, make_chat
 
@@ -32,26 +34,19 @@ def people():
     return UserFactory(username="alice"), UserFactory(username="bob"), UserFactory(username="carol")
 
 
-def send(loop, user, items, allowed=None):
-    asked = []
-
-    async def allowance(count):
-        asked.append(count)
-        return count if allowed is None else allowed
-
-    results = loop.run_until_complete(
-        services.message_send_batch_async(sender=user, items=items, allowance=allowance)
-    )
-    return results, asked
+def send(loop, user, items):
+    sends = [services.Send(i, *item) for i, item in enumerate(items)]
+    results = loop.run_until_complete(send_path.store(user, sends))
+    assert sorted(results) == list(range(len(items)))
+    return [r if isinstance(r, Refused) else r[0] for _, r in sorted(results.items())], None
 
 
 def test_a_batch_is_stored_in_order_as_the_orm_way_stores_it(loop, people):
     alice, bob, carol = people
     ab, ac, foreign = make_chat(alice, bob), make_chat(alice, carol), make_chat(bob, carol)
-    results, asked = send(
+    results, _ = send(
         loop, alice, [(ab.pk, "c1", "one"), (ac.pk, "c2", "to carol"), (ab.pk, "c3", "two")]
     )
-    assert asked == [3]
     assert [(m.chat_id, m.seq, m.body, m.sender.username) for m in results] == [
         (ab.pk, 1, "one", "alice"),
         (ac.pk, 1, "to carol", "alice"),
@@ -67,20 +62,14 @@ def test_a_batch_is_stored_in_order_as_the_orm_way_stores_it(loop, people):
     assert Message.objects.filter(chat=foreign).count() == 0
 
 
-def test_bad_items_foreign_chats_and_the_rate_limit_are_refused_one_by_one(loop, people):
+def test_foreign_chats_are_refused_one_by_one(loop, people):
     alice, bob, carol = people
     ab, foreign = make_chat(alice, bob), make_chat(bob, carol)
-    items = [
-        (ab.pk, "a", "kept"),
-        (ab.pk, "b", "   "),
-        (foreign.pk, "c", "not mine"),
-        (ab.pk, "d", "over the limit"),
-    ]
-    results, asked = send(loop, alice, items, allowed=2)
-    assert asked == [3]  # only the well-formed sends are counted
+    items = [(ab.pk, "a", "kept"), (foreign.pk, "c", "not mine"), (ab.pk, "d", "also kept")]
+    results, _ = send(loop, alice, items)
     codes = [r.code if isinstance(r, Refused) else None for r in results]
-    assert codes == [None, "empty", "not_found", "rate_limited"]
-    assert list(Message.objects.values_list("client_id", flat=True)) == ["a"]
+    assert codes == [None, "not_found", None]
+    assert sorted(Message.objects.values_list("client_id", "seq")) == [("a", 1), ("d", 2)]
 
 
 def test_resends_and_repeats_are_acked_with_the_stored_message_and_no_gap(loop, people):
@@ -129,10 +118,8 @@ def test_both_members_are_rung_with_their_unread_counts(loop, people, monkeypatc
         (bob.pk, 3, 2, 3),
     ]
     # The counts rung are the ones the database holds afterwards.
-    assert selectors.unread_counts(chat_id=ab.pk, user_ids=[alice.pk, bob.pk]) == {
-        alice.pk: (0, 1),
-        bob.pk: (2, 3),
-    }
+    counts = selectors.unread_of_members(chat_ids=[ab.pk])
+    assert counts == {(ab.pk, alice.pk): (0, 1), (ab.pk, bob.pk): (2, 3)}
 
 
 @pytest.mark.skipif(
@@ -154,3 +141,26 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_send_stored_once(lo
     assert second.seq == 2
     assert "retrying once" in caplog.text
     assert sorted(Message.objects.values_list("client_id", flat=True)) == ["first", "second"]
+
+
+def test_a_chat_with_a_reply_goes_the_portable_way_in_order(loop, people):
+    alice, bob, carol = people
+    ab, ac = make_chat(alice, bob), make_chat(alice, carol)
+    send(loop, alice, [(ab.pk, "q", "question")])
+    sends = [
+        services.Send(0, ab.pk, "p1", "plain"),
+        services.Send(1, ac.pk, "c1", "to carol"),
+        services.Send(2, ab.pk, "r1", "reply", reply_to=1),
+        services.Send(3, ab.pk, "bad", "reply to nothing", reply_to=7),
+    ]
+    results = loop.run_until_complete(send_path.store(alice, sends))
+    assert isinstance(results[3], Refused) and results[3].code == "invalid"
+    assert [(results[i][0].chat_id, results[i][0].seq) for i in range(3)] == [
+        (ab.pk, 2),
+        (ac.pk, 1),
+        (ab.pk, 3),
+    ]
+    reply = Message.objects.get(client_id="r1")
+    assert reply.reply_to_id == Message.objects.get(client_id="q").pk
+    assert selectors.message_payload(results[2][0])["reply_to"]["body"] == "question"
+    assert Chat.objects.get(pk=ab.pk).last_seq == 3

@@ -1,0 +1,95 @@
+"""Which stored messages become pushes: called once per batch of stored messages, after
+commit, from `chats.events.messages_created`.
+
+Nothing here runs in the send path: the batch is handed to one thread per process, which
+takes what queued meanwhile together (one query per round under load), keeps the
+recipients who have a subscription and no open socket anywhere at that moment
+(`presence`), and puts one task per subscription on the durable push queue
+(`push.tasks`). The presence check happens here, in the server process, because in the
+embedded mode only this process knows its sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from functools import cache
+
+from django.db import close_old_connections
+
+from chats.models import Message
+from chatsite import presence_store
+from push import selectors
+
+logger = logging.getLogger(__name__)
+
+# (message id, chat id, recipient id); an Event in the queue is set once what came before is done.
+_Work = tuple[int, int, int]
+
+
+class _Dispatcher:
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[_Work | threading.Event] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self.run, name="push-dispatch", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        while True:
+            items = [self.queue.get()]
+            while True:
+                try:
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            work = [item for item in items if not isinstance(item, threading.Event)]
+            if work:
+                try:
+                    close_old_connections()
+                    enqueue_pushes(work)
+                except Exception:
+                    logger.exception("could not queue pushes for %d messages", len(work))
+                finally:
+                    close_old_connections()
+            for item in items:
+                if isinstance(item, threading.Event):
+                    item.set()
+
+
+@cache
+def _dispatcher() -> _Dispatcher:
+    return _Dispatcher()
+
+
+def messages_stored(*, messages: Iterable[Message], peers: dict[int, int]) -> None:
+    """Queue the pushes for these just-committed messages (`peers`: chat -> recipient).
+    Never raises: a push is not worth failing a stored send for."""
+    try:
+        dispatcher = _dispatcher()
+        for message in messages:
+            dispatcher.queue.put((message.pk, message.chat_id, peers[message.chat_id]))
+    except Exception:
+        logger.exception("could not hand messages over for pushes")
+
+
+def wait_idle(timeout: float = 10) -> bool:
+    """Wait until everything handed over so far is queued (tests, shutdown)."""
+    done = threading.Event()
+    _dispatcher().queue.put(done)
+    return done.wait(timeout)
+
+
+def enqueue_pushes(work: list[_Work]) -> None:
+    from push import tasks
+
+    targets = selectors.push_targets(pairs={(chat_id, user_id) for _, chat_id, user_id in work})
+    if not targets:
+        return
+    store = presence_store.store()
+    offline = {uid for uid in {uid for _, uid in targets} if store.sockets(uid) == 0}
+    for message_id, chat_id, user_id in work:
+        if user_id not in offline:
+            continue
+        for subscription_id in targets.get((chat_id, user_id), []):
+            tasks.push_deliver.enqueue(message_id=message_id, subscription_id=subscription_id)

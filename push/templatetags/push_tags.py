@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django import template
+
+from accounts.models import User
+from chats.models import Chat
+from push import selectors
+
+register = template.Library()
+
+
+@register.simple_tag
+def chat_muted(user: User, chat: Chat) -> bool:
+    """Whether `user` muted `chat` (the chat header's Mute/Unmute button)."""
+    return selectors.chat_muted(user_id=user.pk, chat_id=chat.pk)
