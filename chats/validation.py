@@ -12,10 +12,11 @@ MAX_CLIENT_ID = 64
 class Refused(Exception):
     """A request the server will not carry out; `code` is the protocol's error code."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after  # seconds, on `rate_limited`
 
 
 def clean_body(body: Any) -> str:
