@@ -173,6 +173,9 @@ def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
     seq = min(seq, chat.last_seq)
+    membership = selectors.membership_get(user_id=user.pk, chat_id=chat.pk)
+    if membership.read_seq >= seq and membership.delivered_seq >= seq:
+        return membership.read_seq  # nothing to move: no write (on SQLite, no write lock)
     with transaction.atomic():
         moved = Membership.objects.filter(
             chat_id=chat.pk, user_id=user.pk, read_seq__lt=seq
@@ -265,14 +268,14 @@ def chat_typing(*, user: User, chat_id: int) -> None:
     Typing is a hint: too frequent ones, and any between users with a block either way,
     are dropped silently.
     """
+    if not limits.typing_allowed(user_id=user.pk, chat_id=chat_id):
+        return  # before any query: a flood of hints costs one Redis call each
     try:
         chat = selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
     peer = selectors.peer_of(chat, user.pk)
     if selectors.blocked_peers(user_id=user.pk, peer_ids=[peer.pk]):
-        return
-    if not limits.typing_allowed(user_id=user.pk, chat_id=chat.pk):
         return
     events.typing(chat_id=chat.pk, user=user, peer_id=peer.pk)
 

@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 import psycopg
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.db import DatabaseError
 
-from chats import events
-from chats.realtime import presence, protocol, receipts, socket_auth
+from chats import events, limits
+from chats.realtime import presence, protocol, receipts, send_buffer, socket_auth
 from chats.realtime import socket_work as actions
 from chats.realtime.worker_pool import db
 from chats.validation import Refused
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY = 4429
+CLOSE_TOO_SLOW = 4408
 BATCH = 50  # send frames stored per transaction
 UNAVAILABLE = "The server could not reach its database; nothing was stored. Try again."
 
@@ -36,6 +38,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     expiry: socket_auth.SessionExpiry | None = None
     storing: asyncio.Task[None] | None = None
     releasing = False
+    outgoing: send_buffer.SendBuffer | None = None
+    too_slow = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels hops to its shared database thread before every event to close stale
@@ -48,6 +52,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         # Accept first: the session is checked after the handshake, not in it.
         await self.accept()
+        self.outgoing = send_buffer.SendBuffer(
+            self.base_send,
+            limit=settings.SOCKET_SEND_BUFFER,
+            drain_seconds=settings.SOCKET_DRAIN_SECONDS,
+        )
         opened = await socket_auth.authenticate_async(self.scope.get("session_key"))
         if opened is None:
             metrics.socket_connect("unauthenticated")
@@ -105,6 +114,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         metrics.frame_out(frame)
+        if not await self.room():
+            return
         try:
             await self.send(text_data=json.dumps(frame, separators=(",", ":")))
         except OSError:
@@ -120,7 +131,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await getattr(self, f"on_{frame['type']}")(frame)
         except Refused as refused:
             client_id, chat = protocol.echo_of(text_data)
-            await self.send_json(protocol.error(refused.code, refused.detail, client_id, chat))
+            await self.send_json(
+                protocol.error(refused.code, refused.detail, client_id, chat, refused.retry_after)
+            )
         except DatabaseError:
             logger.exception("database error on a %s frame", frame["type"])
             client_id, chat = protocol.echo_of(text_data)
@@ -143,6 +156,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.storing = asyncio.ensure_future(self.store_sends())
 
     async def on_sync(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("sync", user_id=self.user.pk)
+        # The reply to an earlier sync is still queued: wait until most of it is read.
+        if self.outgoing is not None and not await self.room(self.outgoing.limit // 8):
+            return
         since = frame.get("since")
         messages, synced = await db(actions.sync)(
             self.user, frame["chat"], after=frame.get("after"), since=since
@@ -152,9 +169,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send_json(synced)
 
     async def on_read(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("read", user_id=self.user.pk)
         await db(actions.read)(self.user, frame["chat"], frame["seq"])
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("typing", user_id=self.user.pk)
         await db(actions.typing)(self.user, frame["chat"])
 
     # Channel-layer events.
@@ -218,6 +237,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
     # Helpers.
+
+    async def room(self, below: int | None = None) -> bool:
+        """Wait until fewer than `below` bytes (default SOCKET_SEND_BUFFER) are queued for the
+        client; one that does not read them in time is closed with 4408 (it syncs on return)."""
+        if self.too_slow:
+            return False
+        if self.outgoing is None or await self.outgoing.room(below):
+            return True
+        self.too_slow = True
+        logger.warning(
+            "socket of user %s too slow: closed 4408 with %d bytes unread",
+            self.user.pk,
+            self.outgoing.size(),
+        )
+        await self.close(code=CLOSE_TOO_SLOW)
+        return False
 
     async def forward(
         self, payloads: list[dict[str, Any]], sender_id: int | None = None, advance: bool = True

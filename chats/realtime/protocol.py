@@ -72,14 +72,21 @@ def echo_of(text_data: str | None) -> tuple[str | None, int | None]:
 
 
 def error(
-    code: str, detail: str, client_id: str | None = None, chat: int | None = None
+    code: str,
+    detail: str,
+    client_id: str | None = None,
+    chat: int | None = None,
+    retry_after: int | None = None,
 ) -> dict[str, Any]:
-    """An error frame; it names the refused frame's client_id and chat when it had them."""
+    """An error frame; it names the refused frame's client_id and chat when it had them,
+    and how many seconds to wait when it is `rate_limited`."""
     frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
     if client_id is not None:
         frame["client_id"] = client_id
     if chat is not None:
         frame["chat"] = chat
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
     return frame
 
 

@@ -113,7 +113,7 @@ socket.setHandlers({
       if (dropped && onChatPage) composer.showFailed(dropped, f.detail);
       return;
     }
-    if (onChatPage) thread.refused(f.code);
+    if (onChatPage) thread.refused(f.code, f.retry_after);
     console.warn("chatsite: server refused a frame:", f.code, f.detail);
   },
 });
