@@ -20,7 +20,7 @@ from chats.realtime import presence, protocol, receipts, send_buffer, socket_aut
 from chats.realtime import socket_work as actions
 from chats.realtime.worker_pool import db
 from chats.validation import Refused
-from chatsite import metrics
+from chatsite import aio, metrics
 from ops import drain, logs
 
 logger = logging.getLogger(__name__)
@@ -285,7 +285,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             try:
                 await self.release_held()
             finally:
-                self.storing = asyncio.ensure_future(self.store_sends()) if self.outbox else None
+                # Not after a cancel (the loop closing): the new task would outlive it.
+                chain = self.outbox and not aio.cancelling()
+                self.storing = asyncio.ensure_future(self.store_sends()) if chain else None
 
     async def release_held(self) -> None:
         """Deliver the held chat.message events, in order, with any that arrive meanwhile."""
