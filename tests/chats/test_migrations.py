@@ -13,8 +13,11 @@ AFTER = [("chats", "0003_change_version")]
 def migrate(targets):
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
+    # Only chats moves back: the other apps stay at their latest state (their tables keep
+    # columns such as accounts' NOT NULL ones), so the state is built with their leaves.
+    others = [node for node in executor.loader.graph.leaf_nodes() if node[0] != "chats"]
     executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
+    return executor.loader.project_state([*targets, *others]).apps
 
 
 def test_existing_messages_and_chats_start_at_version_seq():
