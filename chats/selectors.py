@@ -16,6 +16,7 @@ from django.db.models import (
 )
 
 from accounts.models import User
+from chats import rules
 from chats.models import Block, Chat, Membership, Message
 from chats.validation import is_id
 
@@ -59,7 +60,7 @@ def chat_get_for_member(*, user_id: int, chat_id: Any) -> Chat:
     if not is_id(chat_id):
         raise Chat.DoesNotExist
     return Chat.objects.select_related("user_low", "user_high").get(
-        pk=chat_id, memberships__user_id=user_id
+        rules.member_of(user_id), pk=chat_id
     )
 
 
@@ -250,42 +251,20 @@ def iso_utc(value: datetime) -> str:
 
 
 def is_blocked(*, blocker_id: int, blocked_id: int) -> bool:
+    """Whether `blocker_id` blocked `blocked_id` (this way only: who is told to unblock);
+    whether a block stands between two users is `rules.blocked_peers`."""
     return Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).exists()
-
-
-def blocked_peers(*, user_id: int, peer_ids: list[int]) -> set[int]:
-    """Those of `peer_ids` with a block between them and `user_id`, in either direction."""
-    if not peer_ids:
-        return set()
-    # All the user's blocks (a handful), in one fixed statement: every hello runs this.
-    with connection.cursor() as cursor:
-        cursor.execute(_BLOCKS_SQL, [user_id, user_id])
-        return _blocked_of(user_id, peer_ids, cursor.fetchall())
 
 
 async def blocked_peers_async(
     cursor: AsyncCursor[Any], *, user_id: int, peer_ids: list[int]
 ) -> set[int]:
-    """`blocked_peers` on an event-loop connection (chats/realtime/pg_async.py)."""
+    """`rules.blocked_peers` on an event-loop connection (chats/realtime/pg_async.py), by
+    its SQL twin."""
     if not peer_ids:
         return set()
-    await cursor.execute(_BLOCKS_SQL, [user_id, user_id])
-    return _blocked_of(user_id, peer_ids, await cursor.fetchall())
-
-
-def _blocked_of(user_id: int, peer_ids: list[int], rows: list[Any]) -> set[int]:
-    wanted = set(peer_ids)
-    return {
-        other
-        for blocker, blocked in rows
-        if (other := blocked if blocker == user_id else blocker) in wanted
-    }
-
-
-_BLOCKS_SQL = (
-    f"SELECT blocker_id, blocked_id FROM {Block._meta.db_table} "
-    "WHERE blocker_id = %s OR blocked_id = %s"
-)
+    await cursor.execute(rules.blocked_peers_sql(), {"user": user_id, "peers": peer_ids})
+    return {peer for (peer,) in await cursor.fetchall()}
 
 
 def read_receipts_shared(*, viewer: User, subject: User) -> bool:
@@ -295,7 +274,7 @@ def read_receipts_shared(*, viewer: User, subject: User) -> bool:
 
 def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
     """The users told when each of `users` goes online or offline: those sharing a chat
-    with them who may see their presence; two statements for all of them."""
+    with them who may see their presence (no block between them); one statement for all."""
     ids = [u.pk for u in users if not u.hide_presence]
     out: dict[int, list[int]] = {u.pk: [] for u in users}
     if not ids:
@@ -314,18 +293,11 @@ def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
             f"JOIN {Membership._meta.db_table} m ON m.chat_id = mine.chat_id "
             "AND m.user_id <> mine.user_id "
             f"JOIN {User._meta.db_table} u ON u.id = m.user_id "
-            f"WHERE mine.user_id {among} AND u.hide_presence = %s ORDER BY u.id",
+            f"WHERE mine.user_id {among} AND u.hide_presence = %s "
+            f"AND NOT {rules.block_between_sql('mine.user_id', 'u.id')} ORDER BY u.id",
             [*among_args, False],
         )
-        pairs = cursor.fetchall()
-        cursor.execute(
-            f"SELECT blocker_id, blocked_id FROM {Block._meta.db_table} "
-            f"WHERE blocker_id {among} OR blocked_id {among}",
-            [*among_args, *among_args],
-        )
-        blocked = {frozenset(pair) for pair in cursor.fetchall()}
-    for user_id, peer_id in pairs:
-        if frozenset((user_id, peer_id)) not in blocked:
+        for user_id, peer_id in cursor.fetchall():
             out[user_id].append(peer_id)
     return out
 
@@ -361,24 +333,7 @@ def _with_sender(message: Message, sender: User) -> Message:
     return message
 
 
-# Unread counts, one rule: a member's unread in a chat is the chat's last_seq minus their
-# read_seq (sending moves the sender's read_seq to their message, so only the peer's messages
-# count); their total is the sum over their chats. ChatSummary.unread (pages, API, hello)
-# and the send statement (chats/rules.py) use the same rule, the latter through
-# `unread_total_sql`.
-
-
-def unread_total_sql(user: str) -> str:
-    """SQL for the total unread of the user whose id is the SQL expression `user`: their
-    memberships by index, each chat's last_seq by its key. A probe per membership, not a
-    join, so that the plan cannot depend on the statistics: without them (a freshly loaded
-    database) the join hashed the whole chat table (docs/benchmarks.md, "Settling the
-    database")."""
-    chat, membership = Chat._meta.db_table, Membership._meta.db_table
-    return (
-        f"(SELECT COALESCE(SUM((SELECT c2.last_seq FROM {chat} c2 WHERE c2.id = m2.chat_id) "
-        f"- m2.read_seq), 0) FROM {membership} m2 WHERE m2.user_id = {user})"
-    )
+# Unread counts: the rule and its SQL are chats/rules.py's (`unread_total_sql`).
 
 
 def unread_of_members(*, chat_ids: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
@@ -391,7 +346,7 @@ def unread_of_members(*, chat_ids: list[int]) -> dict[tuple[int, int], tuple[int
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT m.chat_id, m.user_id, c.last_seq - m.read_seq, "
-            f"{unread_total_sql('m.user_id')} FROM {membership} m "
+            f"{rules.unread_total_sql('m.user_id')} FROM {membership} m "
             f"JOIN {chat} c ON c.id = m.chat_id WHERE m.chat_id IN ({marks})",
             chat_ids,
         )

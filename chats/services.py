@@ -239,18 +239,12 @@ def chats_mark_delivered(deliveries: list[Delivery]) -> list[Delivery]:
             )
             moved = [latest[(user_id, chat_id)] for chat_id, user_id in cursor.fetchall()]
         unknown = [d.chat_id for d in moved if d.peer_id is None]
-        pairs = dict(
-            (pk, (low, high))
-            for pk, low, high in Chat.objects.filter(pk__in=unknown).values_list(
-                "pk", "user_low_id", "user_high_id"
-            )
-        )
+        members = rules.members_of(chat_ids=unknown)
         announced = []
         for d in moved:
             peer_id = d.peer_id
             if peer_id is None:
-                low, high = pairs[d.chat_id]
-                peer_id = high if low == d.user.pk else low
+                [peer_id] = [m for m in members[d.chat_id] if m != d.user.pk]
             announced.append(Delivery(d.user, d.chat_id, d.seq, peer_id))
         _after_commit(lambda: _announce_deliveries(announced))
     return moved
@@ -275,7 +269,7 @@ def chat_typing(*, user: User, chat_id: int) -> None:
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
     peer = selectors.peer_of(chat, user.pk)
-    if selectors.blocked_peers(user_id=user.pk, peer_ids=[peer.pk]):
+    if rules.blocked_peers(user_id=user.pk, peer_ids=[peer.pk]):
         return
     events.typing(chat_id=chat.pk, user=user, peer_id=peer.pk)
 
@@ -311,7 +305,7 @@ def presence_privacy_changed(*, user: User) -> None:
 def _presence_resend(user: User, peers: list[User]) -> None:
     """Tell `user` and each of `peers` what they may now see of the other."""
     user.refresh_from_db(fields=["hide_presence", "last_seen"])
-    blocked = selectors.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
+    blocked = rules.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
     for peer in peers:
         peer.refresh_from_db(fields=["hide_presence", "last_seen"])
         pair_blocked = peer.pk in blocked
