@@ -13,3 +13,8 @@ def search_allowed(*, user_id: int) -> bool:
     """Count one search against SEARCH_RATE; False once the user is over it."""
     limit, window = settings.SEARCH_RATE
     return ratelimit.hit(f"search:{user_id}", limit=limit, window=window)
+
+
+def search_retry_after() -> int:
+    """Seconds until the search budget refills."""
+    return ratelimit.retry_after(settings.SEARCH_RATE[1])

@@ -10,6 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import User
+from chats.rules import block_between_sql
 
 SEARCH_LIMIT = 20
 SEARCH_MIN_LENGTH = 2
@@ -120,11 +121,7 @@ def _presences(viewer: User, users: list[Any]) -> list[Presence]:
 # viewer, in the order of the search key: lower(username) in byte order, the expression the
 # indexes of the accounts migrations are built on.
 _COLUMNS = ", ".join(f'accounts_user."{f.column}"' for f in User._meta.concrete_fields)
-_SELECT = (
-    f"SELECT {_COLUMNS}, EXISTS (SELECT 1 FROM chats_block"
-    " WHERE (blocker_id = %(viewer)s AND blocked_id = accounts_user.id)"
-    " OR (blocker_id = accounts_user.id AND blocked_id = %(viewer)s)) AS blocked"
-)
+_SELECT = f"SELECT {_COLUMNS}, {block_between_sql('%(viewer)s', 'accounts_user.id')} AS blocked"
 _CANDIDATES = "is_active AND id <> %(viewer)s"
 # The trigram index (migration accounts.0003) is on translate(lower(username), '._-', 'qxz'):
 # the punctuation a name can hold, read as letters.

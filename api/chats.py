@@ -112,11 +112,15 @@ def chat_start(request: HttpRequest, payload: ChatStartIn) -> Status[dict[str, A
 
 @router.get(
     "/chats/{int:chat_id}/messages/",
-    response={200: MessagesOut, **error_responses(400, 401, 404)},
+    response={200: MessagesOut, **error_responses(400, 401, 404, 429)},
 )
 def message_list(request: HttpRequest, chat_id: int, query: Query[HistoryQuery]) -> dict[str, Any]:
     """History oldest first: the page before `before` (default: the latest), or after `after`."""
     user: User = request.auth  # type: ignore[attr-defined]
+    try:
+        limits.check_budget("history", user_id=user.pk)
+    except Refused as refused:
+        raise from_refused(refused) from None
     chat = _member_chat(user, chat_id)
     if query.before is not None and query.after is not None:
         raise invalid("after", "Give either before or after, not both.")

@@ -62,7 +62,8 @@ def from_refused(refused: Refused, field: str | None = None) -> ApiError:
     status = REFUSED_STATUS.get(refused.code, 400)
     if status == 400 and field:
         return invalid(field, refused.detail, refused.code)
-    return ApiError(status, refused.code, refused.detail)
+    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+    return ApiError(status, refused.code, refused.detail, headers=headers)
 
 
 def clean_field(field: str, clean: Callable[[Any], T], value: Any) -> T:

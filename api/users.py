@@ -20,7 +20,8 @@ def users_search(request: HttpRequest, search: Query[str] = "") -> dict[str, obj
     if len(selectors.normalize_search_query(search)) < selectors.SEARCH_MIN_LENGTH:
         raise invalid("search", f"Type at least {selectors.SEARCH_MIN_LENGTH} characters.")
     if not limits.search_allowed(user_id=user.pk):
-        raise ApiError(429, "rate_limited", limits.SEARCH_LIMITED)
+        retry = {"Retry-After": str(limits.search_retry_after())}
+        raise ApiError(429, "rate_limited", limits.SEARCH_LIMITED, headers=retry)
     results = selectors.user_search(viewer=user, query=search[:100])
     return {
         "users": [

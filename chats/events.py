@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from accounts.models import User
 from chats import selectors
 from chats.models import Message
-from chatsite import metrics
+from chatsite import aio, metrics
 from push import dispatch as push_dispatch
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class _Doorbell:
 
     async def run(self) -> None:
         while True:
+            aio.raise_if_cancelled()  # a publish may have swallowed the loop's cancel
             rings = [await self.queue.get()]
             while len(rings) < self.BATCH and not self.queue.empty():
                 rings.append(self.queue.get_nowait())

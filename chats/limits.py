@@ -8,11 +8,19 @@ from chats.validation import Refused
 from chatsite import ratelimit
 
 RATE_LIMITED = "You are sending too fast; wait a moment and try again."
+# The budgets of everything else a client can ask for: (setting, what the refusal says).
+BUDGETS = {
+    "sync": ("SYNC_RATE", "Too many sync requests; wait and sync again."),
+    "read": ("READ_RATE", "Too many read marks; wait a moment."),
+    "typing": ("TYPING_RATE", "Too many typing notices; wait a moment."),
+    "history": ("HISTORY_RATE", "Too many history requests; wait and try again."),
+}
 
 
 def check_send_rate(*, user_id: int) -> None:
     if send_allowance(user_id=user_id, count=1) < 1:
-        raise Refused("rate_limited", RATE_LIMITED)
+        window = settings.SEND_RATE[1]
+        raise Refused("rate_limited", RATE_LIMITED, ratelimit.retry_after(window))
 
 
 def send_allowance(*, user_id: int, count: int) -> int:
@@ -25,6 +33,21 @@ async def send_allowance_async(*, user_id: int, count: int) -> int:
     """`send_allowance` on the event loop."""
     limit, window = settings.SEND_RATE
     return await ratelimit.hit_many_async(f"send:{user_id}", count, limit=limit, window=window)
+
+
+def check_budget(kind: str, *, user_id: int) -> None:
+    """Count one `kind` request (a key of BUDGETS) of the user; over the budget, refuse it
+    with `rate_limited` and the seconds until it refills."""
+    limit, window = getattr(settings, BUDGETS[kind][0])
+    if ratelimit.hit_many(f"{kind}:{user_id}", 1, limit=limit, window=window) < 1:
+        raise Refused("rate_limited", BUDGETS[kind][1], ratelimit.retry_after(window))
+
+
+async def check_budget_async(kind: str, *, user_id: int) -> None:
+    """`check_budget` on the event loop (a socket frame over budget costs no worker hop)."""
+    limit, window = getattr(settings, BUDGETS[kind][0])
+    if await ratelimit.hit_many_async(f"{kind}:{user_id}", 1, limit=limit, window=window) < 1:
+        raise Refused("rate_limited", BUDGETS[kind][1], ratelimit.retry_after(window))
 
 
 def typing_allowed(*, user_id: int, chat_id: int) -> bool:

@@ -102,7 +102,7 @@ def _access(*, user: User, chat_id: int, seq: int) -> tuple[Message, list[int]]:
         raise Refused("not_found", "No such message.")
     if message.deleted_at is not None or message.removed_at is not None:
         raise Refused("gone", "This message was deleted.")
-    return message, [chat.user_low_id, chat.user_high_id]
+    return message, rules.members_of(chat_ids=[chat.pk]).get(chat.pk, [])
 
 
 def _check_author(user: User, message: Message) -> None:
@@ -113,8 +113,7 @@ def _check_author(user: User, message: Message) -> None:
 def _check_allowed(user: User, members: list[int]) -> None:
     """Blocks and the rate limit, as for a send (checked last: a refused action costs no
     allowance)."""
-    (peer_id,) = [m for m in members if m != user.pk]
-    if selectors.blocked_peers(user_id=user.pk, peer_ids=[peer_id]):
+    if rules.blocked_peers(user_id=user.pk, peer_ids=[m for m in members if m != user.pk]):
         raise Refused("blocked", "You cannot change messages in a chat with a blocked user.")
     limits.check_send_rate(user_id=user.pk)
 

@@ -88,34 +88,24 @@ def _close_reports(reports: Any, *, status: str, resolution: str, moderator: Use
     )
 
 
-def _acted(
-    action: str,
-    reports: Any,
-    resolution: str,
-    *,
-    moderator: User,
-    target_user_id: int,
-    report: Report | None,
-    reason: str,
-    now: Any,
-    message: Message | None = None,
-) -> None:
-    """An action was taken: resolve the open ones of `reports` with it, and log it."""
+# What resolving a report by each action records.
+_RESOLUTIONS: dict[str, str] = {
+    ModerationLog.Action.MESSAGE_REMOVED: Report.Resolution.MESSAGE_REMOVED,
+    ModerationLog.Action.USER_DEACTIVATED: Report.Resolution.SENDER_DEACTIVATED,
+}
+
+
+def _acted(action: str, reports: Any, moderator: User, now: Any, **about: Any) -> None:
+    """An action was taken: resolve the open ones of `reports` with it, and log it
+    (`about`: what `_log` records)."""
     _close_reports(
         reports,
         status=Report.Status.RESOLVED,
-        resolution=resolution,
+        resolution=_RESOLUTIONS[action],
         moderator=moderator,
         now=now,
     )
-    _log(
-        action=action,
-        moderator=moderator,
-        target_user_id=target_user_id,
-        message=message,
-        report=report,
-        reason=reason,
-    )
+    _log(action=action, moderator=moderator, **about)
 
 
 def message_remove(
@@ -135,22 +125,14 @@ def message_remove(
         if not removed:
             _resolve_already_handled(report, moderator, Report.Resolution.MESSAGE_REMOVED, now)
             return False
+        reports = Report.objects.filter(message_id=message.pk)
+        about = {"target_user_id": message.sender_id, "message": message, "report": report}
         _acted(
-            ModerationLog.Action.MESSAGE_REMOVED,
-            Report.objects.filter(message_id=message.pk),
-            Report.Resolution.MESSAGE_REMOVED,
-            moderator=moderator,
-            target_user_id=message.sender_id,
-            message=message,
-            report=report,
-            reason=reason,
-            now=now,
+            ModerationLog.Action.MESSAGE_REMOVED, reports, moderator, now, reason=reason, **about
         )
         rules.message_version_take(message=message)
         message.removed_at, message.removed_by, message.removed_reason = now, moderator, reason
-        members = list(
-            Chat.objects.values_list("user_low_id", "user_high_id").get(pk=message.chat_id)
-        )
+        members = rules.members_of(chat_ids=[message.chat_id])[message.chat_id]
         transaction.on_commit(lambda: _announce_removal(message, members))
     return True
 
@@ -180,16 +162,9 @@ def user_deactivate(
             _resolve_already_handled(report, moderator, Report.Resolution.SENDER_DEACTIVATED, now)
             user.is_active = False
             return False
-        _acted(
-            ModerationLog.Action.USER_DEACTIVATED,
-            Report.objects.filter(pk=report.pk) if report else Report.objects.none(),
-            Report.Resolution.SENDER_DEACTIVATED,
-            moderator=moderator,
-            target_user_id=user.pk,
-            report=report,
-            reason=reason,
-            now=now,
-        )
+        reports = Report.objects.filter(pk=report.pk) if report else Report.objects.none()
+        about = {"target_user_id": user.pk, "report": report, "reason": reason}
+        _acted(ModerationLog.Action.USER_DEACTIVATED, reports, moderator, now, **about)
         user_id = user.pk
         transaction.on_commit(lambda: events.user_deactivated(user_id=user_id))
     user.is_active = False

@@ -4,16 +4,23 @@ Each rule has its portable form (ORM or plain SQL that SQLite and PostgreSQL bot
 where PostgreSQL runs it inside one statement for speed, its SQL twin is built here, beside
 it, from the same pieces; tests/chats/test_rules.py runs every rule on both.
 
-- who may send to a chat: a member (a Membership row), with no block either way between
-  the two members (`send_targets`; twin: the `t` part of `send_one_chat_sql`);
+- membership: a user is a member of a chat when a Membership row says so, never by the
+  chat's pair columns (those only keep one chat per pair) (`member_of`, `members_of`;
+  twin: `_MEMBERS`);
+- blocks: a block stands between two users when either has blocked the other
+  (`blocked_peers`; twins: `block_between_sql`, `blocked_peers_sql`);
+- who may send to a chat: a member, with no block either way between the two members
+  (`send_targets`; twin: the `t` part of `send_one_chat_sql`);
 - seqs and versions: a new message takes the chat's next seq and next version, a change to
   a message the next version, under the chat row's lock (`seqs_take`, `versions_take`,
   `message_version_take`; twins: `send_one_chat_sql`'s `s`, `message_change_sql`);
 - replying marks read: a sender has read and received everything up to their message
   (`reply_marks_read`; twin: `send_one_chat_sql`'s `p`);
-- unread counts: chats.selectors.unread_of_members and its SQL (`unread_total_sql`);
-- a reply answers a message of its own chat that members still see (`reply_targets`; no
-  twin: a send with a `reply_to` goes the portable way, chats/realtime/send_path.py).
+- unread counts: a member's unread is the chat's last_seq minus their read_seq, their
+  total the sum over their chats (`unread_total_sql`, read by chats.selectors);
+- members see a message's text unless its author deleted it or a moderator removed it
+  (`message_shown`), and a reply answers such a message of its own chat (`reply_targets`;
+  no twin: send_path hands a chat's sends with a `reply_to` to the portable path).
 Validation and rate limits belong to the edges (chats/validation.py, chats/limits.py):
 everything here trusts typed, clean input.
 """
@@ -21,18 +28,76 @@ everything here trusts typed, clean input.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import Q
 
 from chats.models import Block, Chat, Membership, Message
-from chats.selectors import message_shown, messages_by_seq, unread_total_sql
 from chats.validation import Refused
 
 _CHAT, _MEMBERSHIP = Chat._meta.db_table, Membership._meta.db_table
 _MESSAGE, _BLOCK = Message._meta.db_table, Block._meta.db_table
+
+# -- Membership: the Membership rows ----------------------------------------------------
+
+
+def member_of(user_id: int) -> Q:
+    """A filter on Chat: the chats `user_id` is a member of."""
+    return Q(memberships__user_id=user_id)
+
+
+def members_of(*, chat_ids: Iterable[int]) -> dict[int, list[int]]:
+    """The members of each of `chat_ids`, in id order, in one query."""
+    rows = Membership.objects.filter(chat_id__in=list(chat_ids)).order_by("chat_id", "user_id")
+    members: dict[int, list[int]] = {}
+    for chat_id, user_id in rows.values_list("chat_id", "user_id"):
+        members.setdefault(chat_id, []).append(user_id)
+    return members
+
+
+# The memberships of `user` (me) and the other member (peer) of chat c: the SQL twin of
+# `member_of`, shared by both forms of who may send.
+_MEMBERS = (
+    f"FROM {_CHAT} c JOIN {_MEMBERSHIP} me ON me.chat_id = c.id AND me.user_id = {{user}} "
+    f"JOIN {_MEMBERSHIP} peer ON peer.chat_id = c.id AND peer.user_id <> {{user}}"
+)
+
+
+# -- Blocks: either way between two users -------------------------------------------------
+
+
+def blocked_peers(*, user_id: int, peer_ids: Iterable[int]) -> set[int]:
+    """Those of `peer_ids` with a block between them and `user_id`, either way."""
+    wanted = list(peer_ids)
+    if not wanted:
+        return set()
+    rows = Block.objects.filter(
+        Q(blocker_id=user_id, blocked_id__in=wanted) | Q(blocked_id=user_id, blocker_id__in=wanted)
+    ).values_list("blocker_id", "blocked_id")
+    return {blocked if blocker == user_id else blocker for blocker, blocked in rows}
+
+
+def block_between_sql(a: str, b: str) -> str:
+    """The SQL twin of `blocked_peers` as a condition (SQLite and PostgreSQL): a block stands
+    between the users whose ids are the SQL expressions `a` and `b`."""
+    return (
+        f"EXISTS (SELECT 1 FROM {_BLOCK} bk WHERE (bk.blocker_id = {a} AND bk.blocked_id = {b}) "
+        f"OR (bk.blocker_id = {b} AND bk.blocked_id = {a}))"
+    )
+
+
+def blocked_peers_sql() -> str:
+    """`blocked_peers` as one fixed PostgreSQL statement (parameters `user` and the array
+    `peers`), for an event-loop connection: the ids of the blocked peers."""
+    return (
+        "SELECT p FROM unnest(%(peers)s::bigint[]) AS peers (p) "
+        f"WHERE {block_between_sql('%(user)s', 'p')}"
+    )
+
 
 # -- Who may send: members, with no block between the two ---------------------------------
 
@@ -47,17 +112,7 @@ class SendTarget:
     blocked: bool
 
 
-# The pair of memberships of `user` (me) and the other member (peer) of chat c, and whether
-# a block stands between them. Shared by both forms.
-_MEMBERS = (
-    f"FROM {_CHAT} c JOIN {_MEMBERSHIP} me ON me.chat_id = c.id AND me.user_id = {{user}} "
-    f"JOIN {_MEMBERSHIP} peer ON peer.chat_id = c.id AND peer.user_id <> {{user}}"
-)
-_BLOCKED = (
-    f"EXISTS (SELECT 1 FROM {_BLOCK} b WHERE (b.blocker_id = me.user_id AND "
-    "b.blocked_id = peer.user_id) OR (b.blocker_id = peer.user_id AND "
-    "b.blocked_id = me.user_id))"
-)
+_BLOCKED = block_between_sql("me.user_id", "peer.user_id")
 
 
 def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
@@ -157,14 +212,43 @@ def reply_marks_read(*, chat_id: int, user_id: int, seq: int) -> None:
         )
 
 
-# -- Replies: the target is a message of the same chat, neither deleted nor removed ---------
+# -- Unread counts: last_seq - read_seq, summed over a user's chats ------------------------
+#
+# Sending moves the sender's read_seq to their message, so only the peer's messages count.
+# ChatSummary.unread (pages, API, hello), selectors.unread_of_members (what sockets are told)
+# and the send statement below use the same rule.
+
+
+def unread_total_sql(user: str) -> str:
+    """SQL for the total unread of the user whose id is the SQL expression `user`: their
+    memberships by index, each chat's last_seq by its key. A probe per membership, not a
+    join, so that the plan cannot depend on the statistics: without them (a freshly loaded
+    database) the join hashed the whole chat table (docs/benchmarks.md, "Settling the
+    database")."""
+    return (
+        f"(SELECT COALESCE(SUM((SELECT c2.last_seq FROM {_CHAT} c2 WHERE c2.id = m2.chat_id) "
+        f"- m2.read_seq), 0) FROM {_MEMBERSHIP} m2 WHERE m2.user_id = {user})"
+    )
+
+
+# -- What members see, and what a reply may answer ------------------------------------------
+
+
+def message_shown(message: Message) -> bool:
+    """Whether members see the message's text: not deleted by its author, nor removed."""
+    return message.deleted_at is None and message.removed_at is None
+
+
+# What a reply's quote shows of the message it answers (chats.selectors.quote_of).
+QUOTED_FIELDS = ("seq", "body", "deleted_at", "removed_at", "sender__username")
 
 
 def reply_targets(*, chat_id: int, seqs: set[int]) -> dict[int, Message | Refused]:
     """For each of `seqs` that a send to chat `chat_id` names as `reply_to`: the message
     it answers (as history shows it, for the quote), or the refusal, `invalid` when the
     chat has no message with that seq and `gone` when it was deleted or removed."""
-    found = messages_by_seq(chat_id=chat_id, seqs=seqs)
+    rows = Message.objects.filter(chat_id=chat_id, seq__in=seqs).select_related("sender")
+    found = {m.seq: m for m in rows.only(*QUOTED_FIELDS)}
     targets: dict[int, Message | Refused] = {}
     for seq in seqs:
         message = found.get(seq)

@@ -16,6 +16,7 @@ from django.db.models import (
 )
 
 from accounts.models import User
+from chats import rules
 from chats.models import Block, Chat, Membership, Message, Reaction
 from chats.validation import is_id
 
@@ -59,7 +60,7 @@ def chat_get_for_member(*, user_id: int, chat_id: Any) -> Chat:
     if not is_id(chat_id):
         raise Chat.DoesNotExist
     return Chat.objects.select_related("user_low", "user_high").get(
-        pk=chat_id, memberships__user_id=user_id
+        rules.member_of(user_id), pk=chat_id
     )
 
 
@@ -194,23 +195,16 @@ def _with_sender_name(messages: QuerySet[Message]) -> QuerySet[Message]:
     50-500 full User rows per page costs more than the query."""
     fields = [f.name for f in Message._meta.concrete_fields]
     return messages.select_related("sender", "reply_to__sender").only(
-        *fields, "sender__username", *(f"reply_to__{name}" for name in _QUOTED)
+        *fields, "sender__username", *(f"reply_to__{name}" for name in rules.QUOTED_FIELDS)
     )
 
 
-_QUOTED = ("seq", "body", "deleted_at", "removed_at", "sender__username")
 QUOTE_CHARS = 200
 
 
 def message_get(*, chat_id: int, seq: int) -> Message:
     """One message as history shows it; Message.DoesNotExist when there is none."""
     return _with_sender_name(Message.objects.filter(chat_id=chat_id, seq=seq)).get()
-
-
-def messages_by_seq(*, chat_id: int, seqs: set[int]) -> dict[int, Message]:
-    """Those of the chat's messages with these seqs, as history shows them, in one query."""
-    rows = _with_sender_name(Message.objects.filter(chat_id=chat_id, seq__in=seqs))
-    return {m.seq: m for m in rows}
 
 
 def reactions_of(*, message_ids: list[int]) -> dict[int, dict[str, list[str]]]:
@@ -231,7 +225,7 @@ def reactions_of(*, message_ids: list[int]) -> dict[int, dict[str, list[str]]]:
 
 def with_reactions(messages: list[Message]) -> list[tuple[Message, dict[str, list[str]]]]:
     """Each message with its reactions (none once deleted or removed), in one query."""
-    reactions = reactions_of(message_ids=[m.pk for m in messages if message_shown(m)])
+    reactions = reactions_of(message_ids=[m.pk for m in messages if rules.message_shown(m)])
     return [(m, reactions.get(m.pk, {})) for m in messages]
 
 
@@ -278,7 +272,7 @@ def message_payload(
 ) -> dict[str, Any]:
     """The JSON form of a message, shared by the socket and the API; `reactions` from
     `reactions_of` (none on a new message: `message_payloads` reads them)."""
-    shown = message_shown(message)
+    shown = rules.message_shown(message)
     return {
         "id": message.pk,
         "chat": message.chat_id,
@@ -301,7 +295,7 @@ def quote_of(message: Message) -> dict[str, Any] | None:
     if message.reply_to_id is None or message.reply_to is None:
         return None
     original = message.reply_to
-    shown = message_shown(original)
+    shown = rules.message_shown(original)
     return {
         "seq": original.seq,
         "sender": original.sender.username,
@@ -310,53 +304,26 @@ def quote_of(message: Message) -> dict[str, Any] | None:
     }
 
 
-def message_shown(message: Message) -> bool:
-    """Whether members see the message's text: not deleted by its author, nor removed."""
-    return message.deleted_at is None and message.removed_at is None
-
-
 def iso_utc(value: datetime) -> str:
     """ISO 8601 in UTC with a Z suffix."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def is_blocked(*, blocker_id: int, blocked_id: int) -> bool:
+    """Whether `blocker_id` blocked `blocked_id` (this way only: who is told to unblock);
+    whether a block stands between two users is `rules.blocked_peers`."""
     return Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).exists()
-
-
-def blocked_peers(*, user_id: int, peer_ids: list[int]) -> set[int]:
-    """Those of `peer_ids` with a block between them and `user_id`, in either direction."""
-    if not peer_ids:
-        return set()
-    # All the user's blocks (a handful), in one fixed statement: every hello runs this.
-    with connection.cursor() as cursor:
-        cursor.execute(_BLOCKS_SQL, [user_id, user_id])
-        return _blocked_of(user_id, peer_ids, cursor.fetchall())
 
 
 async def blocked_peers_async(
     cursor: AsyncCursor[Any], *, user_id: int, peer_ids: list[int]
 ) -> set[int]:
-    """`blocked_peers` on an event-loop connection (chats/realtime/pg_async.py)."""
+    """`rules.blocked_peers` on an event-loop connection (chats/realtime/pg_async.py), by
+    its SQL twin."""
     if not peer_ids:
         return set()
-    await cursor.execute(_BLOCKS_SQL, [user_id, user_id])
-    return _blocked_of(user_id, peer_ids, await cursor.fetchall())
-
-
-def _blocked_of(user_id: int, peer_ids: list[int], rows: list[Any]) -> set[int]:
-    wanted = set(peer_ids)
-    return {
-        other
-        for blocker, blocked in rows
-        if (other := blocked if blocker == user_id else blocker) in wanted
-    }
-
-
-_BLOCKS_SQL = (
-    f"SELECT blocker_id, blocked_id FROM {Block._meta.db_table} "
-    "WHERE blocker_id = %s OR blocked_id = %s"
-)
+    await cursor.execute(rules.blocked_peers_sql(), {"user": user_id, "peers": peer_ids})
+    return {peer for (peer,) in await cursor.fetchall()}
 
 
 def read_receipts_shared(*, viewer: User, subject: User) -> bool:
@@ -366,7 +333,7 @@ def read_receipts_shared(*, viewer: User, subject: User) -> bool:
 
 def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
     """The users told when each of `users` goes online or offline: those sharing a chat
-    with them who may see their presence; two statements for all of them."""
+    with them who may see their presence (no block between them); one statement for all."""
     ids = [u.pk for u in users if not u.hide_presence]
     out: dict[int, list[int]] = {u.pk: [] for u in users}
     if not ids:
@@ -385,18 +352,11 @@ def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
             f"JOIN {Membership._meta.db_table} m ON m.chat_id = mine.chat_id "
             "AND m.user_id <> mine.user_id "
             f"JOIN {User._meta.db_table} u ON u.id = m.user_id "
-            f"WHERE mine.user_id {among} AND u.hide_presence = %s ORDER BY u.id",
+            f"WHERE mine.user_id {among} AND u.hide_presence = %s "
+            f"AND NOT {rules.block_between_sql('mine.user_id', 'u.id')} ORDER BY u.id",
             [*among_args, False],
         )
-        pairs = cursor.fetchall()
-        cursor.execute(
-            f"SELECT blocker_id, blocked_id FROM {Block._meta.db_table} "
-            f"WHERE blocker_id {among} OR blocked_id {among}",
-            [*among_args, *among_args],
-        )
-        blocked = {frozenset(pair) for pair in cursor.fetchall()}
-    for user_id, peer_id in pairs:
-        if frozenset((user_id, peer_id)) not in blocked:
+        for user_id, peer_id in cursor.fetchall():
             out[user_id].append(peer_id)
     return out
 
@@ -432,24 +392,7 @@ def _with_sender(message: Message, sender: User) -> Message:
     return message
 
 
-# Unread counts, one rule: a member's unread in a chat is the chat's last_seq minus their
-# read_seq (sending moves the sender's read_seq to their message, so only the peer's messages
-# count); their total is the sum over their chats. ChatSummary.unread (pages, API, hello)
-# and the send statement (chats/rules.py) use the same rule, the latter through
-# `unread_total_sql`.
-
-
-def unread_total_sql(user: str) -> str:
-    """SQL for the total unread of the user whose id is the SQL expression `user`: their
-    memberships by index, each chat's last_seq by its key. A probe per membership, not a
-    join, so that the plan cannot depend on the statistics: without them (a freshly loaded
-    database) the join hashed the whole chat table (docs/benchmarks.md, "Settling the
-    database")."""
-    chat, membership = Chat._meta.db_table, Membership._meta.db_table
-    return (
-        f"(SELECT COALESCE(SUM((SELECT c2.last_seq FROM {chat} c2 WHERE c2.id = m2.chat_id) "
-        f"- m2.read_seq), 0) FROM {membership} m2 WHERE m2.user_id = {user})"
-    )
+# Unread counts: the rule and its SQL are chats/rules.py's (`unread_total_sql`).
 
 
 def unread_of_members(*, chat_ids: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
@@ -462,7 +405,7 @@ def unread_of_members(*, chat_ids: list[int]) -> dict[tuple[int, int], tuple[int
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT m.chat_id, m.user_id, c.last_seq - m.read_seq, "
-            f"{unread_total_sql('m.user_id')} FROM {membership} m "
+            f"{rules.unread_total_sql('m.user_id')} FROM {membership} m "
             f"JOIN {chat} c ON c.id = m.chat_id WHERE m.chat_id IN ({marks})",
             chat_ids,
         )

@@ -222,6 +222,9 @@ def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
     seq = min(seq, chat.last_seq)
+    membership = selectors.membership_get(user_id=user.pk, chat_id=chat.pk)
+    if membership.read_seq >= seq and membership.delivered_seq >= seq:
+        return membership.read_seq  # nothing to move: no write (on SQLite, no write lock)
     with transaction.atomic():
         moved = Membership.objects.filter(
             chat_id=chat.pk, user_id=user.pk, read_seq__lt=seq
@@ -285,18 +288,12 @@ def chats_mark_delivered(deliveries: list[Delivery]) -> list[Delivery]:
             )
             moved = [latest[(user_id, chat_id)] for chat_id, user_id in cursor.fetchall()]
         unknown = [d.chat_id for d in moved if d.peer_id is None]
-        pairs = dict(
-            (pk, (low, high))
-            for pk, low, high in Chat.objects.filter(pk__in=unknown).values_list(
-                "pk", "user_low_id", "user_high_id"
-            )
-        )
+        members = rules.members_of(chat_ids=unknown)
         announced = []
         for d in moved:
             peer_id = d.peer_id
             if peer_id is None:
-                low, high = pairs[d.chat_id]
-                peer_id = high if low == d.user.pk else low
+                [peer_id] = [m for m in members[d.chat_id] if m != d.user.pk]
             announced.append(Delivery(d.user, d.chat_id, d.seq, peer_id))
         _after_commit(lambda: _announce_deliveries(announced))
     return moved
@@ -314,14 +311,14 @@ def chat_typing(*, user: User, chat_id: int) -> None:
     Typing is a hint: too frequent ones, and any between users with a block either way,
     are dropped silently.
     """
+    if not limits.typing_allowed(user_id=user.pk, chat_id=chat_id):
+        return  # before any query: a flood of hints costs one Redis call each
     try:
         chat = selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
     peer = selectors.peer_of(chat, user.pk)
-    if selectors.blocked_peers(user_id=user.pk, peer_ids=[peer.pk]):
-        return
-    if not limits.typing_allowed(user_id=user.pk, chat_id=chat.pk):
+    if rules.blocked_peers(user_id=user.pk, peer_ids=[peer.pk]):
         return
     events.typing(chat_id=chat.pk, user=user, peer_id=peer.pk)
 
@@ -357,7 +354,7 @@ def presence_privacy_changed(*, user: User) -> None:
 def _presence_resend(user: User, peers: list[User]) -> None:
     """Tell `user` and each of `peers` what they may now see of the other."""
     user.refresh_from_db(fields=["hide_presence", "last_seen"])
-    blocked = selectors.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
+    blocked = rules.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
     for peer in peers:
         peer.refresh_from_db(fields=["hide_presence", "last_seen"])
         pair_blocked = peer.pk in blocked

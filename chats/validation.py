@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import emoji
@@ -13,17 +14,18 @@ MAX_CLIENT_ID = 64
 class Refused(Exception):
     """A request the server will not carry out; `code` is the protocol's error code."""
 
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, code: str, detail: str, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.retry_after = retry_after  # seconds, on `rate_limited`
 
 
 def clean_body(body: Any) -> str:
     if not isinstance(body, str):
         raise Refused("invalid", "body must be a string.")
     body = body.strip()
-    if not body:
+    if not visible(body):
         raise Refused("empty", "The message is empty.")
     if len(body) > MAX_BODY:
         raise Refused("too_long", f"Messages are at most {MAX_BODY} characters.")
@@ -72,6 +74,26 @@ def parse_seq(value: str | None) -> int | None:
         return None
     seq = int(value)
     return seq if seq < 2**31 else None
+
+
+# Separators (Z*), controls (Cc), format characters (Cf: zero-width spaces and joiners, bidi
+# controls, the BOM, ...), unassigned code points, and the letters and symbols Unicode
+# classes as visible but fonts draw as blank (Hangul fillers, the braille blank).
+_INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cn"})
+_BLANK_GLYPHS = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))  # variation selectors
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+
+
+def visible(text: str) -> bool:
+    """True when `text` has a character that shows: not only spaces, zero-width or format
+    characters."""
+    return any(
+        ch not in _BLANK_GLYPHS and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES
+        for ch in text
+    )
 
 
 def _storable(text: str) -> bool:

@@ -37,6 +37,7 @@ from channels_redis.pubsub import (
     RedisSingleShardConnection,
 )
 
+from chatsite import aio
 from chatsite.redis_clients import Script, retry_policy
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]
 
     async def _do_receiving(self) -> None:
         while True:
+            aio.raise_if_cancelled()  # a read may have swallowed the layer's cancel
             try:
                 if self._pubsub and self._pubsub.subscribed:
                     # timeout=None: wait for the next message without a timer per read.

@@ -11,6 +11,7 @@ Redis failure never stops people from sending or logging in; the limits return w
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 from django.conf import settings
@@ -79,6 +80,11 @@ return total
     keys=1,
     args=2,
 )
+
+
+def retry_after(window: int) -> int:
+    """Whole seconds until the current window of `window` seconds ends (at least 1)."""
+    return max(1, math.ceil(window - time.time() % window))
 
 
 def _bucket(key: str, window: int) -> str:

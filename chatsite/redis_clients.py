@@ -28,6 +28,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
+from chatsite import aio
+
 # A connect storm's calls queue for one of these (the default pool fails with "Too many
 # connections" instead), up to POOL_WAIT seconds.
 MAX_CONNECTIONS = 32
@@ -169,6 +171,7 @@ class _Queue:
         batch: list[tuple[list[str], list[Any], asyncio.Future[int]]] = []
         try:
             while self.pending:
+                aio.raise_if_cancelled()  # the batch before may have swallowed the cancel
                 batch, self.pending = self.pending, []
                 keys = [key for item_keys, _, _ in batch for key in item_keys]
                 args = [arg for _, item_args, _ in batch for arg in item_args]

@@ -42,6 +42,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    """A rate limit as `count/seconds`, e.g. `20/10`."""
+    value = os.environ.get(name)
+    if not value:
+        return default
+    count, _, seconds = value.partition("/")
+    if not (count.isdigit() and seconds.isdigit() and int(seconds) > 0):
+        raise ImproperlyConfigured(f"{name} must be count/seconds, e.g. 20/10, got {value!r}")
+    return int(count), int(seconds)
+
+
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if not value:
@@ -272,7 +283,16 @@ SEND_RATE = (env_int("SEND_RATE_BURST", 10), 2)
 # How long after sending its author may edit a message, in seconds; 0: no limit.
 MESSAGE_EDIT_WINDOW = env_int("MESSAGE_EDIT_WINDOW", 24 * 3600)
 SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 60), 60)
+# Every other frame and read a client can ask for, per user across sockets and processes.
+SYNC_RATE = env_rate("SYNC_RATE", (20, 10))
+READ_RATE = env_rate("READ_RATE", (60, 10))
+TYPING_RATE = env_rate("TYPING_RATE", (20, 10))
+HISTORY_RATE = env_rate("HISTORY_RATE", (120, 60))
 MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
+# Bytes a socket may hold queued for a client that does not read them; past it the socket
+# waits up to SOCKET_DRAIN_SECONDS for the client to read, then closes with 4408.
+SOCKET_SEND_BUFFER = env_int("SOCKET_SEND_BUFFER", 4 * 1024 * 1024)
+SOCKET_DRAIN_SECONDS = float(os.environ.get("SOCKET_DRAIN_SECONDS") or 10)
 # Threads per process for the sockets' database and Redis calls (each holds one connection).
 SOCKET_WORKERS = env_int("SOCKET_WORKERS", 8)
 # On PostgreSQL sends are stored from the event loop with psycopg's async driver, on this

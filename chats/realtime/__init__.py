@@ -3,6 +3,8 @@
 It imports the rules (services, selectors, validation, events) and is never imported by them.
 
 - consumer.py: the WebSocket consumer, one per browser tab; routes frames and events.
+- delivery.py: a socket's delivery bookkeeping: the versions forwarded per chat, the gap fill,
+  its send batches, and the messages held while a batch's acks are out.
 - protocol.py: client frames parsed and validated, server frames built (docs/protocol.md).
 - routing.py: the WebSocket URL.
 - socket_auth.py: who is on the socket: Django's get_user for the handshake's session cookie.

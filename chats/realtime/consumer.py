@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
-from collections import deque
-from typing import Any, TypeVar
+from typing import Any
 
-import psycopg
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.db import DatabaseError
 
-from chats import events
-from chats.realtime import presence, protocol, receipts, socket_auth
+from chats import events, limits
+from chats.realtime import presence, protocol, receipts, send_buffer, socket_auth
 from chats.realtime import socket_work as actions
+from chats.realtime.delivery import UNAVAILABLE, Delivery
 from chats.realtime.worker_pool import db
 from chats.validation import Refused
 from chatsite import metrics
 from ops import drain, logs
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY = 4429
-BATCH = 50  # send frames stored per transaction
-UNAVAILABLE = "The server could not reach its database; nothing was stored. Try again."
+CLOSE_TOO_SLOW = 4408
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
     presence: presence.Connection | None = None
     expiry: socket_auth.SessionExpiry | None = None
-    storing: asyncio.Task[None] | None = None
-    releasing = False
+    delivery: Delivery  # set once the socket holds a presence lease
+    outgoing: send_buffer.SendBuffer | None = None
+    too_slow = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels hops to its shared database thread before every event to close stale
@@ -48,6 +45,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         # Accept first: the session is checked after the handshake, not in it.
         await self.accept()
+        self.outgoing = send_buffer.SendBuffer(
+            self.base_send,
+            limit=settings.SOCKET_SEND_BUFFER,
+            drain_seconds=settings.SOCKET_DRAIN_SECONDS,
+        )
         opened = await socket_auth.authenticate_async(self.scope.get("session_key"))
         if opened is None:
             metrics.socket_connect("unauthenticated")
@@ -67,16 +69,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         metrics.socket_connect("accepted")
         drain.register(self)
-        # chat -> the version up to which every change was sent on this socket
-        self.forwarded: dict[int, int] = {}
-        self.outbox: list[dict[str, Any]] = []
-        # chat.message events waiting for their batch's acks (a deque: a backlogged socket
-        # can hold thousands).
-        self.held: deque[dict[str, Any]] = deque()
+        self.delivery = Delivery(user, self.send_json)
         # Join before reading the state for hello, so no event falls between the two.
         await self.channel_layer.group_add(events.user_group(user.pk), self.channel_name)
         hello = await actions.hello_async(user)
-        self.forwarded = {chat["id"]: chat["version"] for chat in hello["chats"]}
+        self.delivery.start(hello)
         await self.send_json(hello)
 
     async def disconnect(self, code: int) -> None:
@@ -95,16 +92,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 # Redis is down: the subscription dies with the connection, and the
                 # presence lease lapses on its own.
                 logger.warning("could not unregister socket of user %s", self.user.pk)
-        # Let writes in flight finish: a cancelled await would strand its worker thread.
-        # Queued sends not yet stored were never acked: the client resends them.
-        self.outbox = []
-        if self.storing is not None:
-            await asyncio.wait([self.storing], timeout=5)
+            await self.delivery.stop()
         await receipts.settle(timeout=5)
         await presence.settle(timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         metrics.frame_out(frame)
+        if not await self.room():
+            return
         try:
             await self.send(text_data=json.dumps(frame, separators=(",", ":")))
         except OSError:
@@ -119,40 +114,36 @@ class ChatConsumer(AsyncWebsocketConsumer):
             metrics.frame_in(frame["type"])
             await getattr(self, f"on_{frame['type']}")(frame)
         except Refused as refused:
-            await self.send_json(protocol.refusal(refused.code, refused.detail, text_data))
+            await self.send_json(
+                protocol.refusal(refused.code, refused.detail, text_data, refused.retry_after)
+            )
         except DatabaseError:
             logger.exception("database error on a %s frame", frame["type"])
             await self.send_json(protocol.refusal("unavailable", UNAVAILABLE, text_data))
 
     async def close_for_restart(self) -> None:
         """The drain's close (ops/drain.py): after the sends received so far are acked."""
-        deadline = time.monotonic() + 5
-        while self.storing is not None and time.monotonic() < deadline:
-            await asyncio.wait([self.storing], timeout=deadline - time.monotonic())
+        await self.delivery.settled(5)
         await self.close(code=drain.CLOSE_SERVICE_RESTART)
 
     # Client frames.
 
     async def on_send(self, frame: dict[str, Any]) -> None:
-        # Sends queue while a batch is being stored and go in the next one: in order, and
-        # one commit for all the frames that arrived meanwhile.
-        self.outbox.append(frame)
-        if self.storing is None:
-            self.storing = asyncio.ensure_future(self.store_sends())
+        self.delivery.send(frame)
 
     async def on_sync(self, frame: dict[str, Any]) -> None:
-        since = frame.get("since")
-        messages, synced = await db(actions.sync)(
-            self.user, frame["chat"], after=frame.get("after"), since=since
-        )
-        # Only a sync by version covers every change up to its last one.
-        await self.forward(messages, advance=since is not None)
-        await self.send_json(synced)
+        await limits.check_budget_async("sync", user_id=self.user.pk)
+        # The reply to an earlier sync is still queued: wait until most of it is read.
+        if self.outgoing is not None and not await self.room(self.outgoing.limit // 8):
+            return
+        await self.delivery.sync(frame)
 
     async def on_read(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("read", user_id=self.user.pk)
         await db(actions.read)(self.user, frame["chat"], frame["seq"])
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("typing", user_id=self.user.pk)
         await db(actions.typing)(self.user, frame["chat"])
 
     # Changes to a message come back, as to every socket of both members, as its new state.
@@ -169,28 +160,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Channel-layer events.
 
     async def chat_message(self, event: dict[str, Any]) -> None:
-        own = event.get("sender_id") == self.user.pk and self.storing is not None
-        if own or self.held or self.releasing:
-            # The batch's acks go before its messages: hold this one (and, to keep the
-            # order, everything after it) until store_sends has sent them. Holding, rather
-            # than waiting, keeps this socket reading the frames that fill the next batch.
-            self.held.append(event)
-            return
-        await self.deliver(event)
-
-    async def deliver(self, event: dict[str, Any]) -> None:
-        payload = event["message"]
-        chat_id, version = payload["chat"], payload["version"]
-        last = self.forwarded.get(chat_id, 0)
-        if version <= last:
-            return  # already sent on this socket (by a sync or an earlier gap fill)
-        if version > last + 1:
-            # The doorbell rang out of order or dropped one: fill the gap from the database.
-            await self.forward(await db(actions.between)(chat_id, last, version))
-        await self.forward([payload], sender_id=event.get("sender_id"))
-        metrics.message_fanout(event, self.user.pk)
-        if "unread" in event:  # a new message
-            await self.send_json(protocol.unread(chat_id, event["unread"], event["unread_total"]))
+        await self.delivery.message(event)
 
     async def chat_unread(self, event: dict[str, Any]) -> None:
         await self.send_json(protocol.unread(event["chat"], event["unread"], event["unread_total"]))
@@ -226,50 +196,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if event["session"] == events.session_digest(self.scope["session"].session_key):
             await self.close(code=CLOSE_UNAUTHENTICATED)
 
-    # Helpers.
-
-    async def forward(
-        self, payloads: list[dict[str, Any]], sender_id: int | None = None, advance: bool = True
-    ) -> None:
-        """Send message frames and note the peer's messages as delivered; `advance` when
-        they are every change past `forwarded`, in version order."""
-        for payload in payloads:
-            chat_id, seq = payload["chat"], payload["seq"]
-            if advance:
-                self.forwarded[chat_id] = max(payload["version"], self.forwarded.get(chat_id, 0))
-            await self.send_json(protocol.message(payload))
-            if payload["sender"] != self.user.username:
-                receipts.note_delivered(self.user, chat_id, seq, sender_id)
-
-    async def store_sends(self) -> None:
-        """Store the queued sends (up to BATCH) and ack them; chain the next batch."""
-        batch, self.outbox = self.outbox[:BATCH], self.outbox[BATCH:]
-        try:
-            try:
-                replies = await actions.send_batch(self.user, batch)
-            except (DatabaseError, psycopg.Error):
-                logger.exception("database error storing %d sends", len(batch))
-                replies = [
-                    protocol.error("unavailable", UNAVAILABLE, f["client_id"], f["chat"])
-                    for f in batch
-                ]
-            for reply in replies:
-                await self.send_json(reply)
-        finally:
-            try:
-                await self.release_held()
-            finally:
-                self.storing = asyncio.ensure_future(self.store_sends()) if self.outbox else None
-
-    async def release_held(self) -> None:
-        """Deliver the held chat.message events, in order, with any that arrive meanwhile."""
-        self.releasing = True
-        try:
-            while self.held:
-                try:
-                    await self.deliver(self.held.popleft())
-                except DatabaseError:
-                    # A gap fill failed: the client's gap detection syncs.
-                    logger.exception("could not fill a gap for user %s", self.user.pk)
-        finally:
-            self.releasing = False
+    async def room(self, below: int | None = None) -> bool:
+        """Wait until fewer than `below` bytes (default SOCKET_SEND_BUFFER) are queued for the
+        client; one that does not read them in time is closed with 4408 (it syncs on return)."""
+        if self.too_slow:
+            return False
+        if self.outgoing is None or await self.outgoing.room(below):
+            return True
+        self.too_slow = True
+        logger.warning("socket of user %s too slow: closed 4408", self.user.pk)
+        await self.close(code=CLOSE_TOO_SLOW)
+        return False

@@ -20,6 +20,7 @@ from chats import services
 from chats.presence import HIDDEN as HIDDEN  # the consumer forwards these as they come
 from chats.presence import OFFLINE, ONLINE
 from chats.realtime import worker_pool
+from chatsite import aio
 from chatsite.presence_store import lease_seconds, store
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Connection:
 
     async def renew_forever(self) -> None:
         while True:
+            aio.raise_if_cancelled()  # a renewal may have swallowed the socket's cancel
             # Jittered: sockets that connected together (a storm, a restart) would otherwise
             # renew together every period, a burst that set a load's latency tail; and each
             # renewal is a batched script item, one Redis call for the sockets renewing at once.

@@ -75,7 +75,9 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
     return clean
 
 
-def refusal(code: str, detail: str, text_data: str | None) -> dict[str, Any]:
+def refusal(
+    code: str, detail: str, text_data: str | None, retry_after: int | None = None
+) -> dict[str, Any]:
     """The error frame for a refused frame, naming (best effort) its client_id, chat and,
     for a change to a message, its seq."""
     frame: Any = {}
@@ -91,7 +93,8 @@ def refusal(code: str, detail: str, text_data: str | None) -> dict[str, Any]:
     seq = frame.get("seq") if frame.get("type") in ("edit", "delete", "react") else None
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**31:
         seq = None
-    return error(code, detail, client_id, chat if is_id(chat) else None, seq)
+    chat = chat if is_id(chat) else None
+    return error(code, detail, client_id, chat, retry_after=retry_after, seq=seq)
 
 
 def error(
@@ -99,9 +102,11 @@ def error(
     detail: str,
     client_id: str | None = None,
     chat: int | None = None,
+    retry_after: int | None = None,
     seq: int | None = None,
 ) -> dict[str, Any]:
-    """An error frame; it names the refused frame's client_id, chat and seq when it had them."""
+    """An error frame; it names the refused frame's client_id, chat and (for a change to a
+    message) seq when it had them, and how many seconds to wait when it is `rate_limited`."""
     frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
     if client_id is not None:
         frame["client_id"] = client_id
@@ -109,6 +114,8 @@ def error(
         frame["chat"] = chat
     if seq is not None:
         frame["seq"] = seq
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
     return frame
 
 

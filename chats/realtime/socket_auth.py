@@ -54,6 +54,7 @@ from django.utils.crypto import constant_time_compare
 from accounts import selectors as account_selectors
 from accounts.models import User
 from chats.realtime import pg_async, worker_pool
+from chatsite import aio
 
 if TYPE_CHECKING:
     from psycopg import AsyncCursor
@@ -165,8 +166,8 @@ class SessionExpiry:
         self.arm_in(max(delay, self.MIN_DELAY))
 
     def arm_in(self, seconds: float) -> None:
-        if self.stopped:
-            return  # the socket closed while a check was running
+        if self.stopped or aio.cancelling():
+            return  # the socket closed (or its loop is closing) while a check was running
         self.cancel()
         self.timer = asyncio.get_running_loop().call_later(seconds, self.fire)
 
@@ -178,6 +179,7 @@ class SessionExpiry:
         try:
             await self.check()
         except Exception:
+            aio.raise_if_cancelled()  # the error may be the cancel, turned into another
             logger.warning("session check failed; again in %.0f s", self.RETRY, exc_info=True)
             self.arm_in(self.RETRY)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
-from chats import limits, message_changes, presence, selectors, services
+from chats import limits, message_changes, presence, rules, selectors, services
 from chats.models import Chat
 from chats.realtime import pg_async, protocol, send_path, worker_pool
 from chats.validation import Refused
@@ -21,7 +21,7 @@ def hello(user: User) -> dict[str, Any]:
     """The first frame; `user` was read from the database by `authenticate` just before."""
     summaries = selectors.chat_summaries(user_id=user.pk)
     peers = [s.peer for s in summaries]
-    blocked = selectors.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
+    blocked = rules.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
     statuses = presence.statuses(viewer=user, subjects=peers, blocked_ids=blocked)
     return _hello_of(user, summaries, statuses)
 

@@ -131,7 +131,7 @@ socket.setHandlers({
       actions.refused(f); // an edit, delete or react
       return;
     }
-    if (onChatPage) thread.refused(f.code);
+    if (onChatPage) thread.refused(f.code, f.retry_after);
     console.warn("chatsite: server refused a frame:", f.code, f.detail);
   },
 });

@@ -26,6 +26,7 @@ let cursor = null; // every change of the chat up to this version is shown
 let syncing = null; // the sync in flight: "since" (versions), "after" (seqs) or null
 let syncedFrom = -1;
 let lastFrameVersion = 0; // the version of the last message frame since the sync was sent
+let syncRetry = null; // a rate-limited sync, sent again once the server's retry_after has passed
 let readSent = 0;
 
 export function init() {
@@ -92,6 +93,8 @@ export function connected(entry) {
 
 export function connectionLost() {
   syncing = null;
+  clearTimeout(syncRetry);
+  syncRetry = null;
 }
 
 function requestSync() {
@@ -109,6 +112,8 @@ function requestSync() {
 }
 
 export function synced(f) {
+  clearTimeout(syncRetry);
+  syncRetry = null;
   const kind = syncing;
   syncing = null;
   if (kind === "since" || (kind === null && versioned)) {
@@ -125,10 +130,22 @@ export function synced(f) {
   markRead();
 }
 
-// An error frame that names no pending message may be the refusal of a sync.
-// (`unknown_type` is not: it answers a frame an older server does not know, like `discard`.)
-export function refused(code) {
-  if (syncing && code !== "rate_limited" && code !== "unknown_type") syncing = null;
+// An error frame that names no pending message may be the refusal of a sync. Rate limited:
+// the sync stays pending (nothing else sends one) and goes again once, after retry_after.
+// (`unknown_type` is not a sync's refusal: it answers a frame an older server does not know,
+// like `discard`.)
+export function refused(code, retryAfter) {
+  if (!syncing || code === "unknown_type") return;
+  if (code !== "rate_limited") {
+    syncing = null;
+  } else if (!syncRetry) {
+    const seconds = isInt(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, 300) : 5;
+    syncRetry = setTimeout(() => {
+      syncRetry = null;
+      syncing = null;
+      requestSync();
+    }, seconds * 1000);
+  }
 }
 
 // Versions arrive in order on one socket; one that skips some means changes were missed.

@@ -322,3 +322,15 @@ def test_messages_carry_their_version_and_removal(api_client, alice, bob):
         f"/api/chats/{chat.pk}/messages/", {"client_id": "v", "body": "hi"}
     )
     assert (sent.json()["seq"], sent.json()["version"]) == (3, 4)
+
+
+def test_history_is_rate_limited_with_429_and_retry_after(api_client, alice, bob, settings):
+    settings.HISTORY_RATE = (2, 60)
+    chat = make_chat(alice, bob)
+    api = api_client(alice)
+    url = f"/api/chats/{chat.pk}/messages/"
+    assert api.get(url).status_code == 200
+    assert api.get(url).status_code == 200
+    response = api.get(url)
+    assert_error(response, 429, "rate_limited")
+    assert 1 <= int(response["Retry-After"]) <= 60

@@ -47,5 +47,7 @@ def test_search_is_rate_limited_with_429(api_client, alice, settings):
     api = api_client(alice)
     assert api.get("/api/users/", {"search": "bo"}).status_code == 200
     assert api.get("/api/users/", {"search": "bo"}).status_code == 200
-    body = assert_error(api.get("/api/users/", {"search": "bo"}), 429, "rate_limited")
+    response = api.get("/api/users/", {"search": "bo"})
+    body = assert_error(response, 429, "rate_limited")
     assert body["detail"] == "You are searching too fast. Wait a minute and try again."
+    assert 1 <= int(response["Retry-After"]) <= 60

@@ -48,3 +48,25 @@ async def test_a_ring_made_on_a_sockets_worker_thread_is_handed_to_its_loop(alic
     await asyncio.get_running_loop().run_in_executor(None, on_a_worker)
     assert rang_on and rang_on[0] != threading.main_thread().name
     assert (await _received(channel))["type"] == "session.check"
+
+
+async def test_the_doorbell_stops_when_a_publish_swallows_its_cancel(monkeypatch):
+    # redis-py can lose a cancel that lands while a command is in flight (redis/redis-py#2028):
+    # the drain must stop anyway, or the shutdown of its event loop waits for it forever.
+    publishing = asyncio.Event()
+
+    async def publish_that_swallows_a_cancel(rings):
+        publishing.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return
+
+    monkeypatch.setattr(events, "_group_send_many", publish_that_swallows_a_cancel)
+    loop = asyncio.get_running_loop()
+    events._ring_on_loop(loop, events.user_group(1), {"type": "session.check"})
+    await asyncio.wait_for(publishing.wait(), timeout=1)
+    task = events._doorbells[loop].task
+    task.cancel()
+    await asyncio.wait([task], timeout=1)
+    assert task.cancelled()

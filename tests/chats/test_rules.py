@@ -181,3 +181,61 @@ def test_the_sql_twin_applies_the_change_and_refuses_a_foreign_chat(alice, bob, 
     assert (message.version, message.removed_reason) == (2, "x")
     assert change_message("statement", Message(pk=message.pk, chat_id=ac.pk)) is None
     assert Chat.objects.get(pk=ac.pk).version == 0
+
+
+# Membership: the Membership rows, by the ORM filter and by the SQL of the send statement.
+
+
+def members_by(path, user, chat):
+    """Whether `user` is a member of `chat` by `path`, and the members the rule lists."""
+    if path == "portable":
+        member = Chat.objects.filter(rules.member_of(user.pk), pk=chat.pk).exists()
+    else:
+        member = chat.pk in rules.send_targets(user_id=user.pk, chat_ids=[chat.pk])
+    return member, rules.members_of(chat_ids=[chat.pk]).get(chat.pk, [])
+
+
+@pytest.mark.parametrize("way", ["portable", "sql"])
+def test_membership_is_a_membership_row_not_the_pair(way, alice, bob, carol):
+    chat = make_chat(alice, bob)
+    assert members_by(way, alice, chat) == (True, sorted([alice.pk, bob.pk]))
+    assert members_by(way, carol, chat)[0] is False
+    Membership.objects.filter(chat=chat, user=alice).delete()
+    assert members_by(way, alice, chat) == (False, [bob.pk])
+    with pytest.raises(Chat.DoesNotExist):
+        selectors.chat_get_for_member(user_id=alice.pk, chat_id=chat.pk)
+
+
+# Blocks: either way between two users; the ORM form and its SQL twins.
+
+BLOCK_PATHS = ["portable", "sql", "statement"] if POSTGRESQL else ["portable", "sql"]
+
+
+def blocked_by(path, user, peers):
+    ids = [p.pk for p in peers]
+    if path == "portable":
+        return rules.blocked_peers(user_id=user.pk, peer_ids=ids)
+    with connection.cursor() as cursor:
+        if path == "sql":
+            marks = ", ".join(["%s"] * len(ids))
+            cursor.execute(
+                f"SELECT u.id FROM accounts_user u WHERE u.id IN ({marks}) "
+                f"AND {rules.block_between_sql('%s', 'u.id')}",
+                [*ids, user.pk, user.pk],
+            )
+        else:
+            cursor.execute(rules.blocked_peers_sql(), {"user": user.pk, "peers": ids})
+        return {peer for (peer,) in cursor.fetchall()}
+
+
+@pytest.mark.parametrize("path", BLOCK_PATHS)
+def test_a_block_stands_between_two_users_either_way(path, alice, bob, carol, user_factory):
+    dave, erin = user_factory(username="dave"), user_factory(username="erin")
+    services.block_user(blocker=alice, blocked=bob)  # alice blocked bob
+    services.block_user(blocker=carol, blocked=alice)  # carol blocked alice
+    services.block_user(blocker=dave, blocked=erin)  # not alice's
+    assert blocked_by(path, alice, [bob, carol, dave, erin]) == {bob.pk, carol.pk}
+    assert blocked_by(path, bob, [alice, carol]) == {alice.pk}
+    assert blocked_by(path, erin, [alice, bob]) == set()
+    services.unblock_user(blocker=alice, blocked=bob)
+    assert blocked_by(path, alice, [bob, carol]) == {carol.pk}

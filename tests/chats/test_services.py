@@ -470,3 +470,24 @@ def test_a_resend_inside_a_batch_costs_only_itself():
     assert sorted(Message.objects.values_list("seq", flat=True)) == [1, 2, 3]
     chat.refresh_from_db()
     assert chat.last_seq == 3
+
+
+def test_a_read_that_does_not_move_the_pointer_writes_nothing(alice, bob):
+    from django.test.utils import CaptureQueriesContext
+
+    chat = make_chat(alice, bob)
+    make_messages(chat, bob, 3)
+    assert services.chat_mark_read(user=alice, chat_id=chat.pk, seq=2) == 2
+    for seq in (2, 1, 0):
+        with CaptureQueriesContext(connection) as queries:
+            assert services.chat_mark_read(user=alice, chat_id=chat.pk, seq=seq) == 2
+        writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+        assert writes == [], writes
+
+
+def test_typing_over_the_per_chat_limit_runs_no_query(alice, bob, django_assert_num_queries):
+    chat = make_chat(alice, bob)
+    services.chat_typing(user=alice, chat_id=chat.pk)
+    services.chat_typing(user=alice, chat_id=chat.pk)
+    with django_assert_num_queries(0):
+        services.chat_typing(user=alice, chat_id=chat.pk)

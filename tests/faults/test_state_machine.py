@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from accounts.models import User
 from chats.models import Chat, Membership, Message
 from chats.realtime import presence
+from chats.validation import visible
 from chatsite import presence_store
 from tests.chats.conftest import Socket
 from tests.factories import make_chat
@@ -26,10 +27,11 @@ pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]
 
 TABS = ["alice-1", "alice-2", "bob-1", "bob-2"]
 names = itertools.count()
-# Any storable text (validation refuses NUL and lone surrogates: tests/chats/test_services.py).
+# Any storable text with something visible (validation refuses NUL, lone surrogates and
+# bodies of invisible characters only: tests/chats/test_services.py, chats.validation.visible).
 bodies = st.text(
     st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=20
-).filter(str.strip)
+).filter(visible)
 
 
 class Tab:

@@ -2,7 +2,9 @@
 
 import asyncio
 import time
+import weakref
 
+import pytest
 from django.test import override_settings
 
 from ops import drain
@@ -18,6 +20,12 @@ class FakeSocket:
         drain.unregister(self)
         if self.fail:
             raise RuntimeError("boom")
+
+
+@pytest.fixture(autouse=True)
+def _own_registry(monkeypatch):
+    """Only this test's sockets: consumers of earlier tests may not be collected yet."""
+    monkeypatch.setattr(drain, "_open", weakref.WeakSet())
 
 
 @override_settings(DRAIN_SECONDS=0.6)

@@ -306,3 +306,23 @@ async def test_an_open_socket_keeps_renewing_its_lease(socket, alice, settings):
     await asyncio.sleep(0.8)
     assert await presence_store.store().online_async([alice.pk]) == set()
     await sock.close()
+
+
+async def test_renewals_stop_when_a_renewal_swallows_the_sockets_cancel(monkeypatch):
+    # As the doorbell (tests/chats/test_events.py): redis-py can lose a cancel mid-command.
+    renewing = asyncio.Event()
+
+    async def renewal_that_swallows_a_cancel(user_id, socket_id):
+        renewing.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return
+
+    monkeypatch.setattr(presence, "lease_seconds", lambda: 0.003)
+    monkeypatch.setattr(presence.store(), "renew_async", renewal_that_swallows_a_cancel)
+    task = asyncio.ensure_future(presence.Connection(1, "socket").renew_forever())
+    await asyncio.wait_for(renewing.wait(), timeout=1)
+    task.cancel()
+    await asyncio.wait([task], timeout=1)
+    assert task.cancelled()
