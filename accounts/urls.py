@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import safety_views, views
 
 app_name = "accounts"
 
@@ -10,4 +10,11 @@ urlpatterns = [
     path("logout/", views.ChatsiteLogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("password/", views.ChatsitePasswordChangeView.as_view(), name="password"),
+    path("recover/", safety_views.recover, name="recover"),
+    path("recovery-codes/", safety_views.recovery_codes, name="recovery_codes"),
+    path(
+        "recovery-codes/download/",
+        safety_views.recovery_codes_download,
+        name="recovery_codes_download",
+    ),
 ]

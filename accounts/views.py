@@ -15,7 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from accounts import limits, selectors, services
+from accounts import limits, safety_views, selectors, services
 from accounts.forms import PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
 from chatsite import ratelimit
@@ -49,8 +49,9 @@ def signup(request: HttpRequest) -> HttpResponse:
             except services.UsernameTaken:
                 form.add_error("username", "That username is taken.")
             else:
+                codes = services.recovery_codes_create(user=user)
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                return redirect("/")
+                return safety_views.recovery_codes_page(request, codes, next_url="/")
     return render(request, "accounts/signup.html", {"form": form})
 
 

@@ -10,7 +10,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from api import auth, chats, me, users
+from api import auth, chats, me, safety, users
 from api.errors import ApiError
 from api.security import session_auth
 
@@ -47,6 +47,7 @@ api.add_router("", auth.router)
 api.add_router("", users.router)
 api.add_router("", chats.router)
 api.add_router("", me.router)
+api.add_router("", safety.router)
 
 
 def _respond(request: HttpRequest, error: ApiError) -> HttpResponse:

@@ -124,3 +124,21 @@ class CsrfOut(Schema):
 def error_responses(*statuses: int) -> dict[int, type[ErrorOut]]:
     """OpenAPI response entries for the error statuses an operation can answer with."""
     return dict.fromkeys(statuses, ErrorOut)
+
+
+class RecoverIn(In):
+    username: Text = Field(max_length=150)
+    code: Text = Field(max_length=50)
+    new_password: Text = Field(max_length=4096)
+
+
+class RecoverOut(Schema):
+    codes_left: int = Field(description="Unused recovery codes the account still has.")
+
+
+class PasswordConfirmIn(In):
+    password: Text = Field(max_length=4096)
+
+
+class RecoveryCodesOut(Schema):
+    codes: list[str] = Field(description="The new codes, shown once; the old set stops working.")
