@@ -125,3 +125,20 @@ class RecoveryCodesDownloadForm(forms.Form):
         if len(codes) > 20 or not all(RECOVERY_CODE_SHAPE.fullmatch(code) for code in codes):
             raise forms.ValidationError("These are not recovery codes.")
         return codes
+
+
+class TotpConfirmForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the app",
+        max_length=10,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class TwoFactorDisableForm(PasswordConfirmForm):
+    code = forms.CharField(
+        label="Code",
+        max_length=50,
+        help_text="From your authenticator app, or one of your recovery codes.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )

@@ -72,8 +72,9 @@ class SessionRecord(models.Model):
     """Who a session belongs to and where it was used: the sessions page, and ending every
     session of a user without decoding every session row. Goes with its session."""
 
+    # Its own id: the session key is the cookie's secret and never leaves the server.
     session = models.OneToOneField(
-        "sessions.Session", on_delete=models.CASCADE, primary_key=True, related_name="record"
+        "sessions.Session", on_delete=models.CASCADE, related_name="record"
     )
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="session_records")
     user_agent = models.CharField(max_length=500, blank=True)

@@ -147,10 +147,12 @@ def user_recover(*, username: str, code: str, password: str) -> int:
     return left
 
 
-def sessions_end(*, user: User, keep: str | None = None) -> int:
-    """End every session of the user but `keep` (a session key); their sockets close once
-    this commits. The one way sessions of a user are ended in bulk."""
+def sessions_end(*, user: User, keep: str | None = None, ids: list[int] | None = None) -> int:
+    """End the user's sessions (those with these record ids, or all), but `keep` (a session
+    key); their sockets close once this commits. The one way sessions are ended here."""
     ended = Session.objects.filter(record__user=user)
+    if ids is not None:
+        ended = ended.filter(record__id__in=ids)
     if keep is not None:
         ended = ended.exclude(session_key=keep)
     _, deleted = ended.delete()
@@ -176,8 +178,8 @@ def session_record_login(*, request: HttpRequest, user: User) -> None:
     )
 
 
-def session_record_touch(*, session_key: str, ip: str | None, now: datetime) -> None:
-    SessionRecord.objects.filter(session_id=session_key).update(ip=ip, last_active=now)
+def session_record_touch(*, session_key: str, ip: str, now: datetime) -> None:
+    SessionRecord.objects.filter(session_id=session_key).update(ip=_ip_or_none(ip), last_active=now)
 
 
 def _ip_or_none(value: str) -> str | None:

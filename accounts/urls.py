@@ -7,6 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.ChatsiteLoginView.as_view(), name="login"),
+    path("login/code/", safety_views.login_code, name="login_code"),
     path("logout/", views.ChatsiteLogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("password/", views.ChatsitePasswordChangeView.as_view(), name="password"),
@@ -17,4 +18,10 @@ urlpatterns = [
         safety_views.recovery_codes_download,
         name="recovery_codes_download",
     ),
+    path("2fa/", safety_views.twofactor_setup, name="twofactor"),
+    path("2fa/confirm/", safety_views.twofactor_confirm, name="twofactor_confirm"),
+    path("2fa/disable/", safety_views.twofactor_disable, name="twofactor_disable"),
+    path("sessions/", safety_views.sessions, name="sessions"),
+    path("sessions/<int:session_id>/end/", safety_views.session_end, name="session_end"),
+    path("sessions/end-others/", safety_views.sessions_end_others, name="sessions_end_others"),
 ]

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,7 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from accounts import limits, safety_views, selectors, services
+from accounts import limits, safety_views, selectors, services, twofactor
 from accounts.forms import PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
 from chatsite import ratelimit
@@ -68,6 +68,16 @@ class ChatsiteLoginView(LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user: User = form.get_user()  # type: ignore[assignment]
+        if not twofactor.twofactor_enabled(user=user):
+            return super().form_valid(form)
+        # The password alone signs nothing in: the code step does (safety_views.login_code).
+        twofactor.pending_begin(
+            session=self.request.session, user=user, next_url=self.get_success_url()
+        )
+        return redirect("accounts:login_code")
+
 
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -97,7 +107,11 @@ def profile(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, "Your privacy settings were saved.")
             return redirect("accounts:profile")
-    context = {"username_form": username_form, "privacy_form": privacy_form}
+    context = {
+        "username_form": username_form,
+        "privacy_form": privacy_form,
+        "twofactor_enabled": twofactor.twofactor_enabled(user=user),
+    }
     return render(request, "accounts/profile.html", context)
 
 

@@ -111,6 +111,11 @@ class PasswordIn(In):
 class LoginIn(In):
     username: Text = Field(max_length=150)
     password: Text = Field(max_length=4096)
+    otp: Text | None = Field(
+        None,
+        max_length=50,
+        description="With two-factor sign-in on: the authenticator's code, or a recovery code.",
+    )
 
 
 class LoginOut(MeOut):
@@ -142,3 +147,26 @@ class PasswordConfirmIn(In):
 
 class RecoveryCodesOut(Schema):
     codes: list[str] = Field(description="The new codes, shown once; the old set stops working.")
+
+
+class TwoFactorSetupOut(Schema):
+    secret: str = Field(description="The base32 key, for typing into an authenticator app.")
+    otpauth_url: str = Field(description="otpauth://totp/... (what the QR code holds).")
+
+
+class CodeIn(In):
+    code: Text = Field(max_length=50)
+
+
+class TwoFactorOffIn(In):
+    password: Text = Field(max_length=4096)
+    code: Text = Field(max_length=50)
+
+
+class SessionOut(Schema):
+    id: int
+    device: str = Field(description="Browser and system, from the User-Agent.")
+    ip: str | None = Field(description="The address it last used.")
+    created_at: str = Field(description="When it signed in (ISO 8601 UTC).")
+    last_active: str = Field(description="When it was last used (ISO 8601 UTC, to a minute).")
+    current: bool = Field(description="Whether it is the session making this request.")

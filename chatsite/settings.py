@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "chats",
 ]
@@ -115,6 +117,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.middleware.SessionActivityMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -223,6 +226,12 @@ AXES_USERNAME_CALLABLE = "accounts.throttling.axes_username"
 AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 AXES_VERBOSE = False
+
+# The sessions page's "last active" is written at most this often per session.
+SESSION_ACTIVITY_SECONDS = env_int("SESSION_ACTIVITY_SECONDS", 60)
+
+# Two-factor sign-in (django-otp TOTP): the name authenticator apps show for the account.
+OTP_TOTP_ISSUER = os.environ.get("TOTP_ISSUER") or "Chatsite"
 
 # Rate limits: (count, seconds).
 SIGNUP_RATE = (env_int("SIGNUP_RATE_COUNT", 10), 3600)

@@ -5,6 +5,8 @@ import json
 import pytest
 from django.test import Client
 
+from tests.support.totp import clock, with_2fa  # noqa: F401  (fixtures)
+
 
 class ApiClient:
     """A JSON client that, like a real one, fetches a CSRF token and sends it back."""
@@ -30,6 +32,14 @@ class ApiClient:
         body = raw if raw is not None else json.dumps(data if data is not None else {})
         return self.client.post(
             path, body, content_type="application/json", headers=self._headers()
+        )
+
+    def delete(self, path, data=None):
+        return self.client.delete(
+            path,
+            json.dumps(data if data is not None else {}),
+            content_type="application/json",
+            headers=self._headers(),
         )
 
     def patch(self, path, data):

@@ -24,6 +24,11 @@ ENDPOINTS = {
     ("post", "/api/me/password/"),
     ("post", "/api/auth/recover/"),
     ("post", "/api/me/recovery-codes/"),
+    ("post", "/api/me/2fa/"),
+    ("post", "/api/me/2fa/confirm/"),
+    ("delete", "/api/me/2fa/"),
+    ("get", "/api/me/sessions/"),
+    ("delete", "/api/me/sessions/{session_id}/"),
 }
 
 

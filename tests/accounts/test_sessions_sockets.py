@@ -1,4 +1,4 @@
-"""A recovery closes the sockets of every session of the account at once."""
+"""Ending sessions (a recovery, the sessions page and API) closes their sockets at once."""
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -6,6 +6,7 @@ from django.test import Client
 
 from accounts import services
 from accounts.models import SessionRecord
+from tests.api.conftest import ApiClient
 from tests.chats.conftest import Socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,3 +51,34 @@ async def test_sessions_end_closes_the_ended_sessions_sockets_and_keeps_one(alic
     assert await ended.close_code() == 4401
     assert await kept.nothing(timeout=0.5)
     await kept.close()
+
+
+async def test_signing_out_one_session_on_the_page_closes_its_socket(alice):
+    laptop, phone = Client(), Client()
+    await sync_to_async(laptop.force_login)(alice)
+    await sync_to_async(phone.force_login)(alice)
+    on_laptop = Socket(alice, session_key=laptop.cookies["sessionid"].value)
+    on_phone = Socket(alice, session_key=phone.cookies["sessionid"].value)
+    assert (await on_laptop.connect())[0] and (await on_phone.connect())[0]
+    phone_id = await SessionRecord.objects.values_list("pk", flat=True).aget(
+        session_id=phone.cookies["sessionid"].value
+    )
+    response = await sync_to_async(laptop.post)(f"/accounts/sessions/{phone_id}/end/")
+    assert response.status_code == 302
+    assert await on_phone.close_code() == 4401
+    assert await on_laptop.nothing(timeout=0.5)
+    await on_laptop.close()
+
+
+async def test_signing_out_one_session_over_the_api_closes_its_socket(alice):
+    api = await sync_to_async(ApiClient)(alice)
+    phone = Client()
+    await sync_to_async(phone.force_login)(alice)
+    on_phone = Socket(alice, session_key=phone.cookies["sessionid"].value)
+    assert (await on_phone.connect())[0]
+    phone_id = await SessionRecord.objects.values_list("pk", flat=True).aget(
+        session_id=phone.cookies["sessionid"].value
+    )
+    response = await sync_to_async(api.delete)(f"/api/me/sessions/{phone_id}/")
+    assert response.status_code == 204
+    assert await on_phone.close_code() == 4401
