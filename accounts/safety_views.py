@@ -7,13 +7,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import export as user_export
 from accounts import selectors, services, throttling, twofactor
 from accounts.forms import (
     OtpForm,
@@ -193,3 +195,24 @@ def sessions_end_others(request: HttpRequest) -> HttpResponse:
     count = services.sessions_end(user=user, keep=request.session.session_key)
     messages.success(request, f"Signed out {count} other session{pluralize(count)}.")
     return redirect("accounts:sessions")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def export(request: HttpRequest) -> HttpResponseBase:
+    """Your data as one JSON file (password required), streamed as it is read."""
+    user: User = request.user  # type: ignore[assignment]
+    form = PasswordConfirmForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
+        return export_response(user)
+    return render(request, "accounts/export.html", {"form": form})
+
+
+def export_response(user: User) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        user_export.export_chunks(user=user), content_type="application/json"
+    )
+    filename = user_export.export_filename(user=user)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

@@ -7,17 +7,18 @@ from typing import Any
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Status
 
 from accounts import selectors, services, throttling, twofactor
 from accounts.models import User
-from accounts.safety_views import RECOVERY_FAILED, WRONG_CODE
+from accounts.safety_views import RECOVERY_FAILED, WRONG_CODE, export_response
 from accounts.throttling import LOCKOUT_MESSAGE
 from api.auth import csrf_only
 from api.errors import ApiError, invalid
 from api.schemas import (
     CodeIn,
+    ExportOut,
     PasswordConfirmIn,
     RecoverIn,
     RecoverOut,
@@ -163,3 +164,9 @@ def me_session_end(request: HttpRequest, session_id: int) -> Status[None]:
     if not services.sessions_end(user=user, ids=[session_id]):
         raise ApiError(404, "not_found", "No such session.")
     return Status(204, None)
+
+
+@router.get("/me/export/", response={200: ExportOut, **error_responses(401)})
+def me_export(request: HttpRequest) -> StreamingHttpResponse:
+    """All your data as one JSON document (streamed; see the schema)."""
+    return export_response(request.auth)  # type: ignore[attr-defined]

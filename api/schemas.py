@@ -170,3 +170,53 @@ class SessionOut(Schema):
     created_at: str = Field(description="When it signed in (ISO 8601 UTC).")
     last_active: str = Field(description="When it was last used (ISO 8601 UTC, to a minute).")
     current: bool = Field(description="Whether it is the session making this request.")
+
+
+class ExportProfileOut(Schema):
+    id: int
+    username: str
+    date_joined: str
+    last_seen: str | None
+    hide_presence: bool
+    send_read_receipts: bool
+    two_factor: bool
+
+
+class ExportMessageOut(Schema):
+    seq: int = Field(description="Gapless per chat, from 1.")
+    sender: str = Field(description="The sender's username (you or the peer).")
+    body: str = Field(description="Empty when a moderator removed the message.")
+    sent_at: str
+    removed: bool
+
+
+class ExportChatOut(Schema):
+    id: int
+    peer: str = Field(description="The other person's username.")
+    created_at: str
+    last_seq: int
+    read_seq: int = Field(description="Your read pointer in this chat.")
+    messages: list[ExportMessageOut] = Field(description="Every message of both sides, by seq.")
+
+
+class ExportBlockOut(Schema):
+    username: str
+    created_at: str
+
+
+class ExportReportOut(Schema):
+    chat: int
+    seq: int
+    reason: str
+    created_at: str
+    status: Literal["open", "resolved", "dismissed"]
+
+
+class ExportOut(Schema):
+    format: Literal["chatsite-export"]
+    version: Literal[1]
+    exported_at: str
+    profile: ExportProfileOut
+    chats: list[ExportChatOut]
+    blocks: list[ExportBlockOut] = Field(description="The people you blocked.")
+    reports: list[ExportReportOut] = Field(description="The reports you filed.")

@@ -29,6 +29,7 @@ ENDPOINTS = {
     ("delete", "/api/me/2fa/"),
     ("get", "/api/me/sessions/"),
     ("delete", "/api/me/sessions/{session_id}/"),
+    ("get", "/api/me/export/"),
 }
 
 

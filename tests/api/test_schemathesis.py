@@ -140,7 +140,7 @@ def test_no_operation_answers_with_a_server_error(schema, alice, bob, mode, sett
     chat = make_chat(alice, bob)
     make_messages(chat, bob, 3)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 19
+    assert len(operations) == 20
     if mode is GenerationMode.NEGATIVE:
         # Only inputs can be invalid: operations without parameters or a body have none.
         operations = [op for op in operations if takes_input(schema, op.label)]
