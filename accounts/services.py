@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from datetime import datetime
 
+from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -166,6 +167,7 @@ def session_record_login(*, request: HttpRequest, user: User) -> None:
     if not session_key or not Session.objects.filter(session_key=session_key).exists():
         return  # a session engine without rows (or a test request without a session)
     now = timezone.now()
+    _activity_window_open(session_key)  # just noted here: the next requests need not
     SessionRecord.objects.update_or_create(
         session_id=session_key,
         defaults={
@@ -178,8 +180,20 @@ def session_record_login(*, request: HttpRequest, user: User) -> None:
     )
 
 
-def session_record_touch(*, session_key: str, ip: str, now: datetime) -> None:
-    SessionRecord.objects.filter(session_id=session_key).update(ip=_ip_or_none(ip), last_active=now)
+def session_record_touch(*, session_key: str, ip: str) -> None:
+    """Note that the session was used, from `ip`: at most one write per
+    SESSION_ACTIVITY_SECONDS (the cache remembers the last one, so a busy session costs one
+    cache call per request, not a database write)."""
+    if _activity_window_open(session_key):
+        SessionRecord.objects.filter(session_id=session_key).update(
+            ip=_ip_or_none(ip), last_active=timezone.now()
+        )
+
+
+def _activity_window_open(session_key: str) -> bool:
+    """True once per window per session (and starts the next window)."""
+    window = settings.SESSION_ACTIVITY_SECONDS
+    return bool(cache.add(f"session-active:{session_key}", 1, timeout=window))
 
 
 def _ip_or_none(value: str) -> str | None:

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import SESSION_KEY
 from django.db.models import F
 from django.test import Client
@@ -165,3 +166,25 @@ def test_turning_off_needs_the_password_and_a_code(alice, with_2fa, clock, setti
     plain = Client()
     assert password_step(plain).status_code == 302
     assert plain.session[SESSION_KEY] == str(alice.pk)
+
+
+def test_the_admin_does_not_show_users_authenticator_secrets(admin_client, alice, with_2fa):
+    with_2fa(alice)
+    assert not admin.site.is_registered(TOTPDevice)
+    assert admin_client.get("/admin/otp_totp/totpdevice/").status_code == 404
+
+
+def test_the_admin_login_goes_through_the_code_step(alice, with_2fa):
+    alice.is_staff = True
+    alice.save(update_fields=["is_staff"])
+    code = with_2fa(alice)
+    client = Client()
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": "alice", "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/admin/"
+    assert SESSION_KEY not in client.session
+    password_step(client, next_url="/admin/")
+    assert code_step(client, code())["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
