@@ -5,20 +5,32 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import services
 from accounts.models import User
 from chats import moderation
 from chats.admin_actions import ask_reason_then, moderator_of
 from chats.validation import Refused
 
 
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's password change, stored by the service: the user's other sessions end
+    and their sockets close, as after a change on the site."""
+
+    def save(self, commit: bool = True) -> User:
+        user: User = super().save(commit=False)
+        return services.user_save_password(user=user) if commit else user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    change_password_form = PasswordChangeForm
     list_display = ("username", "is_active", "is_staff", "date_joined", "last_seen")
     list_filter = ("is_active", "is_staff", "is_superuser", "date_joined")
     search_fields = ("username",)

@@ -52,6 +52,12 @@ class PrivacyForm(forms.ModelForm):
         fields = ("hide_presence", "send_read_receipts")
 
 
+class NotificationsForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ("toast_sound",)
+
+
 class RecoverForm(forms.Form):
     """Username, one recovery code and a new password (twice)."""
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
@@ -10,6 +11,14 @@ from django.db.models.functions import Lower
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{3,30}$"
 
+_USERNAME = re.compile(USERNAME_PATTERN)
+
+
+def is_username(value: Any) -> bool:
+    """Whether `value` could be a username (the pattern every account's name matches)."""
+    return isinstance(value, str) and _USERNAME.fullmatch(value) is not None
+
+
 username_validator = RegexValidator(
     USERNAME_PATTERN,
     "Usernames are 3 to 30 characters: letters, digits, underscores, dots and hyphens.",
@@ -18,7 +27,13 @@ username_validator = RegexValidator(
 
 class UserManager(DjangoUserManager["User"]):
     def get_by_natural_key(self, username: Any) -> User:
-        """Log-in looks usernames up case-insensitively (they are unique that way)."""
+        """Log-in looks usernames up case-insensitively (they are unique that way).
+
+        A name outside the username pattern is no one, without a query: the database folds
+        case beyond ASCII (PostgreSQL's UPPER() of the dotless i, U+0131, is I), so such a
+        name could reach an account under a spelling its lockout does not count."""
+        if not is_username(username):
+            raise self.model.DoesNotExist(f"{username!r} is not a username")
         return self.get(username__iexact=username)
 
 
@@ -37,6 +52,9 @@ class User(AbstractUser):
     )
     send_read_receipts = models.BooleanField(
         default=True, help_text="Send read receipts (and see other people's)."
+    )
+    toast_sound = models.BooleanField(
+        default=False, help_text="Play a short sound when a message toast appears."
     )
 
     objects = UserManager()  # type: ignore[misc]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.utils import timezone
 from ua_parser import parse as ua_parse
@@ -47,6 +48,15 @@ def username_taken(*, username: str, exclude_pk: int | None = None) -> bool:
     return qs.exists()
 
 
+def session_expires_at(*, session_key: str) -> datetime | None:
+    """When a database session expires; None when there is no such session or it has."""
+    return (
+        Session.objects.filter(session_key=session_key, expire_date__gt=timezone.now())
+        .values_list("expire_date", flat=True)
+        .first()
+    )
+
+
 def normalize_search_query(query: str) -> str:
     return query.strip().lower()
 
@@ -82,8 +92,18 @@ def user_search(*, viewer: User, query: str, limit: int = SEARCH_LIMIT) -> list[
     ]
 
 
+def user_search_matches_self(*, viewer: User, query: str) -> bool:
+    """Whether `user_search`'s rule (exact, prefix, or for 3+ characters substring) would
+    match the viewer's own name, which it leaves out: the page then shows "you"."""
+    q = normalize_search_query(query)
+    if len(q) < SEARCH_MIN_LENGTH or not _SEARCHABLE.fullmatch(q):
+        return False
+    name = viewer.username.lower()
+    return name.startswith(q) or (len(q) >= SUBSTRING_MIN_LENGTH and q in name)
+
+
 def _presences(viewer: User, users: list[Any]) -> list[Presence]:
-    """Live presence (chats.presence), hidden where either side hides it or a block stands
+    """Live presence (chats/presence.py), hidden where either side hides it or a block stands
     (the `blocked` column of the search statements)."""
     from chats import presence
 

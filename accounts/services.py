@@ -54,10 +54,14 @@ def user_change_username(*, user: User, username: str) -> User:
 
 def user_change_password(*, user: User, password: str) -> User:
     """Set a new password; sessions made with the old one stop being valid."""
-    from chats import events
+    user.set_password(password)
+    return user_save_password(user=user)
 
+
+def user_save_password(*, user: User) -> User:
+    """Store the password just set on `user` (usable or not): the sessions made with the
+    old one stop being valid, and their sockets close."""
     with transaction.atomic():
-        user.set_password(password)
         user.save(update_fields=["password"])
         transaction.on_commit(lambda: events.user_sessions_changed(user_id=user.pk))
     return user
@@ -78,11 +82,16 @@ def user_update_privacy(*, user: User, hide_presence: bool, send_read_receipts: 
     return user
 
 
-def user_session_ended(*, user_id: int) -> None:
-    """After a logout: the user's sockets re-check their sessions and the ended one closes."""
-    from chats import events
+def user_set_toast_sound(*, user: User, toast_sound: bool) -> User:
+    user.toast_sound = toast_sound
+    user.save(update_fields=["toast_sound"])
+    return user
 
-    transaction.on_commit(lambda: events.user_sessions_changed(user_id=user_id))
+
+def session_ended(*, user_id: int, session_key: str) -> None:
+    """A session of the user is gone, whichever way (accounts.receivers): its sockets
+    close at once."""
+    transaction.on_commit(lambda: events.session_ended(user_id=user_id, session_key=session_key))
 
 
 class RecoveryFailed(Exception):
@@ -143,7 +152,7 @@ def user_recover(*, username: str, code: str, password: str) -> int:
         left = recovery_code_use(user=user, code=code)
         assert user is not None  # recovery_code_use raised otherwise
         user.set_password(password)
-        user.save(update_fields=["password"])
+        user_save_password(user=user)
         sessions_end(user=user)
     return left
 
@@ -156,8 +165,9 @@ def sessions_end(*, user: User, keep: str | None = None, ids: list[int] | None =
         ended = ended.filter(record__id__in=ids)
     if keep is not None:
         ended = ended.exclude(session_key=keep)
+    # Each deleted row passes accounts.receivers.session_deleted, which closes exactly that
+    # session's sockets after commit (session_ended): nothing more to ring here.
     _, deleted = ended.delete()
-    transaction.on_commit(lambda: events.user_sessions_changed(user_id=user.pk))
     return deleted.get(Session._meta.label, 0)
 
 

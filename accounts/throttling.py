@@ -1,5 +1,6 @@
-"""Glue for django-axes: case-insensitive usernames, a friendly lockout page, and the same
-lockout for every step that proves who someone is (password, recovery code, 2FA code)."""
+"""Glue for django-axes: one identity per account for the lockout, a friendly lockout page,
+and the same lockout for every step that proves who someone is (password, recovery code,
+2FA code)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,39 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from accounts.forms import OtpForm, RecoverForm
+from accounts.models import User, is_username
 
 LOCKOUT_MESSAGE = "Too many failed attempts, try again in 15 minutes."
+# Names that cannot be a username share one key: they never log in (get_by_natural_key).
+NOT_A_USERNAME = "invalid-name"
 
 
-def axes_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
-    """Key lockouts on the lowercased username, as log-in matches it case-insensitively."""
-    username = ""
+def axes_username(request: HttpRequest | None, credentials: dict[str, Any] | None) -> str:
+    """The lockout's key for an attempt: the account the login would check the password
+    of ("user:<pk>", whatever the spelling typed), or the lowercased name when there is
+    no such account. Keyed on spellings, each case or Unicode variant of a name that the
+    lookup folds together had a budget of its own."""
+    typed = ""
     if credentials:
-        username = credentials.get("username") or ""
-    if not username and request is not None and request.method == "POST":
-        username = request.POST.get("username", "")
-    return str(username).strip().lower()
+        typed = credentials.get("username") or ""
+    if not typed and request is not None and request.method == "POST":
+        typed = request.POST.get("username", "")
+    typed = str(typed)
+    # axes asks several times per attempt: look the account up once.
+    known: dict[str, str] = getattr(request, "_lockout_identity", {})
+    if typed not in known:
+        known[typed] = _identity(typed)
+        if request is not None:
+            request._lockout_identity = known  # type: ignore[attr-defined]
+    return known[typed]
+
+
+def _identity(typed: str) -> str:
+    try:
+        user = User.objects.get_by_natural_key(typed)
+    except User.DoesNotExist:
+        return typed.lower() if is_username(typed) else NOT_A_USERNAME
+    return f"user:{user.pk}"
 
 
 def attempt_allowed(request: HttpRequest, *, username: str) -> bool:

@@ -1,3 +1,4 @@
+from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from accounts import safety_views, views
@@ -8,7 +9,7 @@ urlpatterns = [
     path("signup/", views.signup, name="signup"),
     path("login/", views.ChatsiteLoginView.as_view(), name="login"),
     path("login/code/", safety_views.login_code, name="login_code"),
-    path("logout/", views.ChatsiteLogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path("password/", views.ChatsitePasswordChangeView.as_view(), name="password"),
     path("recover/", safety_views.recover, name="recover"),

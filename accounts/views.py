@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
-from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
+from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -16,10 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
 from accounts import limits, safety_views, selectors, services, twofactor
-from accounts.forms import PrivacyForm, SignupForm, UsernameForm
+from accounts.forms import NotificationsForm, PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
 from chatsite import ratelimit
-from chatsite.net import client_ip
+from chatsite.net import client_network
 
 SIGNUP_LIMITED = "Too many sign-up attempts from your network. Please try again in an hour."
 SEARCH_QUERY_MAX = 100
@@ -32,7 +30,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST":
         limit, window = settings.SIGNUP_RATE
-        if not ratelimit.hit(f"signup:{client_ip(request)}", limit=limit, window=window):
+        if not ratelimit.hit(f"signup:{client_network(request)}", limit=limit, window=window):
             form = SignupForm()
             return render(
                 request,
@@ -53,15 +51,6 @@ def signup(request: HttpRequest) -> HttpResponse:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 return safety_views.recovery_codes_page(request, codes, next_url="/")
     return render(request, "accounts/signup.html", {"form": form})
-
-
-class ChatsiteLogoutView(LogoutView):
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user_id = request.user.pk if request.user.is_authenticated else None
-        response = super().post(request, *args, **kwargs)
-        if user_id is not None:
-            services.user_session_ended(user_id=user_id)
-        return response
 
 
 class ChatsiteLoginView(LoginView):
@@ -85,6 +74,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     username_form = UsernameForm(user=user)
     privacy_form = PrivacyForm(instance=user)
+    notifications_form = NotificationsForm(instance=user)
     if request.method == "POST" and "username" in request.POST:
         username_form = UsernameForm(request.POST, user=user)
         if username_form.is_valid():
@@ -97,6 +87,13 @@ def profile(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, "Your username was changed.")
                 return redirect("accounts:profile")
+    elif request.method == "POST" and "notifications" in request.POST:
+        notifications_form = NotificationsForm(request.POST, instance=user)
+        if notifications_form.is_valid():
+            toast_sound = notifications_form.cleaned_data["toast_sound"]
+            services.user_set_toast_sound(user=user, toast_sound=toast_sound)
+            messages.success(request, "Your notification settings were saved.")
+            return redirect("accounts:profile")
     elif request.method == "POST":
         privacy_form = PrivacyForm(request.POST, instance=user)
         if privacy_form.is_valid():
@@ -111,6 +108,7 @@ def profile(request: HttpRequest) -> HttpResponse:
         "username_form": username_form,
         "privacy_form": privacy_form,
         "twofactor_enabled": twofactor.twofactor_enabled(user=user),
+        "notifications_form": notifications_form,
     }
     return render(request, "accounts/profile.html", context)
 
@@ -157,6 +155,7 @@ def search(request: SearchRequest) -> HttpResponse:
         context["limited"], status = limits.SEARCH_LIMITED, 429
     else:
         context["results"] = selectors.user_search(viewer=request.user, query=q)
+        context["self_match"] = selectors.user_search_matches_self(viewer=request.user, query=q)
     partial = request.htmx and not request.htmx.history_restore_request
     template = "search/search.html#results" if partial else "search/search.html"
     response = render(request, template, context, status=status)

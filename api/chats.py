@@ -74,6 +74,7 @@ def _summary(chat: Chat, user: User) -> selectors.ChatSummary:
         id=chat.pk,
         peer=selectors.peer_of(chat, user.pk),
         last_seq=membership.chat.last_seq,
+        version=membership.chat.version,
         read_seq=membership.read_seq,
         last_message_at=message.created_at if message else None,
         last_body=message.body if message else None,

@@ -9,6 +9,18 @@ from chats.validation import Refused
 
 T = TypeVar("T")
 
+# The code of an error that only has a status (ninja's own, Django's).
+STATUS_CODES = {
+    400: "invalid",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "rate_limited",
+    500: "server_error",
+}
+
 # Refusal codes of the shared validation layer, as HTTP statuses.
 REFUSED_STATUS = {"not_found": 404, "blocked": 403, "rate_limited": 429}
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
 from api import auth, chats, me, safety, users
-from api.errors import ApiError
+from api.errors import STATUS_CODES, ApiError
 from api.security import session_auth
 
 BAD_BODY = "The request body must be a JSON object."
@@ -82,9 +84,6 @@ def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRe
     return _respond(request, ApiError(401, "unauthenticated", detail))
 
 
-HTTP_ERROR_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found"}
-
-
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     """ninja's own errors (an unparsable body is a 400 naming the body)."""
@@ -92,14 +91,25 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if detail.startswith("Cannot parse request body"):
         detail = BAD_BODY
     errors = {"body": [detail]} if status == 400 else None
-    return _respond(
-        request, ApiError(status, HTTP_ERROR_CODES.get(status, "error"), detail, errors)
-    )
+    return _respond(request, ApiError(status, STATUS_CODES.get(status, "error"), detail, errors))
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _respond(request, ApiError(404, "not_found", "Not found."))
+
+
+TOO_LARGE = "The request body is larger than the server accepts ({} bytes)."
+
+
+@api.exception_handler(SuspiciousOperation)
+def on_suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    """A body past DATA_UPLOAD_MAX_MEMORY_SIZE (read when ninja parses it) is a 413, too
+    many fields a 400: JSON like every API error, where Django would answer an HTML 400."""
+    if isinstance(exc, RequestDataTooBig):
+        detail = TOO_LARGE.format(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return _respond(request, ApiError(413, "too_large", detail))
+    return _respond(request, ApiError(400, "invalid", str(exc), {"body": [str(exc)]}))
 
 
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:

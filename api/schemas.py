@@ -69,6 +69,7 @@ class MessageOut(Schema):
     sent_at: str
     client_id: str
     removed: bool
+    version: int = Field(description="The chat's version of this message's latest change.")
 
 
 class MessagesOut(Schema):

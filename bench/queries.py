@@ -214,7 +214,8 @@ def send_path(*, runs: int) -> dict[str, Any]:
 
     import psycopg
 
-    from chats import services, socket_actions
+    from chats import services
+    from chats.realtime import socket_work
 
     users = seed.seed_users(["sendpath_a", "sendpath_b"])
     (chat,) = seed.seed_chats([(users[0], users[1])])
@@ -226,9 +227,10 @@ def send_path(*, runs: int) -> dict[str, Any]:
     def send() -> None:
         n = next(counter)
         frame = {"chat": chat, "client_id": f"sp-{n}", "body": f"hello {n}"}
-        loop.run_until_complete(socket_actions.send_batch(sender, [frame]))
+        loop.run_until_complete(socket_work.send_batch(sender, [frame]))
 
-    # The event-loop statements (psycopg's async driver, chats/aconn.py) are not Django's
+    # The event-loop statements (psycopg's async driver, chats/realtime/pg_async.py) are not
+    # Django's
     # queries: note them by wrapping the cursor for one call.
     traced: list[str] = []
     execute = psycopg.AsyncCursor.execute
@@ -257,6 +259,6 @@ def send_path(*, runs: int) -> dict[str, Any]:
         "send_statements": statements,
         "send_ms": {**stats, "queries_per_call": [len(statements)]},
         "delivered_statements": [q["sql"] for q in captured_d.captured_queries],
-        "note": "socket_actions.send_batch of one frame, in-process on one event loop: rate "
+        "note": "socket_work.send_batch of one frame, in-process on one event loop: rate "
         "limit, the batch's statements, unread counts, 2 rings, ack payload",
     }

@@ -581,7 +581,8 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
         lines += [
             "### The send path, statement by statement",
             "",
-            f"One socket `send` (`chats.socket_actions.send_batch` with one frame, in-process on "
+            f"One socket `send` (`chats.realtime.socket_work.send_batch` with one frame, "
+            "in-process on "
             f"PostgreSQL): "
             f"{len(send['send_statements'])} statements, p50 {fmt(lat['p50'])} ms, "
             f"p99 {fmt(lat['p99'])} ms. The recipient's delivered pointer then costs "

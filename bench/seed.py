@@ -143,10 +143,21 @@ def seed_chats(pairs: Sequence[tuple[int, int]], *, last_seq: int = 0) -> list[i
     now = timezone.now()
     ordered = [tuple(sorted(pair)) for pair in pairs]
     stamp = now if last_seq else None
-    rows = ((start + i, low, high, last_seq, now, stamp) for i, (low, high) in enumerate(ordered))
+    rows = (
+        (start + i, low, high, last_seq, last_seq, now, stamp)
+        for i, (low, high) in enumerate(ordered)
+    )
     insert_rows(
         Chat,
-        ["id", "user_low_id", "user_high_id", "last_seq", "created_at", "last_message_at"],
+        [
+            "id",
+            "user_low_id",
+            "user_high_id",
+            "last_seq",
+            "version",
+            "created_at",
+            "last_message_at",
+        ],
         rows,
     )
     start_m = next_id(Membership)
@@ -158,6 +169,19 @@ def seed_chats(pairs: Sequence[tuple[int, int]], *, last_seq: int = 0) -> list[i
     insert_rows(Membership, ["id", "user_id", "chat_id", "read_seq", "delivered_seq"], members)
     reset_sequences(Chat, Membership)
     return list(range(start, start + len(ordered)))
+
+
+# Seeded messages have had no change but their creation: version = seq.
+_MESSAGE_COLUMNS = (
+    "id",
+    "chat_id",
+    "seq",
+    "sender_id",
+    "body",
+    "client_id",
+    "created_at",
+    "version",
+)
 
 
 def seed_messages(chat_id: int, senders: tuple[int, int], count: int, *, tag: str) -> None:
@@ -173,14 +197,13 @@ def seed_messages(chat_id: int, senders: tuple[int, int], count: int, *, tag: st
             f"Message {i + 1} of a long conversation, with some ordinary text in it.",
             f"{tag}-{i}",
             base + timedelta(seconds=i),
+            i + 1,
         )
         for i in range(count)
     )
-    insert_rows(
-        Message, ["id", "chat_id", "seq", "sender_id", "body", "client_id", "created_at"], rows
-    )
+    insert_rows(Message, [*_MESSAGE_COLUMNS], rows)
     Chat.objects.filter(pk=chat_id).update(
-        last_seq=count, last_message_at=base + timedelta(seconds=count)
+        last_seq=count, version=count, last_message_at=base + timedelta(seconds=count)
     )
     Membership.objects.filter(chat_id=chat_id).update(read_seq=count, delivered_seq=count)
     reset_sequences(Message)
@@ -227,12 +250,11 @@ def seed_many_chats(specs: Sequence[tuple[int, tuple[int, int], int]], *, tag: s
                     f"Message {i + 1} in chat {chat_id}.",
                     f"{tag}-{chat_id}-{i}",
                     base + timedelta(seconds=k * 10 + i),
+                    i + 1,
                 )
                 n += 1
 
-    insert_rows(
-        Message, ["id", "chat_id", "seq", "sender_id", "body", "client_id", "created_at"], rows()
-    )
+    insert_rows(Message, [*_MESSAGE_COLUMNS], rows())
     chat_ids = [spec[0] for spec in specs]
     message, chat = Message._meta.db_table, Chat._meta.db_table
     with connection.cursor() as cursor:
@@ -242,6 +264,7 @@ def seed_many_chats(specs: Sequence[tuple[int, tuple[int, int], int]], *, tag: s
             cursor.execute(
                 f"UPDATE {chat} SET "
                 f"last_seq = (SELECT MAX(seq) FROM {message} m WHERE m.chat_id = {chat}.id), "
+                f"version = (SELECT MAX(version) FROM {message} m WHERE m.chat_id = {chat}.id), "
                 f"last_message_at = (SELECT MAX(created_at) FROM {message} m "
                 f"WHERE m.chat_id = {chat}.id) WHERE id IN ({marks})",
                 chunk,

@@ -7,6 +7,7 @@ commit, and a failure to ring is logged, never raised to the caller (the next sy
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import weakref
 from contextvars import ContextVar
@@ -19,6 +20,7 @@ from channels.layers import get_channel_layer
 from accounts.models import User
 from chats import selectors
 from chats.models import Message
+from chatsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +97,15 @@ async def _group_send_many(rings: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def _send(user_id: int, event: dict[str, Any]) -> None:
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:  # on the event loop itself (the send path's fast driver)
+        _ring_on_loop(running, user_group(user_id), event)
+        return
     loop = _socket_loop.get()
-    if loop is not None and not loop.is_closed():
+    if loop is not None and not loop.is_closed():  # a socket's worker thread
         loop.call_soon_threadsafe(_ring_on_loop, loop, user_group(user_id), event)
         return
     async_to_sync(_group_send)(user_group(user_id), event)
@@ -114,6 +123,7 @@ def messages_created(
     made here unless the caller has them; for a message followed by others of the same
     batch, the peer's counts leave those later ones out.
     """
+    committed_at = metrics.messages_stored(len(messages))
     if counts is None:
         counts = selectors.unread_of_members(chat_ids=list(peers))
     last = {m.chat_id: m.seq for m in messages}  # messages are in seq order per chat
@@ -133,6 +143,7 @@ def messages_created(
                     "sender_id": message.sender_id,
                     "unread": unread,
                     "unread_total": total,
+                    "committed_at": committed_at,
                 },
             )
 
@@ -140,8 +151,8 @@ def messages_created(
 def chat_read(*, chat_id: int, reader: User, peer_id: int | None, seq: int) -> None:
     """Update the reader's unread counts in every tab; tell the peer (None when read
     receipts are off on either side)."""
-    counts = selectors.unread_counts(chat_id=chat_id, user_ids=[reader.pk])
-    unread, total = counts[reader.pk]
+    counts = selectors.unread_of_members(chat_ids=[chat_id])
+    unread, total = counts.get((chat_id, reader.pk), (0, 0))
     _send(
         reader.pk,
         {
@@ -191,12 +202,31 @@ def presence(
 
 
 def user_sessions_changed(*, user_id: int) -> None:
-    """Ask every socket of the user to re-check its session (logout, password change)."""
+    """Ask every socket of the user to re-check its session (a password change)."""
     _send(user_id, {"type": "session.check"})
 
 
+def message_changed(*, message: Message, member_ids: list[int]) -> None:
+    """Give both members' sockets a changed message's full current state (same seq, a
+    higher version)."""
+    payload = selectors.message_payload(message)
+    for user_id in member_ids:
+        _send(user_id, {"type": "chat.message", "message": payload})
+
+
+def session_digest(session_key: str) -> str:
+    """How events name a session: its key is a credential, and stays off the layer."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def session_ended(*, user_id: int, session_key: str) -> None:
+    """Close the sockets of a session that is gone (a logout, a deletion on the server)."""
+    _send(user_id, {"type": "session.ended", "session": session_digest(session_key)})
+
+
 def message_removed(*, message: Message, member_ids: list[int]) -> None:
-    """Tell both members' sockets that a moderator removed a message (ids only, no text)."""
+    """Tell both members' sockets that a moderator removed a message (ids only, no text):
+    the `message_removed` frame of clients older than versions."""
     event = {
         "type": "chat.message_removed",
         "chat": message.chat_id,

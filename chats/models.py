@@ -17,6 +17,9 @@ class Chat(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     last_seq = models.PositiveIntegerField(default=0)
+    # The chat's change cursor: every change to its messages takes the next one
+    # (chats/rules.py, `versions_take`), and the changed row records it.
+    version = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
 
@@ -76,8 +79,11 @@ class Message(models.Model):
         related_name="+",
     )
     removed_reason = models.CharField(max_length=500, blank=True)
+    # The chat's version of this message's latest change (its creation, a removal...).
+    version = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
+        indexes = [models.Index(fields=["chat", "version"], name="chats_message_version")]
         constraints = [
             models.UniqueConstraint(fields=["chat", "seq"], name="chats_message_seq_unique"),
             models.UniqueConstraint(

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chats import events, selectors
+from chats import events, rules, selectors
 from chats.models import Chat, Message, ModerationLog, Report
 from chats.validation import Refused, clean_seq
 from chatsite import ratelimit
@@ -73,28 +73,44 @@ def report_create(*, reporter: User, chat_id: int, seq: Any, reason: Any = "") -
 # Moderator actions.
 
 
-def _log(
-    *,
+def _log(*, action: str, moderator: User, **about: Any) -> ModerationLog:
+    """The audit record of an action; `about`: target_user_id, message, report, reason."""
+    return ModerationLog.objects.create(action=action, moderator=moderator, **about)
+
+
+def _close_reports(reports: Any, *, status: str, resolution: str, moderator: User, now: Any) -> int:
+    return reports.filter(status=Report.Status.OPEN).update(
+        status=status, resolution=resolution, resolved_at=now, resolved_by=moderator
+    )
+
+
+def _acted(
     action: str,
+    reports: Any,
+    resolution: str,
+    *,
     moderator: User,
-    target_user_id: int | None = None,
+    target_user_id: int,
+    report: Report | None,
+    reason: str,
+    now: Any,
     message: Message | None = None,
-    report: Report | None = None,
-    reason: str = "",
-) -> ModerationLog:
-    return ModerationLog.objects.create(
+) -> None:
+    """An action was taken: resolve the open ones of `reports` with it, and log it."""
+    _close_reports(
+        reports,
+        status=Report.Status.RESOLVED,
+        resolution=resolution,
+        moderator=moderator,
+        now=now,
+    )
+    _log(
         action=action,
         moderator=moderator,
         target_user_id=target_user_id,
         message=message,
         report=report,
         reason=reason,
-    )
-
-
-def _close_reports(reports: Any, *, status: str, resolution: str, moderator: User, now: Any) -> int:
-    return reports.filter(status=Report.Status.OPEN).update(
-        status=status, resolution=resolution, resolved_at=now, resolved_by=moderator
     )
 
 
@@ -113,35 +129,31 @@ def message_remove(
             removed_at=now, removed_by=moderator, removed_reason=reason
         )
         if not removed:
-            if report is not None:
-                _resolve_already_handled(
-                    report=report,
-                    moderator=moderator,
-                    resolution=Report.Resolution.MESSAGE_REMOVED,
-                    now=now,
-                )
+            _resolve_already_handled(report, moderator, Report.Resolution.MESSAGE_REMOVED, now)
             return False
-        _close_reports(
+        _acted(
+            ModerationLog.Action.MESSAGE_REMOVED,
             Report.objects.filter(message_id=message.pk),
-            status=Report.Status.RESOLVED,
-            resolution=Report.Resolution.MESSAGE_REMOVED,
-            moderator=moderator,
-            now=now,
-        )
-        _log(
-            action=ModerationLog.Action.MESSAGE_REMOVED,
+            Report.Resolution.MESSAGE_REMOVED,
             moderator=moderator,
             target_user_id=message.sender_id,
             message=message,
             report=report,
             reason=reason,
+            now=now,
         )
-        members = Chat.objects.values_list("user_low_id", "user_high_id").get(pk=message.chat_id)
-        transaction.on_commit(
-            lambda: events.message_removed(message=message, member_ids=list(members))
+        rules.message_version_take(message=message)
+        message.removed_at, message.removed_by, message.removed_reason = now, moderator, reason
+        members = list(
+            Chat.objects.values_list("user_low_id", "user_high_id").get(pk=message.chat_id)
         )
-    message.removed_at, message.removed_by, message.removed_reason = now, moderator, reason
+        transaction.on_commit(lambda: _announce_removal(message, members))
     return True
+
+
+def _announce_removal(message: Message, member_ids: list[int]) -> None:
+    events.message_changed(message=message, member_ids=member_ids)
+    events.message_removed(message=message, member_ids=member_ids)
 
 
 def user_deactivate(
@@ -161,29 +173,18 @@ def user_deactivate(
     with transaction.atomic():
         changed = User.objects.filter(pk=user.pk, is_active=True).update(is_active=False)
         if not changed:
-            if report is not None:
-                _resolve_already_handled(
-                    report=report,
-                    moderator=moderator,
-                    resolution=Report.Resolution.SENDER_DEACTIVATED,
-                    now=now,
-                )
+            _resolve_already_handled(report, moderator, Report.Resolution.SENDER_DEACTIVATED, now)
             user.is_active = False
             return False
-        if report is not None:
-            _close_reports(
-                Report.objects.filter(pk=report.pk),
-                status=Report.Status.RESOLVED,
-                resolution=Report.Resolution.SENDER_DEACTIVATED,
-                moderator=moderator,
-                now=now,
-            )
-        _log(
-            action=ModerationLog.Action.USER_DEACTIVATED,
+        _acted(
+            ModerationLog.Action.USER_DEACTIVATED,
+            Report.objects.filter(pk=report.pk) if report else Report.objects.none(),
+            Report.Resolution.SENDER_DEACTIVATED,
             moderator=moderator,
             target_user_id=user.pk,
             report=report,
             reason=reason,
+            now=now,
         )
         user_id = user.pk
         transaction.on_commit(lambda: events.user_deactivated(user_id=user_id))
@@ -211,23 +212,15 @@ def report_dismiss(*, report: Report, moderator: User, reason: Any = "") -> bool
     """Close a report without acting on it; False when it was no longer open."""
     reason = clean_reason(reason, required=False)
     with transaction.atomic():
-        closed = _close_reports(
-            Report.objects.filter(pk=report.pk),
-            status=Report.Status.DISMISSED,
-            resolution=Report.Resolution.DISMISSED,
-            moderator=moderator,
-            now=timezone.now(),
+        return _close_report(
+            report,
+            moderator,
+            Report.Status.DISMISSED,
+            Report.Resolution.DISMISSED,
+            ModerationLog.Action.REPORT_DISMISSED,
+            timezone.now(),
+            reason,
         )
-        if closed:
-            _log(
-                action=ModerationLog.Action.REPORT_DISMISSED,
-                moderator=moderator,
-                target_user_id=report.message.sender_id,
-                message=report.message,
-                report=report,
-                reason=reason,
-            )
-    return bool(closed)
 
 
 def report_remove_message(*, report: Report, moderator: User, reason: Any) -> bool:
@@ -242,20 +235,45 @@ def report_deactivate_sender(*, report: Report, moderator: User, reason: Any = "
     )
 
 
-def _resolve_already_handled(*, report: Report, moderator: User, resolution: str, now: Any) -> None:
+def _resolve_already_handled(
+    report: Report | None, moderator: User, resolution: str, now: Any
+) -> None:
     """Close a report whose action was already taken (by another moderator), and log that."""
+    if report is not None:
+        _close_report(
+            report,
+            moderator,
+            Report.Status.RESOLVED,
+            resolution,
+            ModerationLog.Action.REPORT_RESOLVED,
+            now,
+        )
+
+
+def _close_report(
+    report: Report,
+    moderator: User,
+    status: str,
+    resolution: str,
+    action: str,
+    now: Any,
+    reason: str = "",
+) -> bool:
+    """Close one report if it is still open, and log that; whether it was."""
     closed = _close_reports(
         Report.objects.filter(pk=report.pk),
-        status=Report.Status.RESOLVED,
+        status=status,
         resolution=resolution,
         moderator=moderator,
         now=now,
     )
     if closed:
         _log(
-            action=ModerationLog.Action.REPORT_RESOLVED,
+            action=action,
             moderator=moderator,
             target_user_id=report.message.sender_id,
             message=report.message,
             report=report,
+            reason=reason,
         )
+    return bool(closed)

@@ -1,491 +1,52 @@
-"""Who is online: a user is online while at least one of their sockets is open, in any
-server process, and for a grace period after the last one closes (a reload does not flap).
+"""What a viewer may see of another user's presence: the rule, and the statuses it gives.
 
-Sockets are registered in a store: Redis when REDIS_URL is set (shared by every process),
-else a dict in this process (the embedded mode runs one process). Each registration is a
-lease renewed while the socket lives, so a crashed process's sockets lapse on their own.
-Every check-and-change runs atomically in the store (Lua scripts on Redis, a lock locally),
-so tabs opening and closing at once in several processes agree on one transition.
+Whether a user is online is a fact of the lease store (chatsite/presence_store.py), which
+the sockets keep (chats/realtime/presence.py); this module only reads it. The socket's
+hello, the user search and the announcements after a block or a privacy change use it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import random
-import threading
-import time
-import uuid
-import weakref
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import cache
-from typing import Any, Protocol
-
-from django.conf import settings
+from datetime import datetime
 
 from accounts.models import User
-from chats import workers
-from chatsite import redis_clients
-
-logger = logging.getLogger(__name__)
+from chatsite.presence_store import store
 
 ONLINE = "online"
 OFFLINE = "offline"
 HIDDEN = "hidden"
 
 
-class Store(Protocol):
-    def attach(self, user_id: int, socket_id: str, limit: int) -> int:
-        """Register a socket: -1 when the user already has `limit` sockets (nothing stored),
-        1 when the user came online, 0 when they already were."""
-
-    def detach(self, user_id: int, socket_id: str, token: str) -> bool:
-        """Unregister a socket; True when it was the last one (the grace period starts,
-        identified by `token`)."""
-
-    def renew(self, user_id: int, socket_id: str) -> None: ...
-
-    def settle(self, user_id: int, token: str) -> bool:
-        """End the grace period `token`: True when the user is now offline."""
-
-    def online(self, user_ids: list[int]) -> set[int]: ...
-
-    def sockets(self, user_id: int) -> int: ...
-
-    # The same, for the event loop (the sockets' calls): no worker-thread hop.
-
-    async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int: ...
-
-    async def detach_async(self, user_id: int, socket_id: str, token: str) -> bool: ...
-
-    async def renew_async(self, user_id: int, socket_id: str) -> None: ...
-
-    async def settle_async(self, user_id: int, token: str) -> bool: ...
-
-    async def online_async(self, user_ids: list[int]) -> set[int]: ...
-
-
-class LocalStore:
-    """The store for a single process."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.leases: dict[int, dict[str, float]] = {}
-        self.grace: dict[int, tuple[str, float]] = {}
-
-    def _live(self, user_id: int, now: float) -> dict[str, float]:
-        leases = self.leases.setdefault(user_id, {})
-        for socket_id in [s for s, expires in leases.items() if expires <= now]:
-            del leases[socket_id]
-        return leases
-
-    def _in_grace(self, user_id: int, now: float) -> bool:
-        entry = self.grace.get(user_id)
-        return entry is not None and entry[1] > now
-
-    def attach(self, user_id: int, socket_id: str, limit: int) -> int:
-        now = time.time()
-        with self.lock:
-            leases = self._live(user_id, now)
-            if len(leases) >= limit:
-                return -1
-            was_online = bool(leases) or self._in_grace(user_id, now)
-            self.grace.pop(user_id, None)
-            leases[socket_id] = now + _lease()
-            return 0 if was_online else 1
-
-    def detach(self, user_id: int, socket_id: str, token: str) -> bool:
-        now = time.time()
-        with self.lock:
-            leases = self._live(user_id, now)
-            leases.pop(socket_id, None)
-            if leases:
-                return False
-            self.grace[user_id] = (token, now + _grace_ttl())
-            return True
-
-    def renew(self, user_id: int, socket_id: str) -> None:
-        with self.lock:
-            leases = self.leases.get(user_id, {})
-            if socket_id in leases:
-                leases[socket_id] = time.time() + _lease()
-
-    def settle(self, user_id: int, token: str) -> bool:
-        now = time.time()
-        with self.lock:
-            entry = self.grace.get(user_id)
-            if entry is None or entry[0] != token or self._live(user_id, now):
-                return False
-            del self.grace[user_id]
-            return True
-
-    def online(self, user_ids: list[int]) -> set[int]:
-        now = time.time()
-        with self.lock:
-            return {uid for uid in user_ids if self._live(uid, now) or self._in_grace(uid, now)}
-
-    def sockets(self, user_id: int) -> int:
-        with self.lock:
-            return len(self._live(user_id, time.time()))
-
-    # In process: no I/O, so the event loop calls these directly.
-
-    async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int:
-        return self.attach(user_id, socket_id, limit)
-
-    async def detach_async(self, user_id: int, socket_id: str, token: str) -> bool:
-        return self.detach(user_id, socket_id, token)
-
-    async def renew_async(self, user_id: int, socket_id: str) -> None:
-        self.renew(user_id, socket_id)
-
-    async def settle_async(self, user_id: int, token: str) -> bool:
-        return self.settle(user_id, token)
-
-    async def online_async(self, user_ids: list[int]) -> set[int]:
-        return self.online(user_ids)
-
-
-_ATTACH = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local n = redis.call('ZCARD', KEYS[1])
-if n >= tonumber(ARGV[4]) then return -1 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-local grace = redis.call('DEL', KEYS[2])
-if n == 0 and grace == 0 then return 1 end
-return 0
-"""
-
-_DETACH = """
-redis.call('ZREM', KEYS[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
-return 1
-"""
-
-_SETTLE = """
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
-redis.call('DEL', KEYS[2])
-return 1
-"""
-
-_RENEW = """
-redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 0
-"""
-
-_ONLINE = """
-if redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf') > 0 then return 1 end
-return redis.call('EXISTS', KEYS[2])
-"""
-
-# On the event loop, the sockets' calls go to Redis together (a connect storm: one script
-# call for all the leases queued meanwhile, not one each).
-_ATTACH_ASYNC = redis_clients.Batched(_ATTACH, keys=2, args=5)
-_DETACH_ASYNC = redis_clients.Batched(_DETACH, keys=2, args=4)
-_SETTLE_ASYNC = redis_clients.Batched(_SETTLE, keys=2, args=2)
-_ONLINE_ASYNC = redis_clients.Batched(_ONLINE, keys=2, args=1)
-_RENEW_ASYNC = redis_clients.Batched(_RENEW, keys=1, args=3)
-
-
-class RedisStore:
-    """The store shared by every process: per user, a sorted set of socket ids scored by
-    lease expiry, and a grace key holding the token of the pending offline transition."""
-
-    def __init__(self, url: str, prefix: str) -> None:
-        import redis
-
-        self.url = url
-        self.client = redis.Redis.from_url(url)
-        self.prefix = f"{prefix}:presence"
-        self._attach = self.client.register_script(_ATTACH)
-        self._detach = self.client.register_script(_DETACH)
-        self._settle = self.client.register_script(_SETTLE)
-
-    def _keys(self, user_id: int) -> list[str]:
-        return [f"{self.prefix}:sockets:{user_id}", f"{self.prefix}:grace:{user_id}"]
-
-    async def _run_async(self, script: redis_clients.Batched, user_id: int, args: list[Any]) -> int:
-        return await script(self.url, self._keys(user_id), args)
-
-    @staticmethod
-    def _attach_args(socket_id: str, limit: int) -> list[str | float]:
-        now = time.time()
-        return [now, now + _lease(), socket_id, limit, int(_lease()) + 1]
-
-    @staticmethod
-    def _detach_args(socket_id: str, token: str) -> list[str | float]:
-        return [time.time(), socket_id, token, int(_grace_ttl() * 1000)]
-
-    def _renew_on(self, pipe: Any, user_id: int, socket_id: str) -> None:
-        sockets, _grace = self._keys(user_id)
-        pipe.zadd(sockets, {socket_id: time.time() + _lease()}, xx=True)
-        pipe.expire(sockets, int(_lease()) + 1)
-
-    def _online_on(self, pipe: Any, user_ids: list[int]) -> None:
-        now = time.time()
-        for uid in user_ids:
-            sockets, grace = self._keys(uid)
-            pipe.zcount(sockets, f"({now}", "+inf")
-            pipe.exists(grace)
-
-    @staticmethod
-    def _online_of(user_ids: list[int], replies: list[int]) -> set[int]:
-        return {
-            uid for i, uid in enumerate(user_ids) if replies[2 * i] > 0 or replies[2 * i + 1] > 0
-        }
-
-    def attach(self, user_id: int, socket_id: str, limit: int) -> int:
-        args = self._attach_args(socket_id, limit)
-        return int(self._attach(keys=self._keys(user_id), args=args))
-
-    def detach(self, user_id: int, socket_id: str, token: str) -> bool:
-        args = self._detach_args(socket_id, token)
-        return bool(self._detach(keys=self._keys(user_id), args=args))
-
-    def renew(self, user_id: int, socket_id: str) -> None:
-        pipe = self.client.pipeline()
-        self._renew_on(pipe, user_id, socket_id)
-        pipe.execute()
-
-    def settle(self, user_id: int, token: str) -> bool:
-        return bool(self._settle(keys=self._keys(user_id), args=[time.time(), token]))
-
-    def online(self, user_ids: list[int]) -> set[int]:
-        if not user_ids:
-            return set()
-        pipe = self.client.pipeline(transaction=False)
-        self._online_on(pipe, user_ids)
-        return self._online_of(user_ids, pipe.execute())
-
-    async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int:
-        args = self._attach_args(socket_id, limit)
-        return int(await self._run_async(_ATTACH_ASYNC, user_id, args))
-
-    async def detach_async(self, user_id: int, socket_id: str, token: str) -> bool:
-        args = self._detach_args(socket_id, token)
-        return bool(await self._run_async(_DETACH_ASYNC, user_id, args))
-
-    async def renew_async(self, user_id: int, socket_id: str) -> None:
-        sockets, _grace = self._keys(user_id)
-        args = [time.time() + _lease(), socket_id, int(_lease()) + 1]
-        await _RENEW_ASYNC(self.url, [sockets], args)
-
-    async def settle_async(self, user_id: int, token: str) -> bool:
-        return bool(await self._run_async(_SETTLE_ASYNC, user_id, [time.time(), token]))
-
-    async def online_async(self, user_ids: list[int]) -> set[int]:
-        # One batched script item per user: every hello of a connect storm asked with a
-        # pipeline of its own, and the pipelines queued for the loop's pooled connections
-        # (7% of the storm's CPU went to rescheduling their wait timeouts).
-        now = time.time()
-        replies = await asyncio.gather(
-            *(_ONLINE_ASYNC(self.url, self._keys(uid), [now]) for uid in user_ids)
-        )
-        return {uid for uid, online in zip(user_ids, replies, strict=True) if online}
-
-    def sockets(self, user_id: int) -> int:
-        sockets, _grace = self._keys(user_id)
-        return int(self.client.zcount(sockets, f"({time.time()}", "+inf"))
-
-
-def _lease() -> float:
-    return float(settings.PRESENCE_LEASE_SECONDS)
-
-
-def _grace_ttl() -> float:
-    # The grace key outlives the grace period so that the settling task (which runs at its
-    # end) still finds it; if that task's process died, the key lapses on its own.
-    return float(settings.PRESENCE_GRACE_SECONDS) * 2 + 10
-
-
-@cache
-def _store_for(redis_url: str, prefix: str) -> Store:
-    if redis_url:
-        return RedisStore(redis_url, prefix)
-    return LocalStore()
-
-
-def store() -> Store:
-    prefix = settings.CACHES["default"].get("KEY_PREFIX") or "chatsite"
-    return _store_for(settings.REDIS_URL, prefix)
-
-
-def online_ids(user_ids: list[int]) -> set[int]:
-    return store().online(user_ids)
+def visible(*, viewer: User, subject: User, blocked: bool) -> bool:
+    """Whether `viewer` may see `subject`'s presence: hiding is reciprocal, and a block
+    in either direction hides it too."""
+    return not (viewer.hide_presence or subject.hide_presence or blocked)
 
 
 def statuses(
     *, viewer: User, subjects: list[User], blocked_ids: set[int]
 ) -> dict[int, tuple[str, datetime | None]]:
     """What `viewer` may know of each subject: (status, last_seen), one store round trip."""
-    visible = _visible(viewer, subjects, blocked_ids)
-    return _statuses_of(subjects, visible, online_ids([s.pk for s in visible]))
+    shown = _visible(viewer, subjects, blocked_ids)
+    online = store().online([s.pk for s in shown]) if shown else set()
+    return _statuses_of(subjects, shown, online)
 
 
 async def statuses_async(
     *, viewer: User, subjects: list[User], blocked_ids: set[int]
 ) -> dict[int, tuple[str, datetime | None]]:
     """`statuses` from the event loop."""
-    visible = _visible(viewer, subjects, blocked_ids)
-    online = await store().online_async([s.pk for s in visible]) if visible else set()
-    return _statuses_of(subjects, visible, online)
+    shown = _visible(viewer, subjects, blocked_ids)
+    online = await store().online_async([s.pk for s in shown]) if shown else set()
+    return _statuses_of(subjects, shown, online)
 
 
 def _visible(viewer: User, subjects: list[User], blocked_ids: set[int]) -> list[User]:
-    from chats import selectors
-
-    return [
-        s
-        for s in subjects
-        if selectors.presence_visible(viewer=viewer, subject=s, blocked=s.pk in blocked_ids)
-    ]
+    return [s for s in subjects if visible(viewer=viewer, subject=s, blocked=s.pk in blocked_ids)]
 
 
 def _statuses_of(
-    subjects: list[User], visible: list[User], online: set[int]
+    subjects: list[User], shown: list[User], online: set[int]
 ) -> dict[int, tuple[str, datetime | None]]:
-    known = {s.pk: (ONLINE if s.pk in online else OFFLINE, s.last_seen) for s in visible}
+    known = {s.pk: (ONLINE if s.pk in online else OFFLINE, s.last_seen) for s in shown}
     return {s.pk: known.get(s.pk, (HIDDEN, None)) for s in subjects}
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-@dataclass
-class Connection:
-    """One open socket's registration; renewed until `close`."""
-
-    user_id: int
-    socket_id: str
-    renewing: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    async def renew_forever(self) -> None:
-        while True:
-            # Jittered: sockets that connected together (a storm, a restart) would otherwise
-            # renew together every period, a burst that set a load's latency tail; and each
-            # renewal is a batched script item, one Redis call for the sockets renewing at once.
-            await asyncio.sleep(_lease() / 3 * random.uniform(0.75, 1.0))
-            try:
-                await store().renew_async(self.user_id, self.socket_id)
-            except Exception:
-                logger.exception("could not renew presence of user %s", self.user_id)
-
-
-async def connect(user: User, socket_id: str) -> Connection | None:
-    """Register a socket; None when the user already has the maximum number open."""
-    came_online = await store().attach_async(user.pk, socket_id, settings.MAX_SOCKETS_PER_USER)
-    if came_online < 0:
-        return None
-    connection = Connection(user.pk, socket_id)
-    connection.renewing = asyncio.ensure_future(connection.renew_forever())
-    if came_online:
-        await _changed(user.pk, ONLINE, datetime.now(UTC))
-    return connection
-
-
-async def disconnect(connection: Connection) -> None:
-    """Unregister a socket; after the last one, the user goes offline once the grace ends."""
-    if connection.renewing is not None:
-        connection.renewing.cancel()
-    token = uuid.uuid4().hex
-    closed_at = datetime.now(UTC)
-    if await store().detach_async(connection.user_id, connection.socket_id, token):
-        task = asyncio.ensure_future(_settle_later(connection.user_id, token, closed_at))
-        _settling.add(task)
-        task.add_done_callback(_settling.discard)
-
-
-# Pending offline transitions, referenced so they are not collected before they run.
-_settling: set[asyncio.Task[None]] = set()
-
-
-async def _settle_later(user_id: int, token: str, closed_at: datetime) -> None:
-    await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS))
-    if await store().settle_async(user_id, token):
-        await _changed(user_id, OFFLINE, closed_at)
-
-
-class _Announcer:
-    """Presence changes of a process's sockets, announced together: during a connect storm
-    each batch is one worker hop, one transaction and the same few statements, instead of
-    a hop and five statements per socket. A change waits ANNOUNCE_SECONDS at most, and its
-    caller until it is announced (so it precedes whatever the socket does next)."""
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[int, str, datetime, asyncio.Future[None]]] = []
-        self.task: asyncio.Task[None] | None = None
-
-    def note(self, user_id: int, status: str, at: datetime) -> asyncio.Future[None]:
-        done = asyncio.get_running_loop().create_future()
-        self.pending.append((user_id, status, at, done))
-        if self.task is None:
-            self.task = asyncio.ensure_future(self.flush())
-        return done
-
-    async def flush(self) -> None:
-        from chats import services
-
-        try:
-            await asyncio.sleep(ANNOUNCE_SECONDS)
-            while self.pending:
-                batch, self.pending = self.pending, []
-                try:
-                    await workers.db(services.presences_changed)([c[:3] for c in batch])
-                except Exception:
-                    # Presence is advisory: a failed broadcast must not break the sockets.
-                    logger.exception("could not announce %d presence changes", len(batch))
-                for *_change, done in batch:
-                    if not done.done():
-                        done.set_result(None)
-        finally:
-            self.task = None
-
-
-ANNOUNCE_SECONDS = 0.02
-_announcers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Announcer] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def settle(timeout: float) -> None:
-    """Wait (at most `timeout` seconds) for this loop's announcements in flight."""
-    announcer = _announcers.get(asyncio.get_running_loop())
-    if announcer is not None and announcer.task is not None:
-        await asyncio.wait([announcer.task], timeout=timeout)
-
-
-async def _changed(user_id: int, status: str, at: datetime) -> None:
-    loop = asyncio.get_running_loop()
-    announcer = _announcers.get(loop)
-    if announcer is None:
-        announcer = _announcers[loop] = _Announcer()
-    await asyncio.shield(announcer.note(user_id, status, at))
-
-
-async def current(user_id: int) -> str | None:
-    """The user's status now; None when the store cannot be reached (Redis down)."""
-    try:
-        online = await store().online_async([user_id])
-    except Exception:
-        logger.warning("presence store unavailable", exc_info=True)
-        return None
-    return ONLINE if online else OFFLINE
-
-
-def reset_local() -> None:
-    """Forget every local registration (tests start each from zero)."""
-    with contextlib.suppress(Exception):
-        s = store()
-        if isinstance(s, LocalStore):
-            with s.lock:
-                s.leases.clear()
-                s.grace.clear()

@@ -9,18 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import (
-    Case,
     F,
     FilteredRelation,
     Q,
     QuerySet,
-    Sum,
-    Value,
-    When,
 )
 
 from accounts.models import User
 from chats.models import Block, Chat, Membership, Message
+from chats.validation import is_id
 
 if TYPE_CHECKING:
     from psycopg import AsyncCursor
@@ -39,6 +36,7 @@ class ChatSummary:
     last_body: str | None
     last_sender_id: int | None
     last_removed: bool
+    version: int = 0
     peer_read_seq: int = 0
     peer_delivered_seq: int = 0
 
@@ -47,13 +45,18 @@ class ChatSummary:
         return max(0, self.last_seq - self.read_seq)
 
 
+def unread_total(summaries: list[ChatSummary]) -> int:
+    """The user's unread total, as hello and the pages show it: the sum of the chats' counts."""
+    return sum(s.unread for s in summaries)
+
+
 def peer_of(chat: Chat, user_id: int) -> User:
     return chat.user_high if chat.user_low_id == user_id else chat.user_low
 
 
 def chat_get_for_member(*, user_id: int, chat_id: Any) -> Chat:
     """The chat if `user_id` is a member; Chat.DoesNotExist for a missing or foreign chat."""
-    if isinstance(chat_id, bool) or not isinstance(chat_id, int) or not 0 < chat_id < 2**63:
+    if not is_id(chat_id):
         raise Chat.DoesNotExist
     return Chat.objects.select_related("user_low", "user_high").get(
         pk=chat_id, memberships__user_id=user_id
@@ -89,7 +92,7 @@ def chat_summaries(*, user_id: int, limit: int | None = None) -> list[ChatSummar
 
 
 async def chat_summaries_async(cursor: AsyncCursor[Any], *, user_id: int) -> list[ChatSummary]:
-    """`chat_summaries` on an event-loop connection (PostgreSQL, chats/aconn.py)."""
+    """`chat_summaries` on an event-loop connection (PostgreSQL, chats/realtime/pg_async.py)."""
     compiled = _summaries_sql("postgresql", None)
     await cursor.execute(compiled.sql, [user_id if p == _NO_USER else p for p in compiled.params])
     return _summaries_of(compiled.convert(await cursor.fetchall()))
@@ -106,12 +109,14 @@ def _summaries_of(rows: list[Any]) -> list[ChatSummary]:
             last_body=last_body,
             last_sender_id=last_sender_id,
             last_removed=last_removed_at is not None,
+            version=version,
             peer_read_seq=peer_read_seq,
             peer_delivered_seq=peer_delivered_seq,
         )
         for (
             chat_id,
             last_seq,
+            version,
             last_message_at,
             read_seq,
             peer_read_seq,
@@ -167,6 +172,7 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
         .values_list(
             "chat_id",
             "chat__last_seq",
+            "chat__version",
             "chat__last_message_at",
             "mine__read_seq",
             "read_seq",
@@ -180,45 +186,6 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
     if limit is not None:
         rows = rows[:limit]
     return _Compiled.of(rows)
-
-
-def unread_totals(*, user_ids: list[int]) -> dict[int, int]:
-    """Total unread per user: the sum over their chats of last_seq - read_seq."""
-    rows = (
-        Membership.objects.filter(user_id__in=user_ids)
-        .values("user_id")
-        .annotate(total=Sum(F("chat__last_seq") - F("read_seq")))
-    )
-    totals = {uid: 0 for uid in user_ids}
-    totals.update({row["user_id"]: max(0, row["total"] or 0) for row in rows})
-    return totals
-
-
-def unread_counts(*, chat_id: int, user_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """(unread in this chat, unread in all chats) for each of `user_ids`, in one query."""
-    unread = F("chat__last_seq") - F("read_seq")
-    rows = (
-        Membership.objects.filter(user_id__in=user_ids)
-        .values("user_id")
-        .annotate(
-            total=Sum(unread),
-            here=Sum(Case(When(chat_id=chat_id, then=unread), default=Value(0))),
-        )
-    )
-    counts = {uid: (0, 0) for uid in user_ids}
-    counts.update(
-        {row["user_id"]: (max(0, row["here"] or 0), max(0, row["total"] or 0)) for row in rows}
-    )
-    return counts
-
-
-@dataclass(frozen=True)
-class SendTarget:
-    """What a send needs to know about the chat, read in one query."""
-
-    chat_id: int
-    peer_id: int
-    blocked: bool
 
 
 def _with_sender_name(messages: QuerySet[Message]) -> QuerySet[Message]:
@@ -249,16 +216,16 @@ def messages_after(
     return rows[:limit], len(rows) > limit
 
 
-def message_get_by_client_id(*, sender_id: int, client_id: str) -> Message | None:
-    return (
-        Message.objects.select_related("sender")
-        .filter(sender_id=sender_id, client_id=client_id)
-        .first()
-    )
-
-
-def chat_last_seq(*, chat_id: int) -> int:
-    return Chat.objects.values_list("last_seq", flat=True).get(pk=chat_id)
+def message_changes(
+    *, chat_id: int, since: int, before: int | None = None, limit: int = SYNC_LIMIT
+) -> tuple[list[Message], bool]:
+    """Messages whose latest change has a version > `since` (and < `before`), in version
+    order, at most `limit`, and whether more follow: each changed message once, as it is now."""
+    qs = Message.objects.filter(chat_id=chat_id, version__gt=since)
+    if before is not None:
+        qs = qs.filter(version__lt=before)
+    rows = list(_with_sender_name(qs).order_by("version")[: limit + 1])
+    return rows[:limit], len(rows) > limit
 
 
 def message_payload(message: Message) -> dict[str, Any]:
@@ -273,6 +240,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "sent_at": iso_utc(message.created_at),
         "client_id": message.client_id,
         "removed": removed,
+        "version": message.version,
     }
 
 
@@ -298,7 +266,7 @@ def blocked_peers(*, user_id: int, peer_ids: list[int]) -> set[int]:
 async def blocked_peers_async(
     cursor: AsyncCursor[Any], *, user_id: int, peer_ids: list[int]
 ) -> set[int]:
-    """`blocked_peers` on an event-loop connection (chats/aconn.py)."""
+    """`blocked_peers` on an event-loop connection (chats/realtime/pg_async.py)."""
     if not peer_ids:
         return set()
     await cursor.execute(_BLOCKS_SQL, [user_id, user_id])
@@ -320,25 +288,14 @@ _BLOCKS_SQL = (
 )
 
 
-def presence_visible(*, viewer: User, subject: User, blocked: bool) -> bool:
-    """Whether `viewer` may see `subject`'s presence: hiding is reciprocal, and a block
-    in either direction hides it too."""
-    return not (viewer.hide_presence or subject.hide_presence or blocked)
-
-
 def read_receipts_shared(*, viewer: User, subject: User) -> bool:
     """Whether `viewer` sees `subject`'s read receipts: both must send them (reciprocal)."""
     return viewer.send_read_receipts and subject.send_read_receipts
 
 
-def presence_audience(*, user: User) -> list[int]:
-    """The users told when `user` goes online or offline: those sharing a chat with them
-    who may see their presence."""
-    return presence_audiences(users=[user])[user.pk]
-
-
 def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
-    """`presence_audience` of each of `users`, in two statements for all of them."""
+    """The users told when each of `users` goes online or offline: those sharing a chat
+    with them who may see their presence; two statements for all of them."""
     ids = [u.pk for u in users if not u.hide_presence]
     out: dict[int, list[int]] = {u.pk: [] for u in users}
     if not ids:
@@ -391,82 +348,6 @@ def users_for_presence(*, user_ids: list[int]) -> list[User]:
     return [User.from_db("default", PEER_FIELDS, row) for row in rows]
 
 
-# The send path's reads run for every socket send, so they are raw SQL (portable to SQLite
-# and PostgreSQL): compiling the ORM's Exists and Sum expressions cost more CPU than the
-# queries themselves (docs/benchmarks.md, "Where a message's time goes").
-
-
-def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
-    """Those of `chat_ids` that `user_id` is a member of, each with the peer and whether a
-    block stands between the two, in one query."""
-    if not chat_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(*_send_targets_query(user_id, chat_ids))
-        return _send_targets_of(user_id, cursor.fetchall())
-
-
-async def session_data_async(cursor: AsyncCursor[Any], *, session_key: str) -> str | None:
-    """The encoded data of an unexpired database session, on an event-loop connection."""
-    from django.contrib.sessions.models import Session
-
-    await cursor.execute(
-        f"SELECT session_data FROM {Session._meta.db_table} "
-        "WHERE session_key = %s AND expire_date > %s",
-        [session_key, datetime.now(UTC)],
-    )
-    row = await cursor.fetchone()
-    return None if row is None else str(row[0])
-
-
-@functools.cache
-def _active_user_sql() -> tuple[str, list[str]]:
-    fields = User._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-    sql = f"SELECT {columns} FROM {User._meta.db_table} WHERE id = %s AND is_active"
-    return sql, [f.attname for f in fields]
-
-
-async def active_user_async(cursor: AsyncCursor[Any], *, user_id: int) -> User | None:
-    """An active user by id, on an event-loop connection (PostgreSQL's own types need no
-    conversion for the user's fields)."""
-    sql, attnames = _active_user_sql()
-    await cursor.execute(sql, [user_id])
-    row = await cursor.fetchone()
-    return None if row is None else User.from_db("default", attnames, row)
-
-
-async def send_targets_async(
-    cursor: AsyncCursor[Any], *, user_id: int, chat_ids: list[int]
-) -> dict[int, SendTarget]:
-    """`send_targets` on an event-loop connection (chats/aconn.py)."""
-    if not chat_ids:
-        return {}
-    await cursor.execute(*_send_targets_query(user_id, chat_ids))
-    return _send_targets_of(user_id, await cursor.fetchall())
-
-
-def _send_targets_query(user_id: int, chat_ids: list[int]) -> tuple[str, list[int]]:
-    marks = ", ".join(["%s"] * len(chat_ids))
-    sql = (
-        f"SELECT c.id, c.user_low_id, c.user_high_id, EXISTS (SELECT 1 FROM "
-        f"{Block._meta.db_table} b WHERE (b.blocker_id = c.user_low_id AND "
-        "b.blocked_id = c.user_high_id) OR (b.blocker_id = c.user_high_id AND "
-        f"b.blocked_id = c.user_low_id)) FROM {Chat._meta.db_table} c "
-        f"WHERE c.id IN ({marks}) AND (c.user_low_id = %s OR c.user_high_id = %s)"
-    )
-    return sql, [*chat_ids, user_id, user_id]
-
-
-def _send_targets_of(user_id: int, rows: list[Any]) -> dict[int, SendTarget]:
-    return {
-        chat_id: SendTarget(
-            chat_id=chat_id, peer_id=high if low == user_id else low, blocked=bool(blocked)
-        )
-        for chat_id, low, high, blocked in rows
-    }
-
-
 def messages_by_client_id(*, sender: User, client_ids: list[str]) -> dict[str, Message]:
     """The sender's stored messages with these client_ids (resends), by client_id."""
     if not client_ids:
@@ -480,39 +361,41 @@ def _with_sender(message: Message, sender: User) -> Message:
     return message
 
 
+# Unread counts, one rule: a member's unread in a chat is the chat's last_seq minus their
+# read_seq (sending moves the sender's read_seq to their message, so only the peer's messages
+# count); their total is the sum over their chats. ChatSummary.unread (pages, API, hello)
+# and the send statement (chats/rules.py) use the same rule, the latter through
+# `unread_total_sql`.
+
+
+def unread_total_sql(user: str) -> str:
+    """SQL for the total unread of the user whose id is the SQL expression `user`: their
+    memberships by index, each chat's last_seq by its key. A probe per membership, not a
+    join, so that the plan cannot depend on the statistics: without them (a freshly loaded
+    database) the join hashed the whole chat table (docs/benchmarks.md, "Settling the
+    database")."""
+    chat, membership = Chat._meta.db_table, Membership._meta.db_table
+    return (
+        f"(SELECT COALESCE(SUM((SELECT c2.last_seq FROM {chat} c2 WHERE c2.id = m2.chat_id) "
+        f"- m2.read_seq), 0) FROM {membership} m2 WHERE m2.user_id = {user})"
+    )
+
+
 def unread_of_members(*, chat_ids: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
     """(unread in the chat, unread in all their chats) for each member of each of
     `chat_ids`, keyed by (chat_id, user_id), in one query."""
     if not chat_ids:
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_unread_of_members_sql(len(chat_ids)), chat_ids)
-        return _unread_of(cursor.fetchall())
-
-
-async def unread_of_members_async(
-    cursor: AsyncCursor[Any], *, chat_ids: list[int]
-) -> dict[tuple[int, int], tuple[int, int]]:
-    """`unread_of_members` on an event-loop connection (chats/aconn.py)."""
-    if not chat_ids:
-        return {}
-    await cursor.execute(_unread_of_members_sql(len(chat_ids)), chat_ids)
-    return _unread_of(await cursor.fetchall())
-
-
-def _unread_of_members_sql(count: int) -> str:
     membership, chat = Membership._meta.db_table, Chat._meta.db_table
-    marks = ", ".join(["%s"] * count)
-    return (
-        f"SELECT m.chat_id, m.user_id, c.last_seq - m.read_seq, (SELECT SUM(c2.last_seq - "
-        f"m2.read_seq) FROM {membership} m2 JOIN {chat} c2 ON c2.id = m2.chat_id "
-        f"WHERE m2.user_id = m.user_id) FROM {membership} m JOIN {chat} c ON c.id = m.chat_id "
-        f"WHERE m.chat_id IN ({marks})"
-    )
-
-
-def _unread_of(rows: list[Any]) -> dict[tuple[int, int], tuple[int, int]]:
-    return {
-        (chat_id, user_id): (max(0, here or 0), max(0, total or 0))
-        for chat_id, user_id, here, total in rows
-    }
+    marks = ", ".join(["%s"] * len(chat_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.chat_id, m.user_id, c.last_seq - m.read_seq, "
+            f"{unread_total_sql('m.user_id')} FROM {membership} m "
+            f"JOIN {chat} c ON c.id = m.chat_id WHERE m.chat_id IN ({marks})",
+            chat_ids,
+        )
+        return {
+            (chat_id, user_id): (max(0, here or 0), max(0, total or 0))
+            for chat_id, user_id, here, total in cursor.fetchall()
+        }

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chats import aconn, events, limits, presence, selectors, workers
+from chats import events, limits, presence, rules, selectors
 from chats.models import Block, Chat, Membership, Message
-from chats.validation import Refused, clean_body, clean_client_id
+from chats.validation import Refused
+from chatsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +44,9 @@ def chat_start(*, user: User, username: str) -> tuple[Chat, bool]:
 
 
 @dataclass(frozen=True)
-class _Send:
-    """One send of a batch, validated: its position in the batch and what to store."""
+class Send:
+    """One send of a batch, clean and typed (the edges validate and rate-limit): its
+    position in the batch and what to store."""
 
     index: int
     chat_id: int
@@ -60,66 +59,18 @@ Sent = tuple[Message, bool]  # the stored message and whether this send stored i
 
 def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> Sent:
     """Store a message once per (sender, client_id); returns it and whether it is new."""
-    (result,) = _store(sender=sender, items=[(chat_id, client_id, body)])
+    send = Send(0, chat_id, client_id, body)
+    result = message_send_batch(sender=sender, sends=[send])[0]
     if isinstance(result, Refused):
         raise result
     return result
 
 
-def message_send_batch(
-    *,
-    sender: User,
-    items: list[tuple[int, str, str]],
-    allowance: Callable[[int], int] | None = None,
-) -> list[Message | Refused]:
-    """Store several (chat_id, client_id, body) sends of one sender, in order, in one
-    transaction: one commit (one WAL flush) and a handful of statements for the lot. Each
-    item is stored or refused on its own; `allowance(n)` says how many of the n valid sends
-    the rate limit lets through (the first ones)."""
-    return [
-        r if isinstance(r, Refused) else r[0]
-        for r in _store(sender=sender, items=items, allowance=allowance)
-    ]
-
-
-def _store(
-    *,
-    sender: User,
-    items: list[tuple[int, str, str]],
-    allowance: Callable[[int], int] | None = None,
-) -> list[Sent | Refused]:
-    results, sends = _validated(items)
-    if allowance is not None and sends:
-        sends = _within_allowance(results, sends, allowance(len(sends)))
-    results.update(_store_sends(sender, sends))
-    return [results[index] for index in range(len(items))]
-
-
-def _validated(items: list[tuple[int, str, str]]) -> tuple[dict[int, Sent | Refused], list[_Send]]:
-    """The refusals of malformed items (by position) and the well-formed sends."""
-    results: dict[int, Sent | Refused] = {}
-    sends: list[_Send] = []
-    for index, (chat_id, client_id, body) in enumerate(items):
-        try:
-            client_id, body = clean_client_id(client_id), clean_body(body)
-            if isinstance(chat_id, bool) or not isinstance(chat_id, int) or not 0 < chat_id < 2**63:
-                raise Refused("not_found", "No such chat.")
-        except Refused as refused:
-            results[index] = refused
-            continue
-        sends.append(_Send(index, chat_id, client_id, body))
-    return results, sends
-
-
-def _within_allowance(
-    results: dict[int, Sent | Refused], sends: list[_Send], allowed: int
-) -> list[_Send]:
-    for send in sends[max(0, allowed) :]:
-        results[send.index] = Refused("rate_limited", limits.RATE_LIMITED)
-    return sends[: max(0, allowed)]
-
-
-def _store_sends(sender: User, sends: list[_Send]) -> dict[int, Sent | Refused]:
+@metrics.timed_store
+def message_send_batch(*, sender: User, sends: list[Send]) -> dict[int, Sent | Refused]:
+    """Store several sends of one sender, in order, in one transaction: one commit (one
+    WAL flush) and a handful of statements for the lot. Each is stored or refused on its
+    own; the results are keyed by `Send.index`."""
     try:
         with transaction.atomic():
             return _store_in_transaction(sender, sends)
@@ -129,184 +80,7 @@ def _store_sends(sender: User, sends: list[_Send]) -> dict[int, Sent | Refused]:
         return {send.index: _store_one(sender, send) for send in sends}
 
 
-async def message_send_batch_async(
-    *,
-    sender: User,
-    items: list[tuple[int, str, str]],
-    allowance: Callable[[int], Awaitable[int]],
-) -> list[Message | Refused]:
-    """`message_send_batch` for the event loop. On PostgreSQL the same statements run
-    through psycopg's async driver, with no worker thread (chats/aconn.py); a batch with
-    anything but fresh sends to open chats (a resend, a block, a foreign chat), and every
-    batch on SQLite, goes the ORM way on a socket worker."""
-    results, sends = _validated(items)
-    if sends:
-        sends = _within_allowance(results, sends, await allowance(len(sends)))
-    if sends:
-        stored = None
-        if aconn.enabled():
-            try:
-                stored = await _store_fresh_async(sender, sends)
-            except psycopg.OperationalError:
-                # The connection broke (a database restart, an idle link cut): once more on
-                # a new one. Sends that did commit come back as resends of themselves.
-                logger.warning("send connection failed; retrying once", exc_info=True)
-                stored = await _store_fresh_async(sender, sends)
-        if stored is None:
-            stored = await workers.db(_store_sends)(sender, sends)
-        results.update(stored)
-    return [r if isinstance(r, Refused) else r[0] for r in (results[i] for i in range(len(items)))]
-
-
-async def _store_fresh_async(sender: User, sends: list[_Send]) -> dict[int, Sent | Refused] | None:
-    """Store sends that are all fresh and to open chats of the sender; None (and nothing
-    written) when some are not, or when the client_id constraint catches a resend."""
-    events.ring_from_loop()
-    by_chat: dict[int, list[_Send]] = {}
-    for send in sends:
-        by_chat.setdefault(send.chat_id, []).append(send)
-    if len({s.client_id for s in sends}) < len(sends):
-        return None  # a repeat inside the batch
-    async with aconn.connection() as conn:
-        if len(by_chat) == 1:
-            ((chat_id, group),) = by_chat.items()
-            try:
-                async with conn.cursor() as cursor:
-                    one = await _store_one_chat_async(cursor, sender, chat_id, group)
-            except psycopg.errors.UniqueViolation:
-                return None  # a resend raced this batch: the ORM way sorts it out
-            if one is None:
-                return None
-            messages, peer_id, counts = one
-            peers = {chat_id: peer_id}
-        else:
-            stored = await _store_chats_async(conn, sender, by_chat)
-            if stored is None:
-                return None
-            messages, peers, counts = stored
-    events.messages_created(messages=messages, peers=peers, counts=counts)
-    by_client_id = {m.client_id: m for m in messages}
-    return {send.index: (by_client_id[send.client_id], True) for send in sends}
-
-
-async def _store_chats_async(
-    conn: psycopg.AsyncConnection[Any], sender: User, by_chat: dict[int, list[_Send]]
-) -> tuple[list[Message], dict[int, int], dict[tuple[int, int], tuple[int, int]]] | None:
-    """A batch for several chats: one transaction, a statement per step."""
-    try:
-        async with conn.transaction(), conn.cursor() as cursor:
-            targets = await selectors.send_targets_async(
-                cursor, user_id=sender.pk, chat_ids=sorted(by_chat)
-            )
-            if len(targets) < len(by_chat) or any(t.blocked for t in targets.values()):
-                return None
-            now = timezone.now()
-            messages: list[Message] = []
-            last_seqs: dict[int, int] = {}
-            for chat_id in sorted(by_chat):
-                group = by_chat[chat_id]
-                await cursor.execute(_SEQ_SQL, [len(group), now, chat_id])
-                row = await cursor.fetchone()
-                assert row is not None  # the chat row was read just above
-                last_seqs[chat_id] = last = row[0]
-                first = last - len(group) + 1
-                messages += [
-                    _new_message(sender, send, seq, now)
-                    for seq, send in enumerate(group, start=first)
-                ]
-            await cursor.execute(_insert_sql(len(messages)), _insert_params(messages))
-            for message, (pk,) in zip(messages, await cursor.fetchall(), strict=True):
-                message.pk = pk
-            for chat_id, seq in last_seqs.items():
-                await cursor.execute(_POINTERS_SQL, [seq, seq, seq, seq, chat_id, sender.pk])
-    except psycopg.errors.UniqueViolation:
-        return None  # a resend raced this batch: the ORM way sorts it out
-    peers = {chat_id: targets[chat_id].peer_id for chat_id in by_chat}
-    try:
-        async with conn.cursor() as cursor:
-            counts = await selectors.unread_of_members_async(cursor, chat_ids=list(peers))
-    except psycopg.Error:
-        # Stored and about to be acked: ring without counts rather than not at all.
-        logger.exception("could not read unread counts after a send")
-        counts = {}
-    return messages, peers, counts
-
-
-async def _store_one_chat_async(
-    cursor: psycopg.AsyncCursor[Any], sender: User, chat_id: int, group: list[_Send]
-) -> tuple[list[Message], int, dict[tuple[int, int], tuple[int, int]]] | None:
-    """A batch for one chat in one statement (one round trip, its own transaction): the
-    messages, the peer and both members' unread counts; None, with nothing written, when
-    the sender may not send there (not a member, a block)."""
-    now = timezone.now()
-    params: dict[str, Any] = {"user": sender.pk, "chat": chat_id, "n": len(group), "now": now}
-    for k, send in enumerate(group, start=1):
-        params[f"b{k}"], params[f"c{k}"] = send.body, send.client_id
-    await cursor.execute(_one_chat_sql(len(group)), params)
-    rows = await cursor.fetchall()
-    if not rows:
-        return None
-    first = rows[0][2] - len(group) + 1
-    messages = []
-    for pk, seq, _last, _peer, *_counts in rows:
-        message = _new_message(sender, group[seq - first], seq, now)
-        message.pk = pk
-        messages.append(message)
-    messages.sort(key=lambda m: m.seq)
-    _, _, _, peer_id, sender_total, peer_unread, peer_total = rows[0]
-    counts = {
-        (chat_id, sender.pk): (0, max(0, sender_total)),
-        (chat_id, peer_id): (max(0, peer_unread), max(0, peer_total)),
-    }
-    return messages, peer_id, counts
-
-
-@functools.cache
-def _one_chat_sql(count: int) -> str:
-    """Seqs, rows and the sender's pointers for `count` sends to one chat, as one statement.
-
-    Every part sees the snapshot from before the statement, but the chat row's UPDATE
-    waits for (and then sees) a concurrent send's seqs; the row lock is held to the end, so
-    seqs stay gapless and in commit order. The unread counts are worked out from that
-    snapshot plus what this statement changes (the sender has read this chat; the peer
-    has `count` more unread)."""
-    chat, membership = Chat._meta.db_table, Membership._meta.db_table
-    message, block = Message._meta.db_table, Block._meta.db_table
-    values = ", ".join(f"({k}, %(b{k})s, %(c{k})s)" for k in range(1, count + 1))
-    # A user's total unread: their memberships by index, each chat's last_seq by its key.
-    # Written as a probe per membership, not a join, so that the plan cannot depend on the
-    # statistics: without them (a freshly loaded database) the join hashed the whole chat
-    # table, twice per send (docs/benchmarks.md, "Settling the database").
-    unread_total = (
-        f"(SELECT COALESCE(SUM((SELECT c2.last_seq FROM {chat} c2 WHERE c2.id = m2.chat_id) "
-        f"- m2.read_seq), 0) FROM {membership} m2 WHERE m2.user_id = {{}})"
-    )
-    return (
-        f"WITH t AS (SELECT c.id, c.last_seq AS before, CASE WHEN c.user_low_id = %(user)s "
-        f"THEN c.user_high_id ELSE c.user_low_id END AS peer FROM {chat} c "
-        "WHERE c.id = %(chat)s AND (c.user_low_id = %(user)s OR c.user_high_id = %(user)s) "
-        f"AND NOT EXISTS (SELECT 1 FROM {block} b WHERE (b.blocker_id = c.user_low_id AND "
-        "b.blocked_id = c.user_high_id) OR (b.blocker_id = c.user_high_id AND "
-        "b.blocked_id = c.user_low_id))), "
-        f"s AS (UPDATE {chat} c SET last_seq = c.last_seq + %(n)s, last_message_at = %(now)s "
-        "FROM t WHERE c.id = t.id RETURNING c.last_seq), "
-        f"i AS (INSERT INTO {message} ({', '.join(_INSERT_COLUMNS)}, removed_reason) "
-        "SELECT %(chat)s, s.last_seq - %(n)s + v.k, %(user)s, v.body, v.client_id, %(now)s, '' "
-        f"FROM s, (VALUES {values}) AS v (k, body, client_id) RETURNING id, seq), "
-        f"p AS (UPDATE {membership} m SET read_seq = GREATEST(m.read_seq, s.last_seq), "
-        "delivered_seq = GREATEST(m.delivered_seq, s.last_seq) FROM s "
-        "WHERE m.chat_id = %(chat)s AND m.user_id = %(user)s) "
-        "SELECT i.id, i.seq, s.last_seq, t.peer, "
-        f"{unread_total.format('%(user)s')} - (t.before - COALESCE(sm.read_seq, 0)), "
-        "s.last_seq - COALESCE(pm.read_seq, 0), "
-        f"{unread_total.format('t.peer')} - t.before + s.last_seq "
-        f"FROM i CROSS JOIN s CROSS JOIN t "
-        f"LEFT JOIN {membership} sm ON sm.chat_id = t.id AND sm.user_id = %(user)s "
-        f"LEFT JOIN {membership} pm ON pm.chat_id = t.id AND pm.user_id = t.peer"
-    )
-
-
-def _store_one(sender: User, send: _Send) -> Sent | Refused:
+def _store_one(sender: User, send: Send) -> Sent | Refused:
     try:
         with transaction.atomic():
             return _store_in_transaction(sender, [send])[send.index]
@@ -317,47 +91,18 @@ def _store_one(sender: User, send: _Send) -> Sent | Refused:
         return _resend_of(existing[send.client_id], send)
 
 
-def _resend_of(existing: Message, send: _Send) -> Sent | Refused:
+def _resend_of(existing: Message, send: Send) -> Sent | Refused:
     if existing.chat_id != send.chat_id:
         return Refused("invalid", "This client_id was already used for a message in another chat.")
     return existing, False
 
 
-# Seqs for n new messages of a chat: the row lock is held until commit.
-_SEQ_SQL = (
-    f"UPDATE {Chat._meta.db_table} SET last_seq = last_seq + %s, last_message_at = %s "
-    "WHERE id = %s RETURNING last_seq"
-)
-# Replying means the sender has read (and so received) everything before it.
-_POINTERS_SQL = (
-    f"UPDATE {Membership._meta.db_table} SET "
-    "read_seq = CASE WHEN read_seq < %s THEN %s ELSE read_seq END, "
-    "delivered_seq = CASE WHEN delivered_seq < %s THEN %s ELSE delivered_seq END "
-    "WHERE chat_id = %s AND user_id = %s"
-)
-_INSERT_COLUMNS = ("chat_id", "seq", "sender_id", "body", "client_id", "created_at")
-
-
-def _insert_sql(count: int) -> str:
-    row = "(" + ", ".join(["%s"] * (len(_INSERT_COLUMNS) + 1)) + ")"
-    return (
-        f"INSERT INTO {Message._meta.db_table} ({', '.join(_INSERT_COLUMNS)}, removed_reason) "
-        f"VALUES {', '.join([row] * count)} RETURNING id"
-    )
-
-
-def _insert_params(messages: list[Message]) -> list[object]:
-    return [
-        x
-        for m in messages
-        for x in (m.chat_id, m.seq, m.sender_id, m.body, m.client_id, m.created_at, "")
-    ]
-
-
-def _new_message(sender: User, send: _Send, seq: int, now: datetime) -> Message:
+def new_message(sender: User, send: Send, seq: int, version: int, now: datetime) -> Message:
+    """The Message a send stored with `seq` and `version` (its id is set by the caller)."""
     return Message(
         chat_id=send.chat_id,
         seq=seq,
+        version=version,
         sender=sender,
         body=send.body,
         client_id=send.client_id,
@@ -365,15 +110,14 @@ def _new_message(sender: User, send: _Send, seq: int, now: datetime) -> Message:
     )
 
 
-def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | Refused]:
-    """The batch's writes. Seqs are taken with UPDATE ... RETURNING on each chat row, which
-    holds the row lock until commit, so seqs are gapless and in commit order; chats are
-    locked in id order, so two batches never wait for each other in a cycle."""
+def _store_in_transaction(sender: User, sends: list[Send]) -> dict[int, Sent | Refused]:
+    """The batch's writes, by the rules of chats/rules.py. Chats are locked in id order, so
+    two batches never wait for each other in a cycle."""
     results: dict[int, Sent | Refused] = {}
-    targets = selectors.send_targets(user_id=sender.pk, chat_ids=sorted({s.chat_id for s in sends}))
-    fresh: dict[int, list[_Send]] = {}  # chat -> the sends to store there, in order
-    firsts: dict[str, _Send] = {}  # client_id -> the send in this batch that stores it
-    repeats: list[tuple[_Send, _Send]] = []
+    targets = rules.send_targets(user_id=sender.pk, chat_ids=sorted({s.chat_id for s in sends}))
+    fresh: dict[int, list[Send]] = {}  # chat -> the sends to store there, in order
+    firsts: dict[str, Send] = {}  # client_id -> the send in this batch that stores it
+    repeats: list[tuple[Send, Send]] = []
     for send in sends:
         target = targets.get(send.chat_id)
         if target is None:
@@ -384,28 +128,25 @@ def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | 
             results[send.index] = _blocked(sender, target.peer_id, send)
         else:
             # No look-up for resends first: the (sender, client_id) constraint catches them
-            # (and _store then stores the batch one send at a time), so fresh sends, nearly
-            # all of them, cost no query for it.
+            # (and message_send_batch then stores the batch one send at a time), so fresh
+            # sends, nearly all of them, cost no query for it.
             firsts[send.client_id] = send
             fresh.setdefault(send.chat_id, []).append(send)
     if fresh:
         now = timezone.now()
         messages: list[Message] = []
-        last_seqs: dict[int, int] = {}
-        with connection.cursor() as cursor:
-            for chat_id in sorted(fresh):
-                group = fresh[chat_id]
-                stamp = connection.ops.adapt_datetimefield_value(now)
-                cursor.execute(_SEQ_SQL, [len(group), stamp, chat_id])
-                (last,) = cursor.fetchone()
-                last_seqs[chat_id] = last
-                for seq, send in enumerate(group, start=last - len(group) + 1):
-                    message = _new_message(sender, send, seq, now)
-                    messages.append(message)
-                    results[send.index] = (message, True)
-            Message.objects.bulk_create(messages)
-            for chat_id, seq in last_seqs.items():
-                cursor.execute(_POINTERS_SQL, [seq, seq, seq, seq, chat_id, sender.pk])
+        for chat_id in sorted(fresh):
+            group = fresh[chat_id]
+            n = len(group)
+            last, version = rules.seqs_take(chat_id=chat_id, count=n, now=now)
+            for k, send in enumerate(group, start=1):
+                message = new_message(sender, send, last - n + k, version - n + k, now)
+                messages.append(message)
+                results[send.index] = (message, True)
+        Message.objects.bulk_create(messages)
+        for chat_id in fresh:
+            last_seq = max(m.seq for m in messages if m.chat_id == chat_id)
+            rules.reply_marks_read(chat_id=chat_id, user_id=sender.pk, seq=last_seq)
         peers = {chat_id: targets[chat_id].peer_id for chat_id in fresh}
         _after_commit(lambda: events.messages_created(messages=messages, peers=peers))
     for send, first in repeats:
@@ -415,7 +156,7 @@ def _store_in_transaction(sender: User, sends: list[_Send]) -> dict[int, Sent | 
     return results
 
 
-def _blocked(sender: User, peer_id: int, send: _Send) -> Sent | Refused:
+def _blocked(sender: User, peer_id: int, send: Send) -> Sent | Refused:
     # A resend of a message stored before the block still gets its ack.
     existing = selectors.messages_by_client_id(sender=sender, client_ids=[send.client_id])
     if send.client_id in existing:
@@ -464,17 +205,11 @@ class Delivery:
     peer_id: int | None = None
 
 
-def chat_mark_delivered(*, user: User, chat_id: int, seq: int, peer_id: int | None = None) -> bool:
-    """Record that the user's client has received up to `seq`; True when the pointer moved.
-    Callers that know the other member (from a live event) pass `peer_id` to save a read."""
-    return bool(chats_mark_delivered([Delivery(user, chat_id, seq, peer_id)]))
-
-
 def chats_mark_delivered(deliveries: list[Delivery]) -> list[Delivery]:
     """Move several delivered pointers forward (never back) in one statement and one
     transaction, and tell each peer; returns the deliveries that moved a pointer.
 
-    Sockets of a whole process write theirs together (chats/receipts.py).
+    Sockets of a whole process write theirs together (chats/realtime/receipts.py).
     """
     latest: dict[tuple[int, int], Delivery] = {}
     for d in deliveries:
@@ -588,15 +323,10 @@ def _presence_resend(user: User, peers: list[User]) -> None:
             )
 
 
-def presence_changed(*, user_id: int, status: str, at: datetime) -> None:
-    """Record that a user went online or offline at `at`, and tell whoever may know."""
-    presences_changed([(user_id, status, at)])
-
-
 def presences_changed(changes: list[tuple[int, str, datetime]]) -> None:
-    """`presence_changed` for several users at once (a process's batch, chats/presence.py):
-    one transaction, the same few statements whatever the count; a user listed twice keeps
-    the later change."""
+    """Record that users went online or offline, each at its time, and tell whoever may
+    know (a process's batch, chats/realtime/presence.py): one transaction, the same few
+    statements whatever the count; a user listed twice keeps the later change."""
     latest = {user_id: (status, at) for user_id, status, at in changes}
     if not latest:
         return

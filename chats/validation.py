@@ -38,11 +38,16 @@ def clean_client_id(client_id: Any) -> str:
     return client_id
 
 
+def is_id(value: Any) -> bool:
+    """Whether `value` can be a database id: a positive integer in range (JSON numbers
+    only; booleans are not ids)."""
+    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value < 2**63
+
+
 def clean_id(value: Any, field: str) -> int:
-    """A positive database id (JSON numbers only; booleans are not ids)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
+    if not is_id(value):
         raise Refused("invalid", f"{field} must be a positive integer.")
-    return value
+    return int(value)
 
 
 def clean_seq(value: Any, field: str) -> int:

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -16,7 +17,7 @@ from accounts.models import User
 from chats import limits, moderation, selectors, services
 from chats.forms import SendForm, StartChatForm
 from chats.models import Chat
-from chats.validation import Refused, clean_body, parse_seq
+from chats.validation import Refused, clean_body, clean_client_id, parse_seq
 
 
 class AuthedRequest(HttpRequest):
@@ -33,9 +34,13 @@ def _member_chat(request: AuthedRequest, chat_id: int) -> Chat:
 
 @login_required
 @require_GET
+@vary_on_headers("HX-Request")
 def chat_list(request: AuthedRequest) -> HttpResponse:
+    """The chats page; for htmx, just the list (the client refreshes it with that)."""
     summaries = selectors.chat_summaries(user_id=request.user.pk)
-    return render(request, "chats/list.html", {"summaries": summaries})
+    context = {"summaries": summaries, "unread_total": selectors.unread_total(summaries)}
+    template = "chats/list.html#chatlist" if request.htmx else "chats/list.html"
+    return render(request, template, context)
 
 
 @login_required
@@ -87,6 +92,7 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     if before_seq is not None and request.htmx:
         return render(request, "chats/detail.html#history", context)
     context["summaries"] = selectors.chat_summaries(user_id=request.user.pk)
+    context["unread_total"] = selectors.unread_total(context["summaries"])
     context["new_client_id"] = str(uuid.uuid4())
     return render(request, "chats/detail.html", context)
 
@@ -98,12 +104,11 @@ def chat_send(request: AuthedRequest, chat_id: int) -> HttpResponse:
     form = SendForm(request.POST)
     if form.is_valid():
         try:
+            body = clean_body(form.cleaned_data["body"])
+            client_id = clean_client_id(form.client_id_or_new())
             limits.check_send_rate(user_id=request.user.pk)
             services.message_send(
-                sender=request.user,
-                chat_id=chat.pk,
-                client_id=form.client_id_or_new(),
-                body=form.cleaned_data["body"],
+                sender=request.user, chat_id=chat.pk, client_id=client_id, body=body
             )
         except Refused as refused:
             messages.error(request, refused.detail)

@@ -12,18 +12,25 @@ django_asgi_app = get_asgi_application()
 
 # Imported after Django is set up: consumers import models.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from chats.routing import websocket_urlpatterns  # noqa: E402
-from chats.socket_auth import SessionKeyMiddleware  # noqa: E402
+from chats.realtime.routing import websocket_urlpatterns  # noqa: E402
+from chats.realtime.socket_auth import SessionKeyMiddleware  # noqa: E402
+from chatsite import metrics  # noqa: E402
+from chatsite.origins import SameOriginValidator  # noqa: E402
+from ops.asgi import OpsEndpoints  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            SessionKeyMiddleware(URLRouter(websocket_urlpatterns))
-        ),
-    }
+metrics.process_started()
+
+# /healthz, /readyz and /metrics are answered in front of everything else (ops/asgi.py).
+application = OpsEndpoints(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": SameOriginValidator(
+                SessionKeyMiddleware(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    )
 )
 
 # What is loaded by now lives as long as the process. Frozen, it stays out of the cyclic

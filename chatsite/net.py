@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -22,13 +22,21 @@ def client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or UNKNOWN_IP)
 
 
-def scope_client_ip(scope: dict[str, Any]) -> str:
-    """The same rule for an ASGI scope (WebSocket connections)."""
-    if settings.TRUST_PROXY:
-        for name, value in scope.get("headers", []):
-            if name == b"x-forwarded-for":
-                hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
-                if hops:
-                    return hops[-1]
-    client = scope.get("client")
-    return str(client[0]) if client else UNKNOWN_IP
+def ip_group(ip: str) -> str:
+    """The address a per-IP limit counts: an IPv4 address as it is, an IPv6 address as its
+    /64 network (what one subscriber is given: counting single addresses would give the
+    holder of a /64 2^64 budgets). Anything unparsable counts as UNKNOWN_IP."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return UNKNOWN_IP
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False).network_address)
+    return str(address)
+
+
+def client_network(request: HttpRequest) -> str:
+    """`ip_group` of the client's IP: the key of every per-IP limit (sign-up, the lockout)."""
+    return ip_group(client_ip(request))

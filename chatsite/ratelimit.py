@@ -10,10 +10,8 @@ Redis failure never stops people from sending or logging in; the limits return w
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -21,13 +19,6 @@ from django.core.cache import cache
 from chatsite import redis_clients
 
 logger = logging.getLogger(__name__)
-
-
-@functools.cache
-def _redis(url: str) -> Any:
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def _prefix() -> str:
@@ -45,7 +36,7 @@ def hit_many(key: str, count: int, *, limit: int, window: int) -> int:
     cache_key = _bucket(key, window)
     try:
         if settings.REDIS_URL:
-            pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
+            pipe = redis_clients.threaded(settings.REDIS_URL).pipeline(transaction=False)
             pipe.incrby(f"{_prefix()}:{cache_key}", count)
             pipe.expire(f"{_prefix()}:{cache_key}", window + 1)
             total, _ = pipe.execute()
@@ -97,8 +88,3 @@ def _bucket(key: str, window: int) -> str:
 def _within(count: int, total: int, limit: int) -> int:
     """How many of the last `count` events of a window now at `total` are within `limit`."""
     return max(0, min(count, limit - (total - count)))
-
-
-def retry_after(window: int) -> int:
-    """Seconds until the current window ends."""
-    return max(1, int(window - time.time() % window))

@@ -1,5 +1,7 @@
-"""asyncio Redis clients, one per event loop, shared by every module of the process
-(presence leases, rate limits): an asyncio connection belongs to the loop that opened it.
+"""Every Redis client of the process but the channel layer's (chatsite/layers.py): asyncio
+clients, one per event loop, shared by every module (presence leases, rate limits), since an
+asyncio connection belongs to the loop that opened it; and one thread-safe client per URL
+for the worker threads and request views (`threaded`).
 
 Every pool here, and the channel layer's (chatsite/layers.py), retries a command whose
 connection died: after Redis restarts, each pooled connection is still open on this side
@@ -13,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import re
 import weakref
 from typing import Any
 
+import redis
 import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -40,6 +44,13 @@ def retry_policy() -> Retry:
     """Reconnect and resend up to three times (40, 80, 160 ms apart) on a dead connection."""
     backoff = ExponentialBackoff(cap=0.25, base=0.02)
     return Retry(backoff, 3, supported_errors=(RedisConnectionError,))
+
+
+@functools.cache
+def threaded(url: str) -> redis.Redis:
+    """The process's blocking client for `url`, shared by every thread (its pool hands each
+    command a connection); it gives up after TIMEOUT seconds, like the loops' clients."""
+    return redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
 
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (

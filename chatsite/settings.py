@@ -13,9 +13,10 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
+
+from chatsite.dburl import database_from_url
 
 # Lets django-stubs' generic classes (managers, forms) be subscripted at run time.
 django_stubs_ext.monkeypatch()
@@ -106,7 +107,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so the request id is on every log line and the timing covers the whole chain.
+    "ops.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "api.middleware.JsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -142,7 +146,7 @@ TEMPLATES = [
 # Database: SQLite file by default; DATABASE_URL for PostgreSQL (or another SQLite file).
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL)
+    _db = database_from_url(DATABASE_URL)
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
 
@@ -161,11 +165,12 @@ else:
     # Under ASGI, Django advises a pool and CONN_MAX_AGE=0 instead of persistent connections.
     _db["CONN_MAX_AGE"] = 0
     _db["OPTIONS"] = {
+        **_db.get("OPTIONS", {}),  # from the URL's query: target_session_attrs, sslmode...
         "pool": {
             "min_size": env_int("DB_POOL_MIN", 2),
             "max_size": env_int("DB_POOL_MAX", 20),
             "timeout": 10,
-        }
+        },
     }
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -217,13 +222,22 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Client IP: REMOTE_ADDR, or the proxy's X-Forwarded-For only when TRUST_PROXY=1.
 TRUST_PROXY = env_bool("TRUST_PROXY", False)
 
-# Login throttling (django-axes): 5 failures per username+IP lock that pair for 15 minutes.
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it does not exist.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# On SIGTERM open sockets are closed (code 1012) one by one over this many seconds, so their
+# clients reconnect spread out; TimeoutStopSec in the systemd units leaves room for it.
+DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS") or 10)
+
+# Login throttling (django-axes): 5 failures against one account from one IP (an IPv6 /64)
+# lock that pair for 15 minutes. The account is its primary key, whatever the spelling typed
+# (accounts/throttling.py); the IP is chatsite.net.client_network.
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "accounts.throttling.axes_username"
-AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_ip"
+AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_network"
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 AXES_VERBOSE = False
 
@@ -241,8 +255,7 @@ MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
 # Threads per process for the sockets' database and Redis calls (each holds one connection).
 SOCKET_WORKERS = env_int("SOCKET_WORKERS", 8)
 # On PostgreSQL sends are stored from the event loop with psycopg's async driver, on this
-# many connections per process besides the pool ("threads": through the ORM like the rest).
-SEND_PATH = os.environ.get("SEND_PATH") or "async"
+# many connections per process besides the pool.
 SEND_PATH_CONNECTIONS = env_int("SEND_PATH_CONNECTIONS", 4)
 # Delivered pointers collect this long before they are written (one statement, one
 # "delivered" event per chat for everything forwarded meanwhile): a tick no one can see lag.
@@ -267,7 +280,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "chatsite.storage.StaticFilesStorage"
         )
     },
 }
@@ -302,15 +315,46 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    if TRUST_PROXY:
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS proxy the site's scheme is https: request.is_secure(), the CSRF check and the
+# socket's Origin check (chatsite/origins.py) all read it from here.
+if TRUST_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Logs go to stdout: one JSON object per line (LOG_FORMAT=json, the default with DEBUG off)
+# or readable text. Every line carries the request id, user id and socket connection id
+# when known (ops/logs.py); none carries a message body, password, session key or token.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "ops.logs.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
     "loggers": {
         "chats": {"level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
+        "ops": {"level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": True},
+        # Django's default config gives these a plain-text handler of their own: one format.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+        # Its DEBUG lines are SQL with parameters: message bodies and password hashes.
+        "django.db.backends": {"level": "INFO", "propagate": True},
     },
 }

@@ -37,6 +37,9 @@ echo "== ruff"
 echo "== mypy"
 env -u DATABASE_URL -u REDIS_URL .venv/bin/mypy .
 
+echo "== import contracts (pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports --no-logo
+
 echo "== migrations are up to date"
 env -u DATABASE_URL -u REDIS_URL .venv/bin/python manage.py makemigrations --check --dry-run -v0
 

@@ -24,22 +24,22 @@ def pytest_configure(config):
 def _fresh_presence():
     """Presence registrations live outside the database (in process, or in Redis, which the
     cache clear below empties): start every test from none."""
-    from chats import presence
+    from chatsite import presence_store
 
-    presence.reset_local()
+    presence_store.reset_local()
     yield
-    presence.reset_local()
+    presence_store.reset_local()
 
 
 @pytest.fixture(autouse=True)
 def _close_send_connections():
-    """Each test's event loop opens its own send-path connections (chats/aconn.py); the
+    """Each test's event loop opens its own send-path connections (chats/realtime/pg_async.py); the
     loop is gone after the test, so close them here (the test database is dropped at the
     end, which open sessions would block)."""
     yield
-    from chats import aconn
+    from chats.realtime import pg_async
 
-    aconn.close_all()
+    pg_async.close_all()
 
 
 @pytest.fixture(autouse=True)

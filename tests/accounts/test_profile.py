@@ -83,3 +83,15 @@ def test_pages_need_login(client):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
+
+
+def test_toast_sound_is_off_by_default_and_saved_from_the_profile(alice):
+    assert alice.toast_sound is False
+    client = logged_in(alice)
+    assert b'data-toast-sound="1"' not in client.get("/chats/").content
+    response = client.post("/accounts/profile/", {"notifications": "1", "toast_sound": "on"})
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.toast_sound is True
+    assert alice.hide_presence is False  # the other forms' settings are left alone
+    assert b'data-toast-sound="1"' in client.get("/chats/").content

@@ -117,10 +117,10 @@ def test_search_takes_at_most_two_queries(alice, django_assert_num_queries):
 
 
 def test_results_show_live_presence_hidden_reciprocally_and_under_blocks(alice, bob):
-    from chats import presence
     from chats.models import Block
+    from chatsite import presence_store
 
-    presence.store().attach(bob.pk, "tab-1", 10)
+    presence_store.store().attach(bob.pk, "tab-1", 10)
     [result] = user_search(viewer=alice, query="bob")
     assert result.presence.status == "online"
     Block.objects.create(blocker=bob, blocked=alice)
@@ -284,10 +284,10 @@ def test_query_is_escaped(client, alice):
 
 
 def test_results_show_presence(client, alice):
-    from chats import presence
+    from chatsite import presence_store
 
     online, hidden, _never = make_users("samonline", "samhidden", "samnever")
-    presence.store().attach(online.pk, "tab-1", 10)
+    presence_store.store().attach(online.pk, "tab-1", 10)
     User.objects.filter(pk=hidden.pk).update(hide_presence=True, last_seen=timezone.now())
     client.force_login(alice)
     html = client.get("/search/?q=sam").content.decode()
@@ -367,3 +367,15 @@ def test_rate_limit_message_is_swapped_in_while_typing(live_server, settings):
         expect(page.locator("#search-results [role=alert]")).to_have_text(
             "You are searching too fast. Wait a minute and try again."
         )
+
+
+def test_searching_ones_own_name_shows_oneself_marked_you(client, alice):
+    client.force_login(alice)
+    html = client.get("/search/?q=alic").content.decode()
+    assert "Nobody matches" not in html
+    assert 'data-username="alice"' in html and "(you)" in html
+    assert 'aria-label="Message alice"' not in html
+    elsewhere = client.get("/search/?q=zed").content.decode()
+    assert "(you)" not in elsewhere and "Nobody matches" in elsewhere
+    assert "(you)" in client.get("/search/?q=lic").content.decode()  # substring, 3+ chars
+    assert "(you)" not in client.get("/search/?q=li").content.decode()  # 2 chars: prefix only

@@ -118,3 +118,23 @@ def test_api_lists_and_ends_sessions(alice, bob):
     # Ending this very session signs this client out.
     assert api.delete(f"/api/me/sessions/{listed[1]['id']}/").status_code == 204
     assert_error(api.get("/api/me/sessions/"), 401, "unauthenticated")
+
+
+def test_sessions_end_rings_once_per_ended_session_through_the_receiver(
+    alice, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The rows' deletion is the one path (accounts.receivers -> services.session_ended):
+    each ended session's sockets are told, the kept one's are not, and no user-wide
+    re-check is rung besides."""
+    from accounts import services
+    from chats import events
+
+    rung: list[tuple[str, object]] = []
+    monkeypatch.setattr(events, "session_ended", lambda **kw: rung.append(("ended", kw)))
+    monkeypatch.setattr(events, "user_sessions_changed", lambda **kw: rung.append(("check", kw)))
+    keep, *ended = [sign_in(alice, FIREFOX, "10.0.0.1").session.session_key for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sessions_end(user=alice, keep=keep) == 2
+    assert sorted(rung, key=str) == sorted(
+        [("ended", {"user_id": alice.pk, "session_key": key}) for key in ended], key=str
+    )

@@ -100,3 +100,13 @@ def test_signup_is_rate_limited_per_ip(client):
     # Another address is not affected.
     other = signup(client, username="other", REMOTE_ADDR="10.9.9.9")
     assert signed_up(other)
+
+
+@override_settings(SIGNUP_RATE=(3, 3600))
+def test_signup_counts_an_ipv6_64_as_one_address(client):
+    for i in range(3):
+        signup(client, username=f"user{i}", terms=False, REMOTE_ADDR=f"2001:db8:7:8::{i + 1}")
+    late = signup(client, username="late", REMOTE_ADDR="2001:db8:7:8:abcd:1234:5678:9abc")
+    assert late.status_code == 429
+    other = signup(client, username="other", REMOTE_ADDR="2001:db8:7:9::1")
+    assert signed_up(other)

@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from accounts.models import User
 from chats.models import Block, Chat, Membership, Message
 from tests.api.conftest import ApiClient, assert_error
-from tests.factories import make_chat, make_messages
+from tests.factories import UserFactory, make_chat, make_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +118,7 @@ def test_history_defaults_to_the_latest_page_oldest_first(api_client, alice, bob
         "sent_at",
         "client_id",
         "removed",
+        "version",
     }
     assert (message["chat"], message["sender"]) == (chat.pk, "bob")
 
@@ -299,3 +300,20 @@ def test_read_of_a_foreign_chat_is_404_and_needs_auth(api_client, alice, bob, ca
     )
     response = api_client(bob, csrf=False).post(f"/api/chats/{chat.pk}/read/", {"seq": 1})
     assert_error(response, 403, "csrf_failed")
+
+
+def test_messages_carry_their_version_and_removal(api_client, alice, bob):
+    from chats import moderation
+
+    chat = make_chat(alice, bob)
+    first, _second = make_messages(chat, bob, 2)
+    moderation.message_remove(message=first, moderator=UserFactory(is_staff=True), reason="x")
+    messages = api_client(alice).get(f"/api/chats/{chat.pk}/messages/").json()["messages"]
+    assert [(m["seq"], m["version"], m["removed"], m["body"]) for m in messages] == [
+        (1, 3, True, ""),
+        (2, 2, False, "message 1"),
+    ]
+    sent = api_client(alice).post(
+        f"/api/chats/{chat.pk}/messages/", {"client_id": "v", "body": "hi"}
+    )
+    assert (sent.json()["seq"], sent.json()["version"]) == (3, 4)

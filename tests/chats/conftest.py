@@ -7,11 +7,13 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from chats import presence
+from chats.realtime import presence
 from chatsite.asgi import application
 from tests.support.sessions import login_session
 
 ORIGIN = (b"origin", b"http://localhost")
+# The Host a browser sends with that Origin: the socket takes only its own origin.
+HOST = (b"host", b"localhost")
 
 
 class Socket:
@@ -30,7 +32,7 @@ class Socket:
         self.closed = False
 
     async def connect(self):
-        headers = [self.origin] if self.origin else []
+        headers = [HOST, self.origin] if self.origin else [HOST]
         if self.user is not None:
             key = self.session_key or await database_sync_to_async(login_session)(self.user)
             headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()))

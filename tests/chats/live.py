@@ -224,9 +224,10 @@ class Server:
 
     async def connect(self, session: str, via: int | None = None) -> Client:
         """A logged-in socket; `via` is the port of a proxy in front of this server."""
+        port = via or self.port
         ws = await websockets.connect(
-            f"ws://127.0.0.1:{via or self.port}/ws/",
-            origin=self.origin,
+            f"ws://127.0.0.1:{port}/ws/",
+            origin=f"http://127.0.0.1:{port}",  # a page served from where it connects
             additional_headers={"Cookie": f"sessionid={session}"},
             open_timeout=20,
         )

@@ -298,7 +298,17 @@ class TestReportAdmin:
         moderation.report_dismiss(report=closed, moderator=moderator)
         assert listed(mod_client.get(REPORTS, {"state": "open"})) == [report]
         assert listed(mod_client.get(REPORTS, {"state": "closed"})) == [closed]
-        assert listed(mod_client.get(REPORTS, {"status__exact": "dismissed"})) == [closed]
+        assert listed(mod_client.get(REPORTS, {"state": "all", "status__exact": "dismissed"})) == [
+            closed
+        ]
+        # The queue opens on the open reports; "All" lists every one.
+        assert listed(mod_client.get(REPORTS)) == [report]
+        assert set(listed(mod_client.get(REPORTS, {"state": "all"}))) == {report, closed}
+
+    def test_admin_pages_use_the_sites_favicon_and_stylesheet(self, mod_client, report):
+        html = mod_client.get(REPORTS).content.decode()
+        assert 'rel="icon" href="/static/img/favicon.svg"' in html
+        assert "/static/css/admin.css" in html
 
     def test_queue_shows_reporter_sender_and_original_text(self, mod_client, report):
         html = mod_client.get(REPORTS).content.decode()

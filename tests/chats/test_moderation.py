@@ -245,6 +245,12 @@ class TestLiveEffects:
         )
         assert removed
         for layer, channel in listeners:
+            # The change as a message in its current state (a new version), then the
+            # frame of older clients.
+            event = await layer.receive(channel)
+            assert event["type"] == "chat.message"
+            assert event["message"]["removed"] is True and event["message"]["body"] == ""
+            assert (event["message"]["seq"], event["message"]["version"]) == (1, 2)
             event = await layer.receive(channel)
             assert event == {
                 "type": "chat.message_removed",

@@ -124,6 +124,28 @@ def test_chat_list_orders_by_recent_activity_with_unread(alice, bob, carol):
     assert re.search(r'data-count="2"', html)
 
 
+def test_chat_list_for_htmx_is_the_list_partial_with_the_servers_unread_counts(alice, bob, carol):
+    with_bob = make_chat(alice, bob)
+    with_carol = make_chat(alice, carol)
+    make_messages(with_bob, bob, 2)
+    make_messages(with_carol, carol, 3)
+    client = logged_in(alice)
+    partial = client.get("/chats/", HTTP_HX_REQUEST="true")
+    body = partial.content.decode()
+    assert partial.status_code == 200
+    assert "HX-Request" in partial["Vary"]
+    assert "<html" not in body
+    assert body.strip().startswith('<ul class="chatlist" id="chatlist" data-unread-total="5">')
+    assert re.findall(r'data-chat-id="(\d+)"', body) == [str(with_carol.pk), str(with_bob.pk)]
+    assert re.findall(r'data-field="unread" data-count="(\d+)"', body) == ["3", "2"]
+    # The full page and the chat page carry the same list, total included.
+    page = client.get("/chats/").content.decode()
+    assert "<html" in page and 'data-unread-total="5"' in page
+    detail = client.get(f"/chats/{with_bob.pk}/").content.decode()
+    assert 'id="chatlist" data-unread-total="5"' in detail
+    assert f'<li class="chatitem current" data-chat-id="{with_bob.pk}"' in detail
+
+
 def test_chat_list_query_count_is_constant(alice, django_assert_max_num_queries):
     for i in range(30):
         peer = UserFactory(username=f"peer{i}")
@@ -201,3 +223,14 @@ def test_chat_list_with_1000_chats_uses_as_many_queries_as_with_one(
     with django_assert_num_queries(len(one.captured_queries)):
         response = client.get("/chats/")
     assert response.content.decode().count('<li class="chatitem') == 1000
+
+
+def test_history_marks_each_message_with_its_version_and_removal(alice, bob):
+    from chats import moderation
+
+    chat = make_chat(alice, bob)
+    first, _second = make_messages(chat, bob, 2)
+    moderation.message_remove(message=first, moderator=UserFactory(is_staff=True), reason="x")
+    html = logged_in(alice).get(f"/chats/{chat.pk}/").content.decode()
+    assert re.search(r'data-seq="1"[^>]*data-version="3" data-removed="true"', html)
+    assert re.search(r'data-seq="2"[^>]*data-version="2" data-removed="false"', html)

@@ -26,6 +26,8 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
+from chats import services
+from tests.factories import make_chat, make_messages
 from tests.support.browser import add_session_cookie, chromium
 from tests.support.sessions import login_session
 
@@ -181,6 +183,15 @@ class Browsing:
     def _console(self, message):
         if "Content Security Policy" in message.text:
             self.csp_violations.append(message.text)
+
+
+@pytest.fixture
+def read_chat(alice, bob):
+    """Three messages from bob, read by alice; made before the browser starts."""
+    chat = make_chat(alice, bob)
+    make_messages(chat, bob, 3)
+    services.chat_mark_read(user=alice, chat_id=chat.pk, seq=3)
+    return chat
 
 
 @pytest.fixture

@@ -142,6 +142,8 @@ def test_signed_in_pages_have_no_serious_axe_violations(lived_in, browsing, alic
 
     # Blocked: the header offers Unblock, the composer explains why it is off.
     page.get_by_role("button", name="Block bob").click()
+    problems += axe_problems(page, "chat, confirm block (phone)")
+    page.get_by_role("dialog").get_by_role("button", name="Block", exact=True).click()
     expect(page.get_by_role("button", name="Unblock bob")).to_be_visible()
     problems += axe_problems(page, "chat, blocked (phone)")
     assert problems == []

@@ -62,15 +62,6 @@ class FakeServer:
             self.page.wait_for_timeout(20)
 
 
-@pytest.fixture
-def read_chat(alice, bob):
-    """Three messages from bob, read by alice; made before the browser starts."""
-    chat = make_chat(alice, bob)
-    make_messages(chat, bob, 3)
-    services.chat_mark_read(user=alice, chat_id=chat.pk, seq=3)
-    return chat
-
-
 def hello_for(chat, last_seq=3, **peer):
     entry = {"id": chat.pk, "peer": "bob", "last_seq": last_seq, "read_seq": 3, "unread": 0}
     return {"type": "hello", "user": "alice", "chats": [{**entry, **peer}], "unread_total": 0}
@@ -87,6 +78,16 @@ def payload(chat, seq, body=None, sender="bob", client_id=None):
         "client_id": client_id or f"client-{seq}",
         "removed": False,
     }
+
+
+def refuse(code, detail):
+    """A handler that answers every frame with an `error` naming its client_id."""
+
+    def answer(ws, frame):
+        error = {"type": "error", "code": code, "detail": detail}
+        ws.send(json.dumps({**error, "client_id": frame["client_id"], "chat": frame["chat"]}))
+
+    return answer
 
 
 def bodies(page):
@@ -167,16 +168,11 @@ def test_rate_limited_send_is_retried_with_the_same_client_id(read_chat, browsin
     assert len(sends) == 2 and sends[0]["client_id"] == sends[1]["client_id"]
 
 
-def test_refused_send_is_marked_not_sent_and_leaves_the_outbox(read_chat, browsing, alice):
+def test_refused_send_is_marked_not_sent_and_stays_failed_until_edited(read_chat, browsing, alice):
     chat = read_chat
     page = browsing.page(browsing.context(alice), path=None)
     server = FakeServer(page, hello_for(chat))
-    refusal = {
-        "type": "error",
-        "code": "blocked",
-        "detail": "You cannot send messages to this user.",
-    }
-    server.on["send"] = lambda ws, f: ws.send(json.dumps({**refusal, "client_id": f["client_id"]}))
+    server.on["send"] = refuse("blocked", "You cannot send messages to this user.")
     page.goto(f"{browsing.url}/chats/{chat.pk}/")
     box = page.get_by_role("textbox", name="Message bob")
     box.fill("are you there?")
@@ -184,8 +180,10 @@ def test_refused_send_is_marked_not_sent_and_leaves_the_outbox(read_chat, browsi
     failed = page.locator("#message-list li.msg.failed", has_text="are you there?")
     expect(failed.locator("[data-field=status]")).to_have_text(re.compile("Not sent"))
     expect(failed).to_contain_text("You cannot send messages to this user.")
-    assert page.evaluate(f"localStorage.getItem('chatsite:outbox:{alice.pk}')") is None
+    outbox = f"JSON.parse(localStorage.getItem('chatsite:outbox:{alice.pk}'))"
+    assert page.evaluate(outbox)[0]["failed"] == "blocked"  # kept, as failed
     failed.get_by_role("button", name="Edit").click()
+    assert page.evaluate(outbox) is None
     expect(box).to_have_value("are you there?")
     expect(box).to_be_focused()
     expect(failed).to_have_count(0)
@@ -378,3 +376,73 @@ def test_browser_notifications_are_opt_in_and_only_for_a_hidden_tab(read_chat, b
     server.push({"type": "message", "message": payload(chat, 7, body="after turning off")})
     expect(page.locator("#toasts .toast")).to_contain_text("after turning off")
     assert page.evaluate("window.__notifications.length") == 0
+
+
+def test_client_catches_up_by_version_and_replaces_changed_messages(read_chat, browsing, alice):
+    """A server with versions: hello carries them, the page was rendered at version 3."""
+    chat = read_chat
+    page = browsing.page(browsing.context(alice), path=None)
+
+    def rendered_at_version_3(route):
+        html = route.fetch().text()
+        html = re.sub(r'(id="chat"[^>]*?)data-version=""', r'\1data-version="3"', html)
+        route.fulfill(body=html, content_type="text/html; charset=utf-8")
+
+    page.route(f"{browsing.url}/chats/{chat.pk}/", rendered_at_version_3)
+
+    def change(seq, version, removed=False):
+        m = {**payload(chat, seq), "id": 1000 + seq, "version": version, "removed": removed}
+        return {**m, "body": ""} if removed else m
+
+    # Changes by version: message 2 removed at 4, message 4 sent at 5.
+    changes = {4: change(2, 4, removed=True), 5: change(4, 5)}
+
+    def on_sync(ws, frame):
+        # One change per reply, so the client has to follow `more`.
+        later = sorted(v for v in changes if v > frame["since"])
+        for version in later[:1]:
+            ws.send(json.dumps({"type": "message", "message": changes[version]}))
+        last_seq = max(m["seq"] for m in changes.values())
+        done = {"chat": chat.pk, "version": max(changes), "last_seq": last_seq}
+        ws.send(json.dumps({"type": "synced", **done, "more": len(later) > 1}))
+
+    hello = hello_for(chat, last_seq=4)
+    hello["chats"][0]["version"] = 5
+    server = FakeServer(page, hello)
+    server.on["sync"] = on_sync
+    page.goto(f"{browsing.url}/chats/{chat.pk}/")
+    since = lambda: [f["since"] for f in server.sent("sync")]  # noqa: E731
+
+    removed = page.locator("#msg-2")
+    expect(removed.locator("[data-field=body]")).to_have_text("Message removed by a moderator")
+    expect(removed).to_have_class(re.compile(r"\bremoved\b"))
+    expect(removed.locator(".msg-menu")).to_have_count(0)
+    expect(bodies(page)).to_have_text(
+        ["message 0", "Message removed by a moderator", "message 2", "live 4"]
+    )
+    server.wait_for(lambda: since() == [3, 4], "the sync to follow `more`")
+    assert not any("after" in f for f in server.sent("sync"))
+
+    # An older state of a shown message, or the same one again, changes nothing.
+    server.push({"type": "message", "message": {**changes[4], "version": 3, "removed": False}})
+    server.push({"type": "message", "message": changes[5]})
+    # A live change that skips a version: the client syncs the ones it missed.
+    changes.update({6: change(3, 6, removed=True), 7: change(5, 7)})
+    server.push({"type": "message", "message": changes[7]})
+    expected = ["message 0", *["Message removed by a moderator"] * 2, "live 4", "live 5"]
+    expect(bodies(page)).to_have_text(expected)
+    server.wait_for(lambda: since() == [3, 4, 5, 6], "the sync after the version gap")
+
+    # The last message removed: its preview says so, and the chat keeps its place.
+    changes[8] = change(5, 8, removed=True)
+    server.push({"type": "message", "message": changes[8]})
+    preview = page.locator(f'li.chatitem[data-chat-id="{chat.pk}"] [data-field=preview]')
+    expect(preview).to_have_text("Message removed")
+    expect(page.locator("#msg-5 [data-field=body]")).to_have_text("Message removed by a moderator")
+
+    # After a reconnect the client asks for what changed since the last version it has.
+    hello["chats"][0]["version"] = 8
+    server.sockets[-1].close(code=1011, reason="scripted")
+    server.wait_for(lambda: since() == [3, 4, 5, 6, 8], "the sync after the reconnect")
+    expect(bodies(page)).to_have_count(5)
+    assert browsing.csp_violations == []

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from accounts.models import User
-from chats import presence
 from chats.models import Chat, Membership, Message
+from chats.realtime import presence
+from chatsite import presence_store
 from tests.chats.conftest import Socket
 from tests.factories import make_chat
 
@@ -188,9 +189,9 @@ class Conversation(RuleBasedStateMachine):
 @pytest.fixture
 def machine_settings(settings):
     settings.SEND_RATE = (100_000, 1)
-    presence.reset_local()
+    presence_store.reset_local()
     yield
-    presence.reset_local()
+    presence_store.reset_local()
 
 
 def test_views_equal_the_database_after_any_mix_of_sends_resends_drops_and_reconnects(

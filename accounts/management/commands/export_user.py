@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
-from chats.operator import user_export
+from chats.operator_selectors import user_export
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chats.operator import site_stats
+from chats.operator_selectors import site_stats
 
 MAX_DAYS = 366
 

@@ -275,12 +275,14 @@ class Command(BaseCommand):
                 sender = chat.user_low_id if seq % 2 else chat.user_high_id
                 body = f"{PHRASES[seq % len(PHRASES)]} ({seq})"
                 client_id = f"bulk:{chat.pk}:{seq}"
-                rows.append([chat.pk, seq, sender, body, client_id, adapt(sent_at), None, ""])
-            chat.last_seq, chat.last_message_at = target, now
+                rows.append([chat.pk, seq, sender, body, client_id, adapt(sent_at), None, "", seq])
+            # Seeded chats have had no change but their messages: version = seq.
+            chat.last_seq = chat.version = target
+            chat.last_message_at = now
             changed.append(chat)
         fields = ["chat", "seq", "sender", "body", "client_id", "created_at", "removed_at"]
-        write_rows(Message, [*fields, "removed_reason"], rows)
-        Chat.objects.bulk_update(changed, ["last_seq", "last_message_at"])
+        write_rows(Message, [*fields, "removed_reason", "version"], rows)
+        Chat.objects.bulk_update(changed, ["last_seq", "version", "last_message_at"])
         # Everything seeded counts as delivered and read, so no chat starts with a backlog.
         last_seq = Subquery(Chat.objects.filter(pk=OuterRef("chat_id")).values("last_seq")[:1])
         Membership.objects.filter(chat_id__in=[c.pk for c in changed]).update(

@@ -24,7 +24,7 @@ CONVERSATIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("alice", "Hi Bob! Have you tried Chatsite yet?"),
             ("bob", "Just now. Messages show up before I finish blinking."),
             ("alice", "Open this chat in a second tab and watch both update."),
-            ("bob", "Nice. And the ticks turn blue when you read it."),
+            ("bob", "Nice. And the ticks turn green when you read it."),
         ],
     ),
     (

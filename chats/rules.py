@@ -1,0 +1,205 @@
+"""The rules every message change follows, each stated once.
+
+Each rule has its portable form (ORM or plain SQL that SQLite and PostgreSQL both run), and
+where PostgreSQL runs it inside one statement for speed, its SQL twin is built here, beside
+it, from the same pieces; tests/chats/test_rules.py runs every rule on both.
+
+- who may send to a chat: a member (a Membership row), with no block either way between
+  the two members (`send_targets`; twin: the `t` part of `send_one_chat_sql`);
+- seqs and versions: a new message takes the chat's next seq and next version, a change to
+  a message the next version, under the chat row's lock (`seqs_take`, `versions_take`,
+  `message_version_take`; twins: `send_one_chat_sql`'s `s`, `message_change_sql`);
+- replying marks read: a sender has read and received everything up to their message
+  (`reply_marks_read`; twin: `send_one_chat_sql`'s `p`);
+- unread counts: chats.selectors.unread_of_members and its SQL (`unread_total_sql`).
+Validation and rate limits belong to the edges (chats/validation.py, chats/limits.py):
+everything here trusts typed, clean input.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from chats.models import Block, Chat, Membership, Message
+from chats.selectors import unread_total_sql
+
+_CHAT, _MEMBERSHIP = Chat._meta.db_table, Membership._meta.db_table
+_MESSAGE, _BLOCK = Message._meta.db_table, Block._meta.db_table
+
+# -- Who may send: members, with no block between the two ---------------------------------
+
+
+@dataclass(frozen=True)
+class SendTarget:
+    """A chat `user` may store messages in (a member), its other member, and whether a
+    block stands between the two (then only resends are acked)."""
+
+    chat_id: int
+    peer_id: int
+    blocked: bool
+
+
+# The pair of memberships of `user` (me) and the other member (peer) of chat c, and whether
+# a block stands between them. Shared by both forms.
+_MEMBERS = (
+    f"FROM {_CHAT} c JOIN {_MEMBERSHIP} me ON me.chat_id = c.id AND me.user_id = {{user}} "
+    f"JOIN {_MEMBERSHIP} peer ON peer.chat_id = c.id AND peer.user_id <> {{user}}"
+)
+_BLOCKED = (
+    f"EXISTS (SELECT 1 FROM {_BLOCK} b WHERE (b.blocker_id = me.user_id AND "
+    "b.blocked_id = peer.user_id) OR (b.blocker_id = peer.user_id AND "
+    "b.blocked_id = me.user_id))"
+)
+
+
+def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
+    """Those of `chat_ids` that `user_id` is a member of, each with the peer and whether
+    a block stands between the two, in one query."""
+    if not chat_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(chat_ids))
+    sql = (
+        f"SELECT c.id, peer.user_id, {_BLOCKED} {_MEMBERS.format(user='%s')} "
+        f"WHERE c.id IN ({marks})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, user_id, *chat_ids])
+        rows = cursor.fetchall()
+    return {
+        chat_id: SendTarget(chat_id=chat_id, peer_id=peer_id, blocked=bool(blocked))
+        for chat_id, peer_id, blocked in rows
+    }
+
+
+# -- Seqs and versions: one gapless counter each, under the chat row's lock -----------------
+#
+# Every change to a chat's messages (a new message, a moderator's removal; later edits,
+# deletions, reactions) takes the chat's next version inside its transaction, and the
+# changed row records it; a new message also takes the next seq. The chat row's lock is held
+# until commit, so both are gapless and in commit order: a client that has everything up to
+# version v and asks for `since: v` misses nothing.
+
+_SEQS_SQL = (
+    f"UPDATE {_CHAT} SET last_seq = last_seq + %s, version = version + %s, "
+    "last_message_at = %s WHERE id = %s RETURNING last_seq, version"
+)
+_TAKE_VERSIONS_SQL = f"UPDATE {_CHAT} SET version = version + %s WHERE id = %s RETURNING version"
+
+
+def seqs_take(*, chat_id: int, count: int, now: datetime) -> tuple[int, int]:
+    """Take `count` seqs and versions for new messages (in the caller's transaction): the
+    last seq and the last version. Message k (from 1) gets last - count + k of each."""
+    with connection.cursor() as cursor:
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        cursor.execute(_SEQS_SQL, [count, count, stamp, chat_id])
+        last, version = cursor.fetchone()
+    return int(last), int(version)
+
+
+def versions_take(*, chat_id: int, count: int = 1) -> int:
+    """Take the chat's next `count` versions (in the caller's transaction); the last one."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_VERSIONS_SQL, [count, chat_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Chat.DoesNotExist
+    return int(row[0])
+
+
+def message_version_take(*, message: Message) -> int:
+    """Record a change to `message` (made in the caller's transaction): the chat's next
+    version, on the row and on `message`; returns it."""
+    version = versions_take(chat_id=message.chat_id)
+    Message.objects.filter(pk=message.pk).update(version=version)
+    message.version = version
+    return version
+
+
+def message_change_sql(assignments: str = "") -> str:
+    """`message_version_take` as one PostgreSQL statement, with the change itself:
+    `assignments` (say "removed_at = %(at)s") are applied to message %(message)s of chat
+    %(chat)s together with its new version, which the statement returns (no row: no such
+    message in that chat, and no version taken)."""
+    extra = f", {assignments}" if assignments else ""
+    return (
+        f"WITH target AS (SELECT id FROM {_MESSAGE} WHERE id = %(message)s "
+        "AND chat_id = %(chat)s), "
+        f"v AS (UPDATE {_CHAT} c SET version = c.version + 1 FROM target "
+        "WHERE c.id = %(chat)s RETURNING c.version) "
+        f"UPDATE {_MESSAGE} m SET version = v.version{extra} FROM v "
+        "WHERE m.id = %(message)s RETURNING m.version"
+    )
+
+
+# -- Replying marks read: the sender has read (and so received) everything before it -------
+
+_REPLY_MARKS_READ = (
+    "read_seq = CASE WHEN read_seq < {seq} THEN {seq} ELSE read_seq END, "
+    "delivered_seq = CASE WHEN delivered_seq < {seq} THEN {seq} ELSE delivered_seq END"
+)
+
+
+def reply_marks_read(*, chat_id: int, user_id: int, seq: int) -> None:
+    """The sender's pointers move to their message `seq` (never back)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_MEMBERSHIP} SET {_REPLY_MARKS_READ.format(seq='%(seq)s')} "
+            "WHERE chat_id = %(chat)s AND user_id = %(user)s",
+            {"seq": seq, "chat": chat_id, "user": user_id},
+        )
+
+
+# -- New messages -----------------------------------------------------------------------
+
+INSERT_COLUMNS = ("chat_id", "seq", "sender_id", "body", "client_id", "created_at", "version")
+
+
+@functools.cache
+def send_one_chat_sql(count: int) -> str:
+    """A send of `count` messages to one chat as one PostgreSQL statement (one round trip,
+    its own transaction), built from the rules above: who may send (`t`), the seqs and
+    versions (`s`), the rows (`i`), replying marks read (`p`), and both members' unread
+    counts. No row, and nothing written, when the sender may not send there.
+
+    Every part sees the snapshot from before the statement, but the chat row's UPDATE waits
+    for (and then sees) a concurrent send's seqs; the row lock is held to the end, so seqs
+    and versions stay gapless and in commit order. The unread counts are worked out from
+    that snapshot plus what this statement changes (the sender has read this chat; the peer
+    has `count` more unread)."""
+    values = ", ".join(f"({k}, %(b{k})s, %(c{k})s)" for k in range(1, count + 1))
+    return (
+        "WITH t AS (SELECT c.id, c.last_seq AS before, peer.user_id AS peer, "
+        f"me.read_seq AS my_read, peer.read_seq AS peer_read {_MEMBERS.format(user='%(user)s')} "
+        f"WHERE c.id = %(chat)s AND NOT {_BLOCKED}), "
+        f"s AS (UPDATE {_CHAT} c SET last_seq = c.last_seq + %(n)s, "
+        "version = c.version + %(n)s, last_message_at = %(now)s "
+        # c.id by the parameter too: joined on t.id alone, a planner without statistics
+        # hashed the whole chat table.
+        "FROM t WHERE c.id = %(chat)s AND c.id = t.id RETURNING c.last_seq, c.version), "
+        f"i AS (INSERT INTO {_MESSAGE} ({', '.join(INSERT_COLUMNS)}, removed_reason) "
+        "SELECT %(chat)s, s.last_seq - %(n)s + v.k, %(user)s, v.body, v.client_id, %(now)s, "
+        "s.version - %(n)s + v.k, '' "
+        f"FROM s, (VALUES {values}) AS v (k, body, client_id) RETURNING id, seq), "
+        f"p AS (UPDATE {_MEMBERSHIP} m SET {_REPLY_MARKS_READ.format(seq='s.last_seq')} "
+        "FROM s WHERE m.chat_id = %(chat)s AND m.user_id = %(user)s) "
+        "SELECT i.id, i.seq, s.last_seq, s.version, t.peer, "
+        f"{unread_total_sql('%(user)s')} - (t.before - t.my_read), "
+        "s.last_seq - t.peer_read, "
+        f"{unread_total_sql('t.peer')} - t.before + s.last_seq "
+        "FROM i CROSS JOIN s CROSS JOIN t"
+    )
+
+
+def send_one_chat_params(
+    *, user_id: int, chat_id: int, now: datetime, sends: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """The parameters of `send_one_chat_sql(len(sends))` for (client_id, body) sends."""
+    params: dict[str, Any] = {"user": user_id, "chat": chat_id, "n": len(sends), "now": now}
+    for k, (client_id, body) in enumerate(sends, start=1):
+        params[f"b{k}"], params[f"c{k}"] = body, client_id
+    return params

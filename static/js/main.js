@@ -1,0 +1,180 @@
+// Chatsite browser client, the entry module: routes the socket's frames to the modules that
+// own each part of the page, and wires the page's events. One WebSocket per tab carries every
+// chat of the user (docs/protocol.md).
+//
+// The server is the truth: this client shows what it is told (messages, unread counts,
+// presence), keeps unsent messages until the server acks them, and catches the open chat up
+// after every (re)connect. User text only ever reaches the DOM through textContent or
+// DOM-built links, never as markup. No inline scripts, no eval: safe under a strict
+// Content-Security-Policy. Modules: docs/architecture.md, "The browser client".
+
+import * as chatlist from "./chatlist.js";
+import * as composer from "./composer.js";
+import * as drafts from "./drafts.js";
+import * as menus from "./menus.js";
+import * as outbox from "./outbox.js";
+import * as presence from "./presence.js";
+import * as receipts from "./receipts.js";
+import * as renames from "./renames.js";
+import * as scroll from "./scroll.js";
+import * as socket from "./socket.js";
+import * as thread from "./thread.js";
+import * as toasts from "./toasts.js";
+import { isInt, isVisible, me, openChat } from "./util.js";
+
+const onChatPage = Boolean(
+  openChat &&
+    ["message-list", "message-template", "composer", "composer-body"].every((id) =>
+      document.getElementById(id),
+    ),
+);
+const seenIds = new Set(); // messages this tab has announced (or shows)
+
+socket.setHandlers({
+  hello(f) {
+    const chats = (Array.isArray(f.chats) ? f.chats : []).filter((c) => isInt(c.id));
+    chatlist.setAllCounts(chats, f.unread_total);
+    let missing = false;
+    for (const c of chats) {
+      if (c.peer && c.peer_status) presence.setPresence(c.peer, c.peer_status, c.peer_last_seen);
+      if (!chatlist.hasItem(c.id)) missing = true;
+    }
+    presence.renderPresence();
+    if (missing) chatlist.refresh();
+    if (onChatPage) thread.connected(chats.find((c) => c.id === openChat));
+    outbox.flush();
+  },
+
+  message(f) {
+    const m = f.message;
+    if (!m || !isInt(m.chat) || !isInt(m.seq) || !isInt(m.id)) return;
+    // A new message is announced once; a new state of one (a removal) is not news.
+    const fresh = !seenIds.has(m.id) && !(onChatPage && thread.showsId(m.id)) && !m.removed;
+    seenIds.add(m.id);
+    if (onChatPage && m.chat === openChat) thread.receive(m);
+    chatlist.bump(m);
+    if (!fresh || m.sender === me) return;
+    if (!(m.chat === openChat && isVisible())) toasts.toast(m);
+    if (!isVisible()) toasts.notify(m);
+  },
+
+  ack(f) {
+    if (typeof f.client_id !== "string") return;
+    outbox.settle(f.client_id);
+    const m = f.message;
+    if (!m || !isInt(m.chat) || !isInt(m.seq)) return;
+    if (isInt(m.id)) seenIds.add(m.id);
+    if (onChatPage && m.chat === openChat && isInt(m.id)) thread.receive(m);
+    chatlist.bump(m);
+  },
+
+  synced(f) {
+    if (onChatPage && f.chat === openChat) thread.synced(f);
+  },
+
+  unread(f) {
+    if (isInt(f.chat)) chatlist.setCount(f.chat, f.unread, f.unread_total);
+  },
+
+  read(f) {
+    if (onChatPage && f.chat === openChat && f.user !== me && isInt(f.seq)) receipts.peerReadTo(f.seq);
+  },
+
+  delivered(f) {
+    if (onChatPage && f.chat === openChat && f.user !== me && isInt(f.seq)) {
+      receipts.peerDeliveredTo(f.seq);
+    }
+  },
+
+  typing(f) {
+    if (f.chat === openChat && f.user && f.user !== me) presence.showTyping(f.user);
+  },
+
+  presence(f) {
+    if (typeof f.user !== "string") return;
+    presence.setPresence(f.user, f.status, f.last_seen);
+    presence.renderPresence();
+  },
+
+  renamed(f) {
+    renames.renamed(f);
+  },
+
+  message_removed(f) {
+    if (!isInt(f.chat) || !isInt(f.seq)) return;
+    if (onChatPage && f.chat === openChat) thread.removedBySeq(f.seq, f.id);
+    chatlist.removed(f.chat, f.seq);
+  },
+
+  error(f) {
+    if (typeof f.client_id === "string" && f.client_id) {
+      const retryAfter = typeof f.retry_after === "number" ? f.retry_after : undefined;
+      const dropped = outbox.refused(f.client_id, { code: f.code, detail: f.detail, retryAfter });
+      if (dropped && onChatPage) composer.showFailed(dropped, f.detail);
+      return;
+    }
+    if (onChatPage) thread.refused(f.code);
+    console.warn("chatsite: server refused a frame:", f.code, f.detail);
+  },
+});
+
+socket.onGone(() => {
+  if (onChatPage) thread.connectionLost();
+});
+
+function initChatPage() {
+  thread.init();
+  composer.init();
+  scroll.listen();
+  const body = document.body;
+  body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target && event.detail.target.id === "load-older") scroll.holdBeforeOlder();
+  });
+  const olderFailed = (event) => {
+    const older = document.getElementById("load-older");
+    if (!older || !event.detail.elt || !older.contains(event.detail.elt)) return;
+    older.classList.add("failed");
+    const link = older.querySelector("a");
+    if (link) link.textContent = "Couldn't load older messages. Try again";
+  };
+  body.addEventListener("htmx:responseError", olderFailed);
+  body.addEventListener("htmx:sendError", olderFailed);
+}
+
+function init() {
+  if (!me) return;
+  toasts.initNotifySettings();
+  toasts.offerNotifications();
+  menus.init();
+  chatlist.readCountsFromPage();
+  chatlist.decorate();
+  if (onChatPage) initChatPage();
+  chatlist.renderBadges();
+
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") toasts.dismissAll();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!isVisible()) return;
+    if (!socket.isOpen()) socket.reconnectNow();
+    if (onChatPage) thread.markRead();
+  });
+  window.addEventListener("online", socket.reconnectNow);
+  // The socket would hang until a timeout: drop it now and say so.
+  window.addEventListener("offline", socket.dropSocket);
+  window.addEventListener("pagehide", () => socket.setUnloading(true));
+  window.addEventListener("pageshow", (event) => {
+    socket.setUnloading(false);
+    if (event.persisted) socket.reconnectNow();
+  });
+  for (const form of document.querySelectorAll('form[action="/accounts/logout/"]')) {
+    form.addEventListener("submit", () => outbox.clear());
+  }
+  setInterval(() => {
+    chatlist.decorate();
+    presence.renderPresence();
+  }, 30000);
+  socket.connect();
+}
+
+init();

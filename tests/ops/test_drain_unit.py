@@ -1,0 +1,40 @@
+"""ops/drain.run: every registered socket closed, spread over DRAIN_SECONDS, then stop."""
+
+import asyncio
+import time
+
+from django.test import override_settings
+
+from ops import drain
+
+
+class FakeSocket:
+    def __init__(self, fail=False):
+        self.fail = fail
+        self.closed_at = None
+
+    async def close_for_restart(self):
+        self.closed_at = time.monotonic()
+        drain.unregister(self)
+        if self.fail:
+            raise RuntimeError("boom")
+
+
+@override_settings(DRAIN_SECONDS=0.6)
+async def test_run_closes_each_socket_spread_out_then_stops_even_if_one_fails():
+    sockets = [FakeSocket(), FakeSocket(fail=True), FakeSocket()]
+    for socket in sockets:
+        drain.register(socket)
+    stopped = []
+    started = time.monotonic()
+    await drain.run(lambda: stopped.append(time.monotonic()))
+    moments = sorted(s.closed_at for s in sockets)
+    assert moments[0] - started < 0.1
+    assert 0.3 <= moments[-1] - moments[0] < 0.6  # 0.2 s apart
+    assert stopped and drain.open_sockets() == 0
+
+
+async def test_run_with_no_socket_stops_at_once():
+    stopped = []
+    await asyncio.wait_for(drain.run(lambda: stopped.append(True)), 1)
+    assert stopped == [True]
