@@ -46,11 +46,17 @@ class _Doorbell:
         self.task = loop.create_task(self.run())
 
     async def run(self) -> None:
+        task = asyncio.current_task()
         while True:
             rings = [await self.queue.get()]
             while len(rings) < self.BATCH and not self.queue.empty():
                 rings.append(self.queue.get_nowait())
             await _group_send_many(rings)
+            if task is not None and task.cancelling():
+                # A cancel that arrived mid-publish can be swallowed below us (the Redis
+                # client's connection handling): the loop closing must still end this task,
+                # or its shutdown waits on the next queue.get() forever.
+                raise asyncio.CancelledError
 
 
 _doorbells: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Doorbell] = (

@@ -1,6 +1,7 @@
 """How a ring reaches the channel layer from each place a change can be made."""
 
 import asyncio
+import contextlib
 import threading
 
 import pytest
@@ -48,3 +49,22 @@ async def test_a_ring_made_on_a_sockets_worker_thread_is_handed_to_its_loop(alic
     await asyncio.get_running_loop().run_in_executor(None, on_a_worker)
     assert rang_on and rang_on[0] != threading.main_thread().name
     assert (await _received(channel))["type"] == "session.check"
+
+
+async def test_a_doorbell_ends_when_cancelled_even_if_its_send_swallows_the_cancel(monkeypatch):
+    """The loop's shutdown cancels every task once and waits: a doorbell that kept going
+    after a cancel lost mid-publish held it forever."""
+    publishing = asyncio.Event()
+
+    async def swallowing(rings):
+        publishing.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+
+    monkeypatch.setattr(events, "_group_send_many", swallowing)
+    doorbell = events._Doorbell(asyncio.get_running_loop())
+    doorbell.queue.put_nowait(("user.1", {"type": "session.check"}))
+    await publishing.wait()
+    doorbell.task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(doorbell.task, timeout=2)
