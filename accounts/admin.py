@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import User
@@ -95,3 +98,24 @@ class UserAdmin(DjangoUserAdmin):
                 moderation.user_deactivate(user=obj, moderator=moderator_of(request))
         except Refused as refused:
             messages.error(request, f"{obj} was not deactivated: {refused.detail}")
+
+
+# django-otp registers its devices in the admin, whose pages show each user's TOTP secret as
+# a QR code: a staff member could copy a user's second factor. Users manage their own.
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
+
+_admin_login = admin.site.login
+
+
+def _admin_login_through_the_site(
+    request: HttpRequest, extra_context: dict[str, object] | None = None
+) -> HttpResponse:
+    """The admin's own login form would sign in with the password alone: a staff member with
+    two-factor sign-in goes through the site's login (and its code step) instead."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.GET.get("next") or "/admin/", settings.LOGIN_URL)
+    return _admin_login(request, extra_context)
+
+
+admin.site.login = _admin_login_through_the_site  # type: ignore[method-assign]

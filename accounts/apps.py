@@ -7,10 +7,12 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
         from django.contrib.sessions.models import Session
 
         from accounts import receivers
 
+        user_logged_in.connect(receivers.on_login, dispatch_uid="accounts.session_record_login")
         post_delete.connect(
             receivers.session_deleted, sender=Session, dispatch_uid="accounts.session_deleted"
         )

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import UserCreationForm
 
 from accounts.models import User, username_validator
 from accounts.selectors import username_taken
+
+RECOVERY_CODE_SHAPE = re.compile(r"[0-9a-z]{5}-[0-9a-z]{5}")
 
 
 class SignupForm(UserCreationForm):
@@ -52,3 +56,95 @@ class NotificationsForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ("toast_sound",)
+
+
+class RecoverForm(forms.Form):
+    """Username, one recovery code and a new password (twice)."""
+
+    username = forms.CharField(max_length=150)
+    code = forms.CharField(
+        label="Recovery code", max_length=50, help_text="One of the codes you saved at sign-up."
+    )
+    new_password1 = forms.CharField(
+        label="New password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    new_password2 = forms.CharField(
+        label="New password confirmation",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean_new_password1(self) -> str:
+        password: str = self.cleaned_data["new_password1"]
+        password_validation.validate_password(password)
+        return password
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, second = data.get("new_password1"), data.get("new_password2")
+        if first and second and first != second:
+            self.add_error("new_password2", "The two password fields didn't match.")
+        return data
+
+
+class PasswordConfirmForm(forms.Form):
+    """The current password, asked again before a sensitive change."""
+
+    password = forms.CharField(
+        label="Current password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password: str = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("Your password was entered incorrectly.", code="wrong")
+        return password
+
+
+class OtpForm(forms.Form):
+    """The second sign-in step: a code from the authenticator app, or a recovery code."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=50,
+        help_text="The 6-digit code from your authenticator app, or one of your recovery codes.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
+    )
+
+
+class RecoveryCodesDownloadForm(forms.Form):
+    """The codes just shown, posted back to be downloaded as a text file (never stored)."""
+
+    codes = forms.CharField(max_length=400)
+
+    def clean_codes(self) -> list[str]:
+        codes = self.cleaned_data["codes"].split()
+        if len(codes) > 20 or not all(RECOVERY_CODE_SHAPE.fullmatch(code) for code in codes):
+            raise forms.ValidationError("These are not recovery codes.")
+        return codes
+
+
+class TotpConfirmForm(forms.Form):
+    code = forms.CharField(
+        label="Code from the app",
+        max_length=10,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class TwoFactorDisableForm(PasswordConfirmForm):
+    code = forms.CharField(
+        label="Code",
+        max_length=50,
+        help_text="From your authenticator app, or one of your recovery codes.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )

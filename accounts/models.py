@@ -73,3 +73,38 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+class RecoveryCode(models.Model):
+    """One of a user's one-time recovery codes, stored hashed (accounts.hashers)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=200)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "used_at"], name="accounts_recovery_unused")]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk} of user {self.user_id}"
+
+
+class SessionRecord(models.Model):
+    """Who a session belongs to and where it was used: the sessions page, and ending every
+    session of a user without decoding every session row. Goes with its session."""
+
+    # Its own id: the session key is the cookie's secret and never leaves the server.
+    session = models.OneToOneField(
+        "sessions.Session", on_delete=models.CASCADE, related_name="record"
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="session_records")
+    user_agent = models.CharField(max_length=500, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    last_active = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-last_active"], name="accounts_session_user")]
+
+    def __str__(self) -> str:
+        return f"session of user {self.user_id}"

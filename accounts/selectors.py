@@ -8,8 +8,9 @@ from typing import Any, Literal
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.utils import timezone
+from ua_parser import parse as ua_parse
 
-from accounts.models import User
+from accounts.models import SessionRecord, User
 from chats.rules import block_between_sql
 
 SEARCH_LIMIT = 20
@@ -178,3 +179,45 @@ def _sqlite() -> tuple[str, str]:
 
 
 _SEARCH_SQL = {"postgresql": _postgresql(), "sqlite": _sqlite()}
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    device: str
+    ip: str | None
+    created_at: datetime
+    last_active: datetime
+    current: bool
+
+
+SESSIONS_LIMIT = 200
+DEVICE_NAME_MAX = 60
+
+
+def sessions_of(*, user: User, current_key: str | None) -> list[SessionRow]:
+    """The user's live sessions, most recently active first, named by their User-Agent."""
+    rows = (
+        SessionRecord.objects.filter(user=user, session__expire_date__gt=timezone.now())
+        .order_by("-last_active", "-id")
+        .values_list("id", "session_id", "user_agent", "ip", "created_at", "last_active")
+    )
+    return [
+        SessionRow(pk, device_name(agent), ip, created, active, key == current_key)
+        for pk, key, agent, ip, created, active in rows[:SESSIONS_LIMIT]
+    ]
+
+
+def device_name(user_agent: str) -> str:
+    """ "Firefox 128 on Ubuntu", from the User-Agent header (ua-parser's rules)."""
+    parsed = ua_parse(user_agent) if user_agent.strip() else None
+    if parsed is None or parsed.user_agent is None or parsed.user_agent.family == "Other":
+        # A client the rules do not know (a script, a bot): its own first word, as it says.
+        first = user_agent.split(maxsplit=1)[0][:DEVICE_NAME_MAX] if user_agent.strip() else ""
+        return first or "Unknown device"
+    browser = parsed.user_agent.family
+    if parsed.user_agent.major:
+        browser += f" {parsed.user_agent.major}"
+    if parsed.os is None or parsed.os.family == "Other":
+        return browser
+    return f"{browser} on {parsed.os.family}"

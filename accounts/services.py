@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+import ipaddress
+import secrets
 
-from accounts.models import User
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.hashers import RecoveryCodeHasher
+from accounts.models import RecoveryCode, SessionRecord, User
+from chats import events
+from chatsite.net import client_ip
 from push import services as push_services
+
+RECOVERY_CODE_COUNT = 10
+# Crockford's base32: no i, l, o or u, so a code read aloud or copied by hand survives.
+RECOVERY_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+RECOVERY_CODE_LENGTH = 10  # 50 random bits
+_RECOVERY_LOOKALIKES = str.maketrans({"o": "0", "i": "1", "l": "1"})
+_recovery_hasher = RecoveryCodeHasher()
+# Checked when an account has fewer unused codes (or none, or no account), so every attempt
+# costs the same ten hashes and its time tells nothing.
+_DUMMY_CODE_HASH = _recovery_hasher.encode("0" * RECOVERY_CODE_LENGTH, "dummysalt0123456")
+USER_AGENT_MAX = 500
 
 
 class UsernameTaken(Exception):
@@ -40,8 +62,6 @@ def user_change_password(*, user: User, password: str) -> User:
 def user_save_password(*, user: User) -> User:
     """Store the password just set on `user` (usable or not): the sessions made with the
     old one stop being valid, and their sockets close."""
-    from chats import events
-
     with transaction.atomic():
         user.save(update_fields=["password"])
         push_services.subscriptions_remove_all(user=user)
@@ -73,6 +93,123 @@ def user_set_toast_sound(*, user: User, toast_sound: bool) -> User:
 def session_ended(*, user_id: int, session_key: str) -> None:
     """A session of the user is gone, whichever way (accounts.receivers): its sockets
     close at once."""
-    from chats import events
-
     transaction.on_commit(lambda: events.session_ended(user_id=user_id, session_key=session_key))
+
+
+class RecoveryFailed(Exception):
+    """No such user, a wrong or used code: deliberately one error for all of them."""
+
+
+def recovery_code_normalize(code: str) -> str:
+    """What a typed code means: case, spaces and dashes do not matter; O, I and L read as
+    0, 1 and 1."""
+    return "".join(code.split()).replace("-", "").lower().translate(_RECOVERY_LOOKALIKES)
+
+
+def recovery_codes_create(*, user: User) -> list[str]:
+    """A new set of codes for the user, shown once; every earlier code stops working."""
+    codes = [
+        "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+        for _ in range(RECOVERY_CODE_COUNT)
+    ]
+    with transaction.atomic():
+        RecoveryCode.objects.filter(user=user).delete()
+        RecoveryCode.objects.bulk_create(
+            RecoveryCode(user=user, code_hash=_recovery_hash(code)) for code in codes
+        )
+    return [f"{code[:5]}-{code[5:]}" for code in codes]
+
+
+def _recovery_hash(code: str) -> str:
+    return _recovery_hasher.encode(code, _recovery_hasher.salt())
+
+
+def recovery_code_use(*, user: User | None, code: str) -> int:
+    """Consume one unused code of the user; returns how many are left, or raises
+    RecoveryFailed. Every unused code is checked (constant-time, ten hashes whatever the
+    input), and the code is taken with a conditional UPDATE, so two attempts racing with the
+    same code cannot both succeed."""
+    normalized = recovery_code_normalize(code)
+    rows = RecoveryCode.objects.filter(user=user, used_at=None).order_by("pk")
+    unused = list(rows[:RECOVERY_CODE_COUNT]) if user is not None else []
+    hashes = [row.code_hash for row in unused]
+    hashes += [_DUMMY_CODE_HASH] * (RECOVERY_CODE_COUNT - len(hashes))
+    matched: RecoveryCode | None = None
+    for index, encoded in enumerate(hashes):
+        if _recovery_hasher.verify(normalized, encoded) and index < len(unused):
+            matched = unused[index]
+    if matched is None or user is None:
+        raise RecoveryFailed
+    taken = RecoveryCode.objects.filter(pk=matched.pk, used_at=None).update(used_at=timezone.now())
+    if not taken:
+        raise RecoveryFailed
+    return len(unused) - 1
+
+
+def user_recover(*, username: str, code: str, password: str) -> int:
+    """Set a new password with a recovery code: the code is used up and every session of
+    the account ends (its sockets close). Returns how many codes are left."""
+    user = User.objects.filter(username__iexact=username, is_active=True).first()
+    with transaction.atomic():
+        left = recovery_code_use(user=user, code=code)
+        assert user is not None  # recovery_code_use raised otherwise
+        user.set_password(password)
+        user_save_password(user=user)
+        sessions_end(user=user)
+    return left
+
+
+def sessions_end(*, user: User, keep: str | None = None, ids: list[int] | None = None) -> int:
+    """End the user's sessions (those with these record ids, or all), but `keep` (a session
+    key); their sockets close once this commits. The one way sessions are ended here."""
+    ended = Session.objects.filter(record__user=user)
+    if ids is not None:
+        ended = ended.filter(record__id__in=ids)
+    if keep is not None:
+        ended = ended.exclude(session_key=keep)
+    # Each deleted row passes accounts.receivers.session_deleted, which closes exactly that
+    # session's sockets after commit (session_ended): nothing more to ring here.
+    _, deleted = ended.delete()
+    return deleted.get(Session._meta.label, 0)
+
+
+def session_record_login(*, request: HttpRequest, user: User) -> None:
+    """Note who the session just signed in belongs to, from where and with what."""
+    session_key = request.session.session_key
+    if not session_key or not Session.objects.filter(session_key=session_key).exists():
+        return  # a session engine without rows (or a test request without a session)
+    now = timezone.now()
+    _activity_window_open(session_key)  # just noted here: the next requests need not
+    SessionRecord.objects.update_or_create(
+        session_id=session_key,
+        defaults={
+            "user": user,
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
+            "ip": _ip_or_none(client_ip(request)),
+            "created_at": now,
+            "last_active": now,
+        },
+    )
+
+
+def session_record_touch(*, session_key: str, ip: str) -> None:
+    """Note that the session was used, from `ip`: at most one write per
+    SESSION_ACTIVITY_SECONDS (the cache remembers the last one, so a busy session costs one
+    cache call per request, not a database write)."""
+    if _activity_window_open(session_key):
+        SessionRecord.objects.filter(session_id=session_key).update(
+            ip=_ip_or_none(ip), last_active=timezone.now()
+        )
+
+
+def _activity_window_open(session_key: str) -> bool:
+    """True once per window per session (and starts the next window)."""
+    window = settings.SESSION_ACTIVITY_SECONDS
+    return bool(cache.add(f"session-active:{session_key}", 1, timeout=window))
+
+
+def _ip_or_none(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,7 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from accounts import limits, selectors, services
+from accounts import limits, safety_views, selectors, services, twofactor
 from accounts.forms import NotificationsForm, PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
 from chatsite import ratelimit
@@ -48,14 +48,25 @@ def signup(request: HttpRequest) -> HttpResponse:
             except services.UsernameTaken:
                 form.add_error("username", "That username is taken.")
             else:
+                codes = services.recovery_codes_create(user=user)
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                return redirect("/")
+                return safety_views.recovery_codes_page(request, codes, next_url="/")
     return render(request, "accounts/signup.html", {"form": form})
 
 
 class ChatsiteLoginView(LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user: User = form.get_user()  # type: ignore[assignment]
+        if not twofactor.twofactor_enabled(user=user):
+            return super().form_valid(form)
+        # The password alone signs nothing in: the code step does (safety_views.login_code).
+        twofactor.pending_begin(
+            session=self.request.session, user=user, next_url=self.get_success_url()
+        )
+        return redirect("accounts:login_code")
 
 
 @login_required
@@ -97,6 +108,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     context = {
         "username_form": username_form,
         "privacy_form": privacy_form,
+        "twofactor_enabled": twofactor.twofactor_enabled(user=user),
         "notifications_form": notifications_form,
         "push_subscriptions": push_selectors.subscriptions_of(user=user),
     }

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from ninja import Router, Status
 
+from accounts import throttling, twofactor
 from accounts.models import User
 from accounts.throttling import LOCKOUT_MESSAGE
 from api.errors import ApiError
@@ -17,6 +18,8 @@ from api.security import require_csrf
 router = Router(tags=["auth"])
 
 BAD_CREDENTIALS = "Please enter a correct username and password."
+OTP_REQUIRED = 'Two-factor sign-in is on: send the code from your authenticator as "otp".'
+OTP_INVALID = "That code is not right (or was already used)."
 
 
 @router.get("/auth/csrf/", response=CsrfOut, auth=None)
@@ -38,13 +41,22 @@ def csrf_only(request: HttpRequest) -> bool:
     auth=csrf_only,
 )
 def auth_login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
-    """Log in with the same throttling as the login page (5 failures lock for 15 minutes)."""
+    """Log in with the same throttling as the login page (5 failures lock for 15 minutes).
+    With two-factor sign-in on, "otp" is needed too: without it, 401 otp_required."""
     # request= lets django-axes count failures and refuse locked-out username+IP pairs.
     user = authenticate(request, username=payload.username, password=payload.password)
     if getattr(request, "axes_locked_out", False):
         raise ApiError(429, "locked_out", LOCKOUT_MESSAGE)
     if not isinstance(user, User):
         raise ApiError(401, "bad_credentials", BAD_CREDENTIALS)
+    if twofactor.twofactor_enabled(user=user):
+        if not payload.otp:
+            raise ApiError(401, "otp_required", OTP_REQUIRED)
+        if not twofactor.second_factor_check(user=user, code=payload.otp):
+            throttling.attempt_failed(request, username=payload.username)
+            if getattr(request, "axes_locked_out", False):
+                raise ApiError(429, "locked_out", LOCKOUT_MESSAGE)
+            raise ApiError(401, "otp_invalid", OTP_INVALID)
     login(request, user)
     return {**me_out(user), "csrf_token": get_token(request)}
 

@@ -133,6 +133,11 @@ class PasswordIn(In):
 class LoginIn(In):
     username: Text = Field(max_length=150)
     password: Text = Field(max_length=4096)
+    otp: Text | None = Field(
+        None,
+        max_length=50,
+        description="With two-factor sign-in on: the authenticator's code, or a recovery code.",
+    )
 
 
 class LoginOut(MeOut):
@@ -146,3 +151,94 @@ class CsrfOut(Schema):
 def error_responses(*statuses: int) -> dict[int, type[ErrorOut]]:
     """OpenAPI response entries for the error statuses an operation can answer with."""
     return dict.fromkeys(statuses, ErrorOut)
+
+
+class RecoverIn(In):
+    username: Text = Field(max_length=150)
+    code: Text = Field(max_length=50)
+    new_password: Text = Field(max_length=4096)
+
+
+class RecoverOut(Schema):
+    codes_left: int = Field(description="Unused recovery codes the account still has.")
+
+
+class PasswordConfirmIn(In):
+    password: Text = Field(max_length=4096)
+
+
+class RecoveryCodesOut(Schema):
+    codes: list[str] = Field(description="The new codes, shown once; the old set stops working.")
+
+
+class TwoFactorSetupOut(Schema):
+    secret: str = Field(description="The base32 key, for typing into an authenticator app.")
+    otpauth_url: str = Field(description="otpauth://totp/... (what the QR code holds).")
+
+
+class CodeIn(In):
+    code: Text = Field(max_length=50)
+
+
+class TwoFactorOffIn(In):
+    password: Text = Field(max_length=4096)
+    code: Text = Field(max_length=50)
+
+
+class SessionOut(Schema):
+    id: int
+    device: str = Field(description="Browser and system, from the User-Agent.")
+    ip: str | None = Field(description="The address it last used.")
+    created_at: str = Field(description="When it signed in (ISO 8601 UTC).")
+    last_active: str = Field(description="When it was last used (ISO 8601 UTC, to a minute).")
+    current: bool = Field(description="Whether it is the session making this request.")
+
+
+class ExportProfileOut(Schema):
+    id: int
+    username: str
+    date_joined: str
+    last_seen: str | None
+    hide_presence: bool
+    send_read_receipts: bool
+    two_factor: bool
+
+
+class ExportMessageOut(Schema):
+    seq: int = Field(description="Gapless per chat, from 1.")
+    sender: str = Field(description="The sender's username (you or the peer).")
+    body: str = Field(description="Empty when a moderator removed the message.")
+    sent_at: str
+    removed: bool
+
+
+class ExportChatOut(Schema):
+    id: int
+    peer: str = Field(description="The other person's username.")
+    created_at: str
+    last_seq: int
+    read_seq: int = Field(description="Your read pointer in this chat.")
+    messages: list[ExportMessageOut] = Field(description="Every message of both sides, by seq.")
+
+
+class ExportBlockOut(Schema):
+    username: str
+    created_at: str
+
+
+class ExportReportOut(Schema):
+    chat: int
+    seq: int
+    reason: str
+    created_at: str
+    status: Literal["open", "resolved", "dismissed"]
+
+
+class ExportOut(Schema):
+    format: Literal["chatsite-export"]
+    version: Literal[1]
+    exported_at: str
+    profile: ExportProfileOut
+    chats: list[ExportChatOut]
+    blocks: list[ExportBlockOut] = Field(description="The people you blocked.")
+    reports: list[ExportReportOut] = Field(description="The reports you filed.")

@@ -138,6 +138,8 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accounts",
     "chats",
     "push",
@@ -158,6 +160,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "accounts.middleware.SessionActivityMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -276,6 +279,12 @@ AXES_USERNAME_CALLABLE = "accounts.throttling.axes_username"
 AXES_CLIENT_IP_CALLABLE = "chatsite.net.client_network"
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 AXES_VERBOSE = False
+
+# The sessions page's "last active" is written at most this often per session.
+SESSION_ACTIVITY_SECONDS = env_int("SESSION_ACTIVITY_SECONDS", 60)
+
+# Two-factor sign-in (django-otp TOTP): the name authenticator apps show for the account.
+OTP_TOTP_ISSUER = os.environ.get("TOTP_ISSUER") or "Chatsite"
 
 # Rate limits: (count, seconds).
 SIGNUP_RATE = (env_int("SIGNUP_RATE_COUNT", 10), 3600)

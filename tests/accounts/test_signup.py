@@ -15,11 +15,20 @@ def signup(client, username="alice", password=GOOD, password2=None, terms=True, 
     return client.post("/accounts/signup/", data, **extra)
 
 
-def test_signup_creates_user_logs_in_and_redirects_home(client):
+def signed_up(response):
+    """Sign-up succeeded: the page shows the new recovery codes, then leads home."""
+    return response.status_code == 200 and "accounts/recovery_codes.html" in [
+        t.name for t in response.templates
+    ]
+
+
+def test_signup_creates_user_logs_in_and_shows_recovery_codes_before_home(client):
     response = signup(client)
-    assert response.status_code == 302
-    assert response["Location"] == "/"
-    assert User.objects.filter(username="alice").exists()
+    assert signed_up(response)
+    assert len(response.context["codes"]) == 10
+    assert 'href="/"' in response.content.decode()
+    user = User.objects.get(username="alice")
+    assert user.recovery_codes.filter(used_at=None).count() == 10
     assert client.get("/accounts/profile/").status_code == 200
 
 
@@ -76,7 +85,7 @@ def test_signup_refuses_bad_usernames(client, username):
 
 @pytest.mark.parametrize("username", ["abc", "a.b-c_d", "A" * 30, "007"])
 def test_signup_accepts_allowed_usernames(client, username):
-    assert signup(client, username=username).status_code == 302
+    assert signed_up(signup(client, username=username))
     assert User.objects.filter(username=username).exists()
 
 
@@ -90,7 +99,7 @@ def test_signup_is_rate_limited_per_ip(client):
     assert not User.objects.filter(username="late").exists()
     # Another address is not affected.
     other = signup(client, username="other", REMOTE_ADDR="10.9.9.9")
-    assert other.status_code == 302
+    assert signed_up(other)
 
 
 @override_settings(SIGNUP_RATE=(3, 3600))
@@ -100,4 +109,4 @@ def test_signup_counts_an_ipv6_64_as_one_address(client):
     late = signup(client, username="late", REMOTE_ADDR="2001:db8:7:8:abcd:1234:5678:9abc")
     assert late.status_code == 429
     other = signup(client, username="other", REMOTE_ADDR="2001:db8:7:9::1")
-    assert other.status_code == 302
+    assert signed_up(other)

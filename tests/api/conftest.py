@@ -5,6 +5,8 @@ import json
 import pytest
 from django.test import Client
 
+from tests.support.totp import clock, with_2fa  # noqa: F401  (fixtures)
+
 
 class ApiClient:
     """A JSON client that, like a real one, fetches a CSRF token and sends it back."""
@@ -32,8 +34,13 @@ class ApiClient:
             path, body, content_type="application/json", headers=self._headers()
         )
 
-    def delete(self, path):
-        return self.client.delete(path, headers=self._headers())
+    def delete(self, path, data=None):
+        return self.client.delete(
+            path,
+            json.dumps(data if data is not None else {}),
+            content_type="application/json",
+            headers=self._headers(),
+        )
 
     def patch(self, path, data):
         return self.client.patch(

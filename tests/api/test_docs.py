@@ -31,6 +31,14 @@ ENDPOINTS = {
     ("get", "/api/push/subscriptions/"),
     ("post", "/api/push/subscriptions/"),
     ("delete", "/api/push/subscriptions/{subscription_id}/"),
+    ("post", "/api/auth/recover/"),
+    ("post", "/api/me/recovery-codes/"),
+    ("post", "/api/me/2fa/"),
+    ("post", "/api/me/2fa/confirm/"),
+    ("delete", "/api/me/2fa/"),
+    ("get", "/api/me/sessions/"),
+    ("delete", "/api/me/sessions/{session_id}/"),
+    ("get", "/api/me/export/"),
 }
 
 
@@ -40,8 +48,12 @@ def test_openapi_document_lists_every_endpoint():
     doc = response.json()
     assert doc["info"]["title"] == "Chatsite API"
     assert {(m, p) for p, ops in doc["paths"].items() for m in ops} == ENDPOINTS
-    # Everything except obtaining a token and logging in needs the session.
-    public = {("get", "/api/auth/csrf/"), ("post", "/api/auth/login/")}
+    # Everything except obtaining a token, logging in and recovering needs the session.
+    public = {
+        ("get", "/api/auth/csrf/"),
+        ("post", "/api/auth/login/"),
+        ("post", "/api/auth/recover/"),
+    }
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             assert bool(op.get("security")) == ((method, path) not in public), (method, path)

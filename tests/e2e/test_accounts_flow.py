@@ -33,6 +33,11 @@ def test_sign_up_log_out_and_log_in_again(browsing):
     page.get_by_role("checkbox").check()
     page.get_by_role("button", name="Sign up").click()
 
+    # The recovery codes come before the app (tests/e2e/test_account_safety.py downloads them).
+    expect(page.get_by_role("list", name="Recovery codes").get_by_role("listitem")).to_have_count(
+        10
+    )
+    page.get_by_role("link", name="I have saved my codes, continue").click()
     expect(page).to_have_url(re.compile(r"/chats/$"))
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.locator(".usermenu summary")).to_have_text("dana")
