@@ -132,12 +132,12 @@ def message_list(request: HttpRequest, chat_id: int, query: Query[HistoryQuery])
         messages, more = selectors.messages_before(
             chat_id=chat.pk, before=query.before, limit=query.limit
         )
-    return {"messages": [selectors.message_payload(m) for m in messages], "has_more": more}
+    return {"messages": selectors.message_payloads(messages), "has_more": more}
 
 
 @router.post(
     "/chats/{int:chat_id}/messages/",
-    response={200: MessageOut, 201: MessageOut, **error_responses(400, 401, 403, 404, 429)},
+    response={200: MessageOut, 201: MessageOut, **error_responses(400, 401, 403, 404, 410, 429)},
 )
 def message_send(request: HttpRequest, chat_id: int, payload: MessageIn) -> Status[dict[str, Any]]:
     """Send a message: 201 when stored, 200 with the stored one for a repeated client_id."""
@@ -151,10 +151,12 @@ def message_send(request: HttpRequest, chat_id: int, payload: MessageIn) -> Stat
     body = clean_field("body", clean_body, payload.body)
     try:
         message, created = services.message_send(
-            sender=user, chat_id=chat.pk, client_id=client_id, body=body
+            sender=user, chat_id=chat.pk, client_id=client_id, body=body, reply_to=payload.reply_to
         )
     except Refused as refused:
-        raise from_refused(refused, "body") from None
+        raise from_refused(
+            refused, "reply_to" if payload.reply_to is not None else "body"
+        ) from None
     return Status(201 if created else 200, selectors.message_payload(message))
 
 

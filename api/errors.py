@@ -22,7 +22,13 @@ STATUS_CODES = {
 }
 
 # Refusal codes of the shared validation layer, as HTTP statuses.
-REFUSED_STATUS = {"not_found": 404, "blocked": 403, "rate_limited": 429}
+REFUSED_STATUS = {
+    "not_found": 404,
+    "blocked": 403,
+    "forbidden": 403,
+    "gone": 410,
+    "rate_limited": 429,
+}
 
 
 class ApiError(Exception):

@@ -61,16 +61,29 @@ class ChatStartIn(In):
     username: Text = Field(max_length=150)
 
 
+class QuoteOut(Schema):
+    seq: int
+    sender: str
+    body: str = Field(description="The first 200 characters; empty once deleted.")
+    deleted: bool
+
+
 class MessageOut(Schema):
     id: int
     chat: int
     seq: int
     sender: str
-    body: str
+    body: str = Field(description="Empty when deleted or removed.")
     sent_at: str
     client_id: str
     removed: bool
     version: int = Field(description="The chat's version of this message's latest change.")
+    edited_at: str | None = Field(description="ISO 8601 UTC of the last edit; null if none.")
+    deleted: bool
+    reply_to: QuoteOut | None = Field(description="The message this one answers.")
+    reactions: dict[str, list[str]] = Field(
+        description="Emoji -> usernames, both in the order they reacted."
+    )
 
 
 class MessagesOut(Schema):
@@ -80,6 +93,11 @@ class MessagesOut(Schema):
 
 class MessageIn(In):
     client_id: Text = Field(description="1 to 64 characters (a UUID); resending it is a no-op.")
+    body: Text = Field(description="1 to 4,000 characters after stripping whitespace.")
+    reply_to: int | None = Field(None, ge=0, lt=2**31, description="The seq answered.")
+
+
+class MessageEditIn(In):
     body: Text = Field(description="1 to 4,000 characters after stripping whitespace.")
 
 

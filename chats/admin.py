@@ -14,7 +14,7 @@ from django.utils.text import Truncator
 
 from chats import moderation
 from chats.admin_actions import ask_reason_then, moderator_of
-from chats.models import Chat, Membership, Message, ModerationLog, Report
+from chats.models import Chat, Membership, Message, MessageEdit, ModerationLog, Report
 
 EXCERPT = 80
 
@@ -146,7 +146,7 @@ class ChatAdmin(ReadOnlyMixin, admin.ModelAdmin):
 class ReportInline(admin.TabularInline):
     model = Report
     fk_name = "message"
-    fields = ("reporter", "reason", "created_at", "status", "resolution", "resolved_by")
+    fields = ("reporter", "body", "reason", "created_at", "status", "resolution", "resolved_by")
     readonly_fields = fields
     can_delete = False
     extra = 0
@@ -154,6 +154,19 @@ class ReportInline(admin.TabularInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Report]:
         return super().get_queryset(request).select_related("reporter", "resolved_by")
+
+
+class MessageEditInline(admin.TabularInline):
+    """The texts a message had before its author edited it (erased if they delete it)."""
+
+    model = MessageEdit
+    verbose_name = "earlier text"
+    verbose_name_plural = "Earlier texts (before each edit, oldest first)"
+    fields = ("body", "replaced_at")
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+    max_num = 0
 
 
 @admin.register(Message)
@@ -169,7 +182,7 @@ class MessageAdmin(ReadOnlyMixin, NoSaveButtonsMixin, admin.ModelAdmin):
     actions = ("remove_messages",)
     fieldsets = (
         (None, {"fields": ("chat_link", "seq", "sender", "created_at", "client_id")}),
-        ("Original text (moderators only)", {"fields": ("body",)}),
+        ("Text (moderators only)", {"fields": ("body", "edited_at", "deleted_at")}),
         ("Moderation", {"fields": ("removed_at", "removed_by", "removed_reason")}),
     )
     readonly_fields = (
@@ -179,11 +192,13 @@ class MessageAdmin(ReadOnlyMixin, NoSaveButtonsMixin, admin.ModelAdmin):
         "created_at",
         "client_id",
         "body",
+        "edited_at",
+        "deleted_at",
         "removed_at",
         "removed_by",
         "removed_reason",
     )
-    inlines = (ReportInline,)
+    inlines = (MessageEditInline, ReportInline)
 
     @admin.display(description="chat", ordering="chat_id")
     def chat_link(self, message: Message) -> str:
@@ -284,10 +299,11 @@ class ReportAdmin(ReadOnlyMixin, NoSaveButtonsMixin, admin.ModelAdmin):
     def sender(self, report: Report) -> str:
         return str(report.message.sender)
 
-    @admin.display(description="reported message (original)")
+    @admin.display(description="reported text (as reported)")
     def reported_text(self, report: Report) -> str:
-        prefix = "[removed] " if report.message.removed_at else ""
-        return prefix + excerpt(report.message)
+        message = report.message
+        prefix = "[removed] " if message.removed_at else "[deleted] " if message.deleted_at else ""
+        return prefix + Truncator(report.body).chars(EXCERPT)
 
     @admin.display(description="message")
     def message_link(self, report: Report) -> str:

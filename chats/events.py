@@ -211,8 +211,9 @@ def user_sessions_changed(*, user_id: int) -> None:
 
 def message_changed(*, message: Message, member_ids: list[int]) -> None:
     """Give both members' sockets a changed message's full current state (same seq, a
-    higher version)."""
-    payload = selectors.message_payload(message)
+    higher version), read after commit: the truth, whatever the caller holds."""
+    current = selectors.message_get(chat_id=message.chat_id, seq=message.seq)
+    (payload,) = selectors.message_payloads([current])
     for user_id in member_ids:
         _send(user_id, {"type": "chat.message", "message": payload})
 

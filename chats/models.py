@@ -81,6 +81,13 @@ class Message(models.Model):
     removed_reason = models.CharField(max_length=500, blank=True)
     # The chat's version of this message's latest change (its creation, a removal...).
     version = models.PositiveIntegerField(default=0, db_default=0)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # Deleted for everyone by its author: the body (and its edit history) is erased.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    # The message this one answers, always in the same chat (chats/message_changes.py).
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["chat", "version"], name="chats_message_version")]
@@ -94,6 +101,40 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chat_id}#{self.seq}"
+
+
+class MessageEdit(models.Model):
+    """A text a message had before an edit, kept for moderators (erased with the message)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits")
+    body = models.TextField()
+    # When this text was replaced.
+    replaced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["message", "id"]
+
+    def __str__(self) -> str:
+        return f"Edit {self.pk} of {self.message_id}"
+
+
+class Reaction(models.Model):
+    """One user's emoji on a message: at most one of each emoji per user and message."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="chats_reaction_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
 
 
 class Block(models.Model):
@@ -136,6 +177,8 @@ class Report(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made"
     )
     reason = models.CharField(max_length=500, blank=True)
+    # The text as reported: the author may edit or delete the message afterwards.
+    body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     resolution = models.CharField(

@@ -57,6 +57,8 @@ def report_create(*, reporter: User, chat_id: int, seq: Any, reason: Any = "") -
         raise Refused("invalid", "You cannot report your own messages.")
     if message.removed_at is not None:
         raise Refused("invalid", "A moderator has already removed this message.")
+    if message.deleted_at is not None:
+        raise Refused("gone", "This message was deleted.")
     if Report.objects.filter(message=message, reporter=reporter).exists():
         raise Refused("duplicate", "You have already reported this message.")
     limit, window = REPORT_RATE
@@ -64,7 +66,9 @@ def report_create(*, reporter: User, chat_id: int, seq: Any, reason: Any = "") -
         raise Refused("rate_limited", "You have sent many reports; try again later.")
     try:
         with transaction.atomic():
-            return Report.objects.create(message=message, reporter=reporter, reason=reason)
+            return Report.objects.create(
+                message=message, reporter=reporter, reason=reason, body=message.body
+            )
     except IntegrityError:
         # A double-clicked report: the constraint lets only the first one in.
         raise Refused("duplicate", "You have already reported this message.") from None

@@ -17,7 +17,10 @@ it, from the same pieces; tests/chats/test_rules.py runs every rule on both.
 - replying marks read: a sender has read and received everything up to their message
   (`reply_marks_read`; twin: `send_one_chat_sql`'s `p`);
 - unread counts: a member's unread is the chat's last_seq minus their read_seq, their
-  total the sum over their chats (`unread_total_sql`, read by chats.selectors).
+  total the sum over their chats (`unread_total_sql`, read by chats.selectors);
+- members see a message's text unless its author deleted it or a moderator removed it
+  (`message_shown`), and a reply answers such a message of its own chat (`reply_targets`;
+  no twin: send_path hands a chat's sends with a `reply_to` to the portable path).
 Validation and rate limits belong to the edges (chats/validation.py, chats/limits.py):
 everything here trusts typed, clean input.
 """
@@ -34,6 +37,7 @@ from django.db import connection
 from django.db.models import Q
 
 from chats.models import Block, Chat, Membership, Message
+from chats.validation import Refused
 
 _CHAT, _MEMBERSHIP = Chat._meta.db_table, Membership._meta.db_table
 _MESSAGE, _BLOCK = Message._meta.db_table, Block._meta.db_table
@@ -225,6 +229,36 @@ def unread_total_sql(user: str) -> str:
         f"(SELECT COALESCE(SUM((SELECT c2.last_seq FROM {_CHAT} c2 WHERE c2.id = m2.chat_id) "
         f"- m2.read_seq), 0) FROM {_MEMBERSHIP} m2 WHERE m2.user_id = {user})"
     )
+
+
+# -- What members see, and what a reply may answer ------------------------------------------
+
+
+def message_shown(message: Message) -> bool:
+    """Whether members see the message's text: not deleted by its author, nor removed."""
+    return message.deleted_at is None and message.removed_at is None
+
+
+# What a reply's quote shows of the message it answers (chats.selectors.quote_of).
+QUOTED_FIELDS = ("seq", "body", "deleted_at", "removed_at", "sender__username")
+
+
+def reply_targets(*, chat_id: int, seqs: set[int]) -> dict[int, Message | Refused]:
+    """For each of `seqs` that a send to chat `chat_id` names as `reply_to`: the message
+    it answers (as history shows it, for the quote), or the refusal, `invalid` when the
+    chat has no message with that seq and `gone` when it was deleted or removed."""
+    rows = Message.objects.filter(chat_id=chat_id, seq__in=seqs).select_related("sender")
+    found = {m.seq: m for m in rows.only(*QUOTED_FIELDS)}
+    targets: dict[int, Message | Refused] = {}
+    for seq in seqs:
+        message = found.get(seq)
+        if message is None:
+            targets[seq] = Refused("invalid", "reply_to is not a message of this chat.")
+        elif not message_shown(message):
+            targets[seq] = Refused("gone", "The message replied to was deleted.")
+        else:
+            targets[seq] = message
+    return targets
 
 
 # -- New messages -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from django.db.models import (
 
 from accounts.models import User
 from chats import rules
-from chats.models import Block, Chat, Membership, Message
+from chats.models import Block, Chat, Membership, Message, Reaction
 from chats.validation import is_id
 
 if TYPE_CHECKING:
@@ -190,10 +190,48 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
 
 
 def _with_sender_name(messages: QuerySet[Message]) -> QuerySet[Message]:
-    """Messages with only the username of their sender: history and sync show nothing else
-    of the sender, and building 50-500 full User rows per page costs more than the query."""
+    """Messages with only the username of their sender (and what a reply quotes of the
+    message it answers): history and sync show nothing else of the sender, and building
+    50-500 full User rows per page costs more than the query."""
     fields = [f.name for f in Message._meta.concrete_fields]
-    return messages.select_related("sender").only(*fields, "sender__username")
+    return messages.select_related("sender", "reply_to__sender").only(
+        *fields, "sender__username", *(f"reply_to__{name}" for name in rules.QUOTED_FIELDS)
+    )
+
+
+QUOTE_CHARS = 200
+
+
+def message_get(*, chat_id: int, seq: int) -> Message:
+    """One message as history shows it; Message.DoesNotExist when there is none."""
+    return _with_sender_name(Message.objects.filter(chat_id=chat_id, seq=seq)).get()
+
+
+def reactions_of(*, message_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    """Message id -> emoji -> the usernames that reacted with it, both in the order they
+    reacted, in one query."""
+    if not message_ids:
+        return {}
+    rows = (
+        Reaction.objects.filter(message_id__in=message_ids)
+        .order_by("id")
+        .values_list("message_id", "emoji", "user__username")
+    )
+    out: dict[int, dict[str, list[str]]] = {}
+    for message_id, emoji, username in rows:
+        out.setdefault(message_id, {}).setdefault(emoji, []).append(username)
+    return out
+
+
+def with_reactions(messages: list[Message]) -> list[tuple[Message, dict[str, list[str]]]]:
+    """Each message with its reactions (none once deleted or removed), in one query."""
+    reactions = reactions_of(message_ids=[m.pk for m in messages if rules.message_shown(m)])
+    return [(m, reactions.get(m.pk, {})) for m in messages]
+
+
+def message_payloads(messages: list[Message]) -> list[dict[str, Any]]:
+    """`message_payload` of messages read here, with their reactions (one query for all)."""
+    return [message_payload(m, reactions) for m, reactions in with_reactions(messages)]
 
 
 def messages_before(
@@ -229,19 +267,40 @@ def message_changes(
     return rows[:limit], len(rows) > limit
 
 
-def message_payload(message: Message) -> dict[str, Any]:
-    """The JSON form of a message, shared by the socket and the API."""
-    removed = message.removed_at is not None
+def message_payload(
+    message: Message, reactions: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """The JSON form of a message, shared by the socket and the API; `reactions` from
+    `reactions_of` (none on a new message: `message_payloads` reads them)."""
+    shown = rules.message_shown(message)
     return {
         "id": message.pk,
         "chat": message.chat_id,
         "seq": message.seq,
         "sender": message.sender.username,
-        "body": "" if removed else message.body,
+        "body": message.body if shown else "",
         "sent_at": iso_utc(message.created_at),
         "client_id": message.client_id,
-        "removed": removed,
+        "removed": message.removed_at is not None,
         "version": message.version,
+        "edited_at": iso_utc(message.edited_at) if message.edited_at else None,
+        "deleted": message.deleted_at is not None,
+        "reply_to": quote_of(message),
+        "reactions": (reactions or {}) if shown else {},
+    }
+
+
+def quote_of(message: Message) -> dict[str, Any] | None:
+    """What a reply shows of the message it answers (None for a plain message)."""
+    if message.reply_to_id is None or message.reply_to is None:
+        return None
+    original = message.reply_to
+    shown = rules.message_shown(original)
+    return {
+        "seq": original.seq,
+        "sender": original.sender.username,
+        "body": original.body[:QUOTE_CHARS] if shown else "",
+        "deleted": not shown,
     }
 
 

@@ -52,14 +52,17 @@ class Send:
     chat_id: int
     client_id: str
     body: str
+    reply_to: int | None = None  # the seq answered, in the same chat (rules.reply_targets)
 
 
 Sent = tuple[Message, bool]  # the stored message and whether this send stored it
 
 
-def message_send(*, sender: User, chat_id: int, client_id: str, body: str) -> Sent:
+def message_send(
+    *, sender: User, chat_id: int, client_id: str, body: str, reply_to: int | None = None
+) -> Sent:
     """Store a message once per (sender, client_id); returns it and whether it is new."""
-    send = Send(0, chat_id, client_id, body)
+    send = Send(0, chat_id, client_id, body, reply_to)
     result = message_send_batch(sender=sender, sends=[send])[0]
     if isinstance(result, Refused):
         raise result
@@ -97,8 +100,16 @@ def _resend_of(existing: Message, send: Send) -> Sent | Refused:
     return existing, False
 
 
-def new_message(sender: User, send: Send, seq: int, version: int, now: datetime) -> Message:
-    """The Message a send stored with `seq` and `version` (its id is set by the caller)."""
+def new_message(
+    sender: User,
+    send: Send,
+    seq: int,
+    version: int,
+    now: datetime,
+    reply_to: Message | None = None,
+) -> Message:
+    """The Message a send stored with `seq` and `version` (its id is set by the caller);
+    `reply_to`, the message it answers, as `rules.reply_targets` found it."""
     return Message(
         chat_id=send.chat_id,
         seq=seq,
@@ -107,6 +118,7 @@ def new_message(sender: User, send: Send, seq: int, version: int, now: datetime)
         body=send.body,
         client_id=send.client_id,
         created_at=now,
+        reply_to=reply_to,
     )
 
 
@@ -132,6 +144,7 @@ def _store_in_transaction(sender: User, sends: list[Send]) -> dict[int, Sent | R
             # sends, nearly all of them, cost no query for it.
             firsts[send.client_id] = send
             fresh.setdefault(send.chat_id, []).append(send)
+    originals = _reply_targets(sender, fresh, results)
     if fresh:
         now = timezone.now()
         messages: list[Message] = []
@@ -140,7 +153,8 @@ def _store_in_transaction(sender: User, sends: list[Send]) -> dict[int, Sent | R
             n = len(group)
             last, version = rules.seqs_take(chat_id=chat_id, count=n, now=now)
             for k, send in enumerate(group, start=1):
-                message = new_message(sender, send, last - n + k, version - n + k, now)
+                original = None if send.reply_to is None else originals[(chat_id, send.reply_to)]
+                message = new_message(sender, send, last - n + k, version - n + k, now, original)
                 messages.append(message)
                 results[send.index] = (message, True)
         Message.objects.bulk_create(messages)
@@ -151,9 +165,44 @@ def _store_in_transaction(sender: User, sends: list[Send]) -> dict[int, Sent | R
         _after_commit(lambda: events.messages_created(messages=messages, peers=peers))
     for send, first in repeats:
         stored = results[first.index]
-        assert isinstance(stored, tuple)  # a first send is always stored
-        results[send.index] = _resend_of(stored[0], send)
+        # A first send is stored, or refused for its reply target (then so is its repeat).
+        results[send.index] = stored if isinstance(stored, Refused) else _resend_of(stored[0], send)
     return results
+
+
+def _reply_targets(
+    sender: User, fresh: dict[int, list[Send]], results: dict[int, Sent | Refused]
+) -> dict[tuple[int, int], Message]:
+    """The messages fresh sends answer, by (chat, seq), one query per chat with replies.
+    A send whose target the rule refuses (`rules.reply_targets`) gets that refusal, unless
+    it is a resend of a message stored before (then its ack), and is taken out of `fresh`."""
+    found: dict[tuple[int, int], Message] = {}
+    refused: list[tuple[Send, Refused]] = []
+    for chat_id in list(fresh):
+        seqs = {s.reply_to for s in fresh[chat_id] if s.reply_to is not None}
+        if not seqs:
+            continue
+        targets = rules.reply_targets(chat_id=chat_id, seqs=seqs)
+        keep = []
+        for send in fresh[chat_id]:
+            target = None if send.reply_to is None else targets[send.reply_to]
+            if isinstance(target, Refused):
+                refused.append((send, target))
+                continue
+            if target is not None:
+                found[(chat_id, target.seq)] = target
+            keep.append(send)
+        if keep:
+            fresh[chat_id] = keep
+        else:
+            del fresh[chat_id]
+    if refused:
+        client_ids = [send.client_id for send, _ in refused]
+        existing = selectors.messages_by_client_id(sender=sender, client_ids=client_ids)
+        for send, refusal in refused:
+            stored = existing.get(send.client_id)
+            results[send.index] = refusal if stored is None else _resend_of(stored, send)
+    return found
 
 
 def _blocked(sender: User, peer_id: int, send: Send) -> Sent | Refused:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+import emoji
+
 MAX_BODY = 4000
 MAX_CLIENT_ID = 64
 
@@ -38,6 +40,14 @@ def clean_client_id(client_id: Any) -> str:
     if not _storable(client_id):
         raise Refused("invalid", "client_id must be valid Unicode text without NUL characters.")
     return client_id
+
+
+def clean_emoji(value: Any) -> str:
+    """Exactly one emoji (with its skin tone or joined sequence), as the emoji library knows
+    them: Unicode adds emoji every year, and a regex would drift."""
+    if not isinstance(value, str) or not 0 < len(value) <= 32 or not emoji.is_emoji(value):
+        raise Refused("invalid", "A reaction is a single emoji.")
+    return value
 
 
 def is_id(value: Any) -> bool:

@@ -84,7 +84,7 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
         "peer_read_seq": peer_membership.read_seq if receipts else 0,
         "i_blocked": selectors.is_blocked(blocker_id=request.user.pk, blocked_id=peer.pk),
         "peer_delivered_seq": peer_membership.delivered_seq,
-        "messages_page": page,
+        "messages_page": selectors.with_reactions(page),
         "has_more": has_more,
         "oldest_seq": page[0].seq if page else None,
         "membership": selectors.membership_get(user_id=request.user.pk, chat_id=chat.pk),

@@ -112,11 +112,12 @@ def deliver(*, message_id: int, subscription_id: int, attempt: int) -> Outcome:
     )
     message = (
         Message.objects.select_related("sender")
-        .filter(pk=message_id, removed_at__isnull=True)
+        .filter(pk=message_id, removed_at__isnull=True, deleted_at__isnull=True)
         .first()
     )
     if subscription is None or message is None:
-        return Outcome("skipped")  # unsubscribed, or the message was removed meanwhile
+        # Unsubscribed, or the message was removed or deleted for everyone meanwhile.
+        return Outcome("skipped")
     if selectors.chat_muted(user_id=subscription.user_id, chat_id=message.chat_id):
         return Outcome("skipped")  # muted since the push was queued
     try:

@@ -51,6 +51,12 @@ def _clear_cache():
 
 
 @pytest.fixture
+def no_send_limit(settings):
+    """The send limit counts across a test's actions; a test of the limit sets its own."""
+    settings.SEND_RATE = (10**6, 1)
+
+
+@pytest.fixture
 def user_factory():
     return UserFactory
 

@@ -114,14 +114,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             metrics.frame_in(frame["type"])
             await getattr(self, f"on_{frame['type']}")(frame)
         except Refused as refused:
-            client_id, chat = protocol.echo_of(text_data)
             await self.send_json(
-                protocol.error(refused.code, refused.detail, client_id, chat, refused.retry_after)
+                protocol.refusal(refused.code, refused.detail, text_data, refused.retry_after)
             )
         except DatabaseError:
             logger.exception("database error on a %s frame", frame["type"])
-            client_id, chat = protocol.echo_of(text_data)
-            await self.send_json(protocol.error("unavailable", UNAVAILABLE, client_id, chat))
+            await self.send_json(protocol.refusal("unavailable", UNAVAILABLE, text_data))
 
     async def close_for_restart(self) -> None:
         """The drain's close (ops/drain.py): after the sends received so far are acked."""
@@ -147,6 +145,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_typing(self, frame: dict[str, Any]) -> None:
         await limits.check_budget_async("typing", user_id=self.user.pk)
         await db(actions.typing)(self.user, frame["chat"])
+
+    # Changes to a message come back, as to every socket of both members, as its new state.
+
+    async def on_edit(self, frame: dict[str, Any]) -> None:
+        await db(actions.edit)(self.user, frame)
+
+    async def on_delete(self, frame: dict[str, Any]) -> None:
+        await db(actions.delete)(self.user, frame)
+
+    async def on_react(self, frame: dict[str, Any]) -> None:
+        await db(actions.react)(self.user, frame)
 
     # Channel-layer events.
 

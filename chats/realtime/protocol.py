@@ -5,16 +5,25 @@ Documented in docs/protocol.md. Pure functions: no database, no channel layer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from typing import Any
 
 from chats.selectors import ChatSummary, iso_utc, unread_total
-from chats.validation import Refused, clean_body, clean_client_id, clean_id, clean_seq, is_id
+from chats.validation import (
+    Refused,
+    clean_body,
+    clean_client_id,
+    clean_emoji,
+    clean_id,
+    clean_seq,
+    is_id,
+)
 
 MAX_FRAME_CHARS = 32 * 1024
 
-CLIENT_TYPES = frozenset({"send", "sync", "read", "typing"})
+CLIENT_TYPES = frozenset({"send", "sync", "read", "typing", "edit", "delete", "react"})
 
 
 def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
@@ -38,6 +47,18 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
         clean["client_id"] = clean_client_id(frame.get("client_id"))
         clean["chat"] = clean_id(frame.get("chat"), "chat")
         clean["body"] = clean_body(frame.get("body"))
+        if frame.get("reply_to") is not None:
+            clean["reply_to"] = clean_seq(frame["reply_to"], "reply_to")
+    elif kind in ("edit", "delete", "react"):
+        clean["chat"] = clean_id(frame.get("chat"), "chat")
+        clean["seq"] = clean_seq(frame.get("seq"), "seq")
+        if kind == "edit":
+            clean["body"] = clean_body(frame.get("body"))
+        elif kind == "react":
+            clean["emoji"] = clean_emoji(frame.get("emoji"))
+            if not isinstance(frame.get("on"), bool):
+                raise Refused("invalid", "on must be true or false.")
+            clean["on"] = frame["on"]
     elif kind == "sync":
         clean["chat"] = clean_id(frame.get("chat"), "chat")
         if "since" in frame:
@@ -54,21 +75,26 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
     return clean
 
 
-def echo_of(text_data: str | None) -> tuple[str | None, int | None]:
-    """Best effort: the client_id and chat of a refused frame, to echo in the error."""
-    if not text_data or len(text_data) > MAX_FRAME_CHARS:
-        return None, None
-    try:
-        frame = json.loads(text_data)
-    except (ValueError, RecursionError):
-        return None, None
+def refusal(
+    code: str, detail: str, text_data: str | None, retry_after: int | None = None
+) -> dict[str, Any]:
+    """The error frame for a refused frame, naming (best effort) its client_id, chat and,
+    for a change to a message, its seq."""
+    frame: Any = {}
+    if text_data and len(text_data) <= MAX_FRAME_CHARS:
+        with contextlib.suppress(ValueError, RecursionError):
+            frame = json.loads(text_data)
     if not isinstance(frame, dict):
-        return None, None
+        frame = {}
     client_id = frame.get("client_id")
     if not (isinstance(client_id, str) and 0 < len(client_id) <= 64):
         client_id = None
     chat = frame.get("chat")
-    return client_id, chat if is_id(chat) else None
+    seq = frame.get("seq") if frame.get("type") in ("edit", "delete", "react") else None
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < 2**31:
+        seq = None
+    chat = chat if is_id(chat) else None
+    return error(code, detail, client_id, chat, retry_after=retry_after, seq=seq)
 
 
 def error(
@@ -77,14 +103,17 @@ def error(
     client_id: str | None = None,
     chat: int | None = None,
     retry_after: int | None = None,
+    seq: int | None = None,
 ) -> dict[str, Any]:
-    """An error frame; it names the refused frame's client_id and chat when it had them,
-    and how many seconds to wait when it is `rate_limited`."""
+    """An error frame; it names the refused frame's client_id, chat and (for a change to a
+    message) seq when it had them, and how many seconds to wait when it is `rate_limited`."""
     frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
     if client_id is not None:
         frame["client_id"] = client_id
     if chat is not None:
         frame["chat"] = chat
+    if seq is not None:
+        frame["seq"] = seq
     if retry_after is not None:
         frame["retry_after"] = retry_after
     return frame

@@ -3,7 +3,8 @@
 On PostgreSQL each chat's sends are one statement on an event-loop connection
 (chats/realtime/pg_async.py): `rules.send_one_chat_sql`, the rules of chats/rules.py as one
 round trip, in autocommit. Anything that statement does not store (a resend caught by the
-(sender, client_id) constraint, a block, a chat the sender is not in), and every batch on
+(sender, client_id) constraint, a block, a chat the sender is not in, and a chat's sends
+when one of them is a reply, whose target `rules.reply_targets` checks), and every batch on
 SQLite, goes the portable way, `services.message_send_batch`, on a socket worker: the rules
 live in one place, and this module only drives them.
 """
@@ -58,6 +59,9 @@ async def _store_by_chat(
     rest: list[services.Send] = []
     async with pg_async.connection() as conn:
         for chat_id, group in by_chat.items():
+            if any(send.reply_to is not None for send in group):
+                rest += group  # replies are rare: their rule has no SQL twin
+                continue
             try:
                 async with conn.cursor() as cursor:
                     stored = await _store_one_chat(cursor, sender, chat_id, group)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
-from chats import limits, presence, rules, selectors, services
+from chats import limits, message_changes, presence, rules, selectors, services
 from chats.models import Chat
 from chats.realtime import pg_async, protocol, send_path, worker_pool
 from chats.validation import Refused
@@ -57,7 +57,10 @@ async def send_batch(user: User, frames: list[dict[str, Any]]) -> list[dict[str,
     each. The rate limit counts them first: the sends past it are refused, the first ones
     stored (chats/realtime/send_path.py, on the event loop)."""
     allowed = max(0, await limits.send_allowance_async(user_id=user.pk, count=len(frames)))
-    sends = [services.Send(i, f["chat"], f["client_id"], f["body"]) for i, f in enumerate(frames)]
+    sends = [
+        services.Send(i, f["chat"], f["client_id"], f["body"], f.get("reply_to"))
+        for i, f in enumerate(frames)
+    ]
     results: dict[int, services.Sent | Refused] = {
         send.index: Refused("rate_limited", limits.RATE_LIMITED) for send in sends[allowed:]
     }
@@ -91,7 +94,7 @@ def sync(
         version = max([chat.version, *(m.version for m in messages)])
     else:
         messages, more = selectors.messages_after(chat_id=chat.pk, after=after or 0)
-    payloads = [selectors.message_payload(m) for m in messages]
+    payloads = selectors.message_payloads(messages)
     # Messages committed after the chat row was read may be in the reply: report the later.
     last_seq = max([chat.last_seq, *(m.seq for m in messages)])
     return payloads, protocol.synced(chat.pk, last_seq, more, version)
@@ -106,7 +109,23 @@ def between(chat_id: int, after: int, before: int) -> list[dict[str, Any]]:
     messages, _more = selectors.message_changes(
         chat_id=chat_id, since=after, before=before, limit=gap
     )
-    return [selectors.message_payload(m) for m in messages]
+    return selectors.message_payloads(messages)
+
+
+def edit(user: User, frame: dict[str, Any]) -> None:
+    message_changes.message_edit(
+        user=user, chat_id=frame["chat"], seq=frame["seq"], body=frame["body"]
+    )
+
+
+def delete(user: User, frame: dict[str, Any]) -> None:
+    message_changes.message_delete(user=user, chat_id=frame["chat"], seq=frame["seq"])
+
+
+def react(user: User, frame: dict[str, Any]) -> None:
+    message_changes.message_react(
+        user=user, chat_id=frame["chat"], seq=frame["seq"], emoji=frame["emoji"], on=frame["on"]
+    )
 
 
 def read(user: User, chat_id: int, seq: int) -> None:

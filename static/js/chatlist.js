@@ -109,8 +109,9 @@ export function bump(m) {
   item.dataset.lastSeq = String(m.seq);
   const preview = item.querySelector('[data-field="preview"]');
   if (preview) {
-    const text = m.removed ? "Message removed" : truncate(m.body, 80);
-    preview.textContent = m.sender === me && !m.removed ? `You: ${text}` : text;
+    const gone = m.removed || m.deleted;
+    const text = m.removed ? "Message removed" : m.deleted ? "Message deleted" : truncate(m.body, 80);
+    preview.textContent = m.sender === me && !gone ? `You: ${text}` : text;
   }
   const sentAt = parseDate(m.sent_at);
   if (sentAt) {

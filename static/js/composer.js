@@ -4,6 +4,7 @@
 // typing is announced; a message the server refused is marked "Not sent" with Retry, Edit and
 // Discard (also after a reload); a held outbox says the person is sending too fast.
 
+import * as actions from "./actions.js";
 import { decorate } from "./decorate.js";
 import * as drafts from "./drafts.js";
 import * as outbox from "./outbox.js";
@@ -70,7 +71,10 @@ function sendFromComposer() {
     return;
   }
   showError("");
+  if (actions.submitEdit(text)) return;
   const item = { client_id: uuid(), chat: openChat, body: text, at: Date.now() };
+  const replyTo = actions.takeReply();
+  if (replyTo !== null) item.reply_to = replyTo;
   thread.addPending(item);
   textarea.value = "";
   drafts.set(openChat, "");
@@ -159,6 +163,10 @@ export function init() {
     sendFromComposer();
   });
   textarea.addEventListener("keydown", (event) => {
+    const handled =
+      (event.key === "Escape" && actions.cancelMode()) ||
+      (event.key === "ArrowUp" && !textarea.value && actions.editLast());
+    if (handled) event.preventDefault();
     if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
     if (event.altKey || event.ctrlKey || event.metaKey || !enterSends()) return;
     event.preventDefault();

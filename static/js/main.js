@@ -8,6 +8,7 @@
 // DOM-built links, never as markup. No inline scripts, no eval: safe under a strict
 // Content-Security-Policy. Modules: docs/architecture.md, "The browser client".
 
+import * as actions from "./actions.js";
 import * as chatlist from "./chatlist.js";
 import * as composer from "./composer.js";
 import * as drafts from "./drafts.js";
@@ -29,6 +30,19 @@ const onChatPage = Boolean(
     ),
 );
 const seenIds = new Set(); // messages this tab has announced (or shows)
+// chat -> the highest seq this tab has shown (from the page's chat list, then from frames):
+// a frame at or below it is a change (an edit, a reaction...), never news to announce.
+const lastSeqs = new Map();
+
+function newMessage(m) {
+  if (!lastSeqs.has(m.chat)) {
+    const item = document.querySelector(`li.chatitem[data-chat-id="${Number(m.chat)}"]`);
+    lastSeqs.set(m.chat, Number(item?.dataset.lastSeq) || 0);
+  }
+  const later = m.seq > lastSeqs.get(m.chat);
+  if (later) lastSeqs.set(m.chat, m.seq);
+  return later && !m.removed && !m.deleted;
+}
 
 socket.setHandlers({
   hello(f) {
@@ -48,8 +62,8 @@ socket.setHandlers({
   message(f) {
     const m = f.message;
     if (!m || !isInt(m.chat) || !isInt(m.seq) || !isInt(m.id)) return;
-    // A new message is announced once; a new state of one (a removal) is not news.
-    const fresh = !seenIds.has(m.id) && !(onChatPage && thread.showsId(m.id)) && !m.removed;
+    // A new message is announced once; a new state of one (an edit, a removal) is not news.
+    const fresh = newMessage(m) && !seenIds.has(m.id) && !(onChatPage && thread.showsId(m.id));
     seenIds.add(m.id);
     if (onChatPage && m.chat === openChat) thread.receive(m);
     chatlist.bump(m);
@@ -113,6 +127,10 @@ socket.setHandlers({
       if (dropped && onChatPage) composer.showFailed(dropped, f.detail);
       return;
     }
+    if (onChatPage && isInt(f.seq)) {
+      actions.refused(f); // an edit, delete or react
+      return;
+    }
     if (onChatPage) thread.refused(f.code, f.retry_after);
     console.warn("chatsite: server refused a frame:", f.code, f.detail);
   },
@@ -125,6 +143,7 @@ socket.onGone(() => {
 function initChatPage() {
   thread.init();
   composer.init();
+  actions.init();
   scroll.listen();
   const body = document.body;
   body.addEventListener("htmx:beforeSwap", (event) => {

@@ -94,6 +94,7 @@ export function flush() {
     const hold = held.get(item.chat);
     if (hold && hold.until > now) continue;
     const frame = { type: "send", chat: item.chat, client_id: item.client_id, body: item.body };
+    if (Number.isInteger(item.reply_to)) frame.reply_to = item.reply_to;
     if (!socket.send(frame)) return;
     inflight.set(item.client_id, { chat: item.chat, at: now });
   }

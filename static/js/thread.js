@@ -9,6 +9,7 @@
 import { decorate } from "./decorate.js";
 import * as outbox from "./outbox.js";
 import * as presence from "./presence.js";
+import * as reactions from "./reactions.js";
 import * as receipts from "./receipts.js";
 import * as scroll from "./scroll.js";
 import * as socket from "./socket.js";
@@ -172,6 +173,7 @@ export function receive(m) {
 
 function replace(node, m) {
   fillMessage(node, m);
+  reactions.updateQuotes(list, m);
   processHtmx(node);
   decorate();
 }
@@ -279,6 +281,8 @@ function fillMessage(node, m) {
   node.querySelector(".msg-actions")?.remove();
   if (m.sender === me || m.removed) node.querySelector(".msg-menu")?.remove();
   else setReportForm(node, m.chat, m.seq);
+  if (m.removed || m.deleted) node.querySelector(".msg-actions-button")?.remove();
+  reactions.render(node, m);
   receipts.renderStatus(node);
 }
 
@@ -342,6 +346,7 @@ function buildPending(item) {
   node.removeAttribute("id");
   node.classList.add("mine", "pending");
   node.querySelector(".msg-menu")?.remove();
+  node.querySelector(".msg-actions-button")?.remove();
   node.dataset.clientId = item.client_id;
   node.dataset.sender = me;
   node.querySelector('[data-field="sender"]').textContent = `${me}:`;

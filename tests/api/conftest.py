@@ -47,6 +47,9 @@ class ApiClient:
             path, json.dumps(data), content_type="application/json", headers=self._headers()
         )
 
+    def put(self, path):
+        return self.client.put(path, headers=self._headers())
+
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):

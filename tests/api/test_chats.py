@@ -120,6 +120,10 @@ def test_history_defaults_to_the_latest_page_oldest_first(api_client, alice, bob
         "client_id",
         "removed",
         "version",
+        "edited_at",
+        "deleted",
+        "reply_to",
+        "reactions",
     }
     assert (message["chat"], message["sender"]) == (chat.pk, "bob")
 

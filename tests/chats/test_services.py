@@ -363,6 +363,10 @@ def test_message_payload_is_json_ready(alice, bob):
         "client_id": "c-1",
         "removed": False,
         "version": 1,
+        "edited_at": None,
+        "deleted": False,
+        "reply_to": None,
+        "reactions": {},
     }
     assert payload["sent_at"].endswith("Z")
 

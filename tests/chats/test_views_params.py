@@ -15,7 +15,7 @@ def test_history_ignores_a_malformed_before(alice, bob, before):
     make_messages(chat, alice, 3)
     response = logged_in(bob).get(f"/chats/{chat.pk}/", {"before": before})
     assert response.status_code == 200
-    assert [m.seq for m in response.context["messages_page"]] == [1, 2, 3]
+    assert [m.seq for m, _r in response.context["messages_page"]] == [1, 2, 3]
 
 
 def test_history_pages_with_a_valid_before(alice, bob):
@@ -23,7 +23,7 @@ def test_history_pages_with_a_valid_before(alice, bob):
     make_messages(chat, alice, 3)
     response = logged_in(bob).get(f"/chats/{chat.pk}/", {"before": "3"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
-    assert [m.seq for m in response.context["messages_page"]] == [1, 2]
+    assert [m.seq for m, _r in response.context["messages_page"]] == [1, 2]
 
 
 @pytest.mark.parametrize("seq", ["²", "-1", "9" * 40, "", "x"])

@@ -153,12 +153,13 @@ def test_gives_up_after_a_few_attempts(alice, bob, double, subscribe, caplog):
     assert "gave up" in caplog.text
 
 
-def test_a_removed_message_is_never_pushed(alice, bob, double, subscribe):
+@pytest.mark.parametrize("field", ["removed_at", "deleted_at"])
+def test_a_removed_or_deleted_message_is_never_pushed(alice, bob, double, subscribe, field):
     chat = make_chat(alice, bob)
     subscribe(bob, "laptop")
     message = send(alice, chat, "oops")
     assert dispatch.wait_idle()
-    Message.objects.filter(pk=message.pk).update(removed_at=timezone.now())
+    Message.objects.filter(pk=message.pk).update(**{field: timezone.now()})
     run_queue()
     assert double.received == []
 

@@ -141,3 +141,26 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_send_stored_once(lo
     assert second.seq == 2
     assert "retrying once" in caplog.text
     assert sorted(Message.objects.values_list("client_id", flat=True)) == ["first", "second"]
+
+
+def test_a_chat_with_a_reply_goes_the_portable_way_in_order(loop, people):
+    alice, bob, carol = people
+    ab, ac = make_chat(alice, bob), make_chat(alice, carol)
+    send(loop, alice, [(ab.pk, "q", "question")])
+    sends = [
+        services.Send(0, ab.pk, "p1", "plain"),
+        services.Send(1, ac.pk, "c1", "to carol"),
+        services.Send(2, ab.pk, "r1", "reply", reply_to=1),
+        services.Send(3, ab.pk, "bad", "reply to nothing", reply_to=7),
+    ]
+    results = loop.run_until_complete(send_path.store(alice, sends))
+    assert isinstance(results[3], Refused) and results[3].code == "invalid"
+    assert [(results[i][0].chat_id, results[i][0].seq) for i in range(3)] == [
+        (ab.pk, 2),
+        (ac.pk, 1),
+        (ab.pk, 3),
+    ]
+    reply = Message.objects.get(client_id="r1")
+    assert reply.reply_to_id == Message.objects.get(client_id="q").pk
+    assert selectors.message_payload(results[2][0])["reply_to"]["body"] == "question"
+    assert Chat.objects.get(pk=ab.pk).last_seq == 3

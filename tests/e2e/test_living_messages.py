@@ -1,0 +1,156 @@
+"""Issue 16 in a real browser, two users: edit, delete, reply and react, each seen live by
+the other; an edit made while a tab was offline shows after it reconnects."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from chats import message_changes, services
+from tests.e2e.test_accessibility import axe_problems
+from tests.e2e.test_catch_up import off_the_browser_loop
+from tests.factories import make_chat, make_messages
+
+pytestmark = pytest.mark.browser
+
+
+def body(page, seq):
+    return page.locator(f"#msg-{seq} [data-field=body]")
+
+
+def open_actions(page, seq):
+    page.locator(f"#msg-{seq}").hover()
+    page.locator(f"#msg-{seq} .msg-actions-button").click()
+    menu = page.get_by_role("menu", name="Message actions")
+    expect(menu).to_be_visible()
+    return menu
+
+
+def test_two_users_edit_delete_reply_and_react_live(browsing, alice, bob):
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 2)  # seqs 1, 2: alice's
+    make_messages(chat, bob, 1)  # seq 3: bob's
+    a = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    a.set_viewport_size({"width": 390, "height": 844})  # alice is on a phone
+    b = browsing.page(browsing.context(bob), f"/chats/{chat.pk}/")
+    for page in (a, b):
+        expect(page.locator("#presence")).to_have_text(re.compile("Online|Offline|Last seen"))
+
+    # Alice edits her last message with the Up arrow, and Escape cancels a second edit.
+    composer = a.locator("#composer-body")
+    composer.click()
+    composer.press("ArrowUp")
+    expect(composer).to_have_value("message 1")
+    composer.fill("message 1, fixed")
+    composer.press("Enter")
+    for page in (a, b):
+        expect(body(page, 2)).to_have_text("message 1, fixed")
+        expect(page.locator("#msg-2 [data-field=edited]")).to_be_visible()
+    composer.press("ArrowUp")
+    expect(a.locator("#compose-context")).to_contain_text("Editing")
+    composer.press("Escape")
+    expect(composer).to_have_value("")
+    expect(a.locator("#compose-context")).to_be_hidden()
+
+    # Bob replies to message 2 from its actions menu (keyboard reachable).
+    menu = open_actions(b, 2)
+    expect(menu.get_by_role("menuitem", name="Edit")).to_have_count(0)  # not his
+    menu.get_by_role("menuitem", name="Reply").click()
+    expect(b.locator("#compose-context")).to_contain_text("Replying to alice")
+    b.locator("#composer-body").fill("agreed")
+    b.locator("#composer-body").press("Enter")
+    for page in (a, b):
+        quote = page.locator("#msg-4 [data-field=quote]")
+        expect(quote).to_contain_text("alice")
+        expect(quote).to_contain_text("message 1, fixed")
+
+    # Bob reacts; alice sees who reacted with what and adds hers by clicking it.
+    open_actions(b, 1).get_by_role("menuitem", name="React 👍").click()
+    reaction = a.locator('#msg-1 button.reaction[data-emoji="👍"]')
+    expect(reaction).to_have_attribute("aria-label", "👍 1: bob")
+    reaction.click()
+    expect(b.locator('#msg-1 button.reaction[data-emoji="👍"]')).to_have_attribute(
+        "aria-label", "👍 2: bob, alice"
+    )
+
+    # Alice deletes message 2 through the confirmation dialog; the quote follows. The phone
+    # view passes axe with reactions, a quote, "edited", the open menu and the dialog.
+    menu = open_actions(a, 2)
+    problems = axe_problems(a, "living messages, menu open (phone)")
+    menu.get_by_role("menuitem", name="Delete").click()
+    dialog = a.get_by_role("dialog", name="Delete this message?")
+    expect(dialog).to_be_visible()
+    problems += axe_problems(a, "delete dialog (phone)")
+    assert problems == []
+    dialog.get_by_role("button", name="Delete").click()
+    for page in (a, b):
+        expect(body(page, 2)).to_have_text("This message was deleted")
+        expect(page.locator("#msg-4 [data-field=quote]")).to_contain_text("deleted message")
+        expect(page.locator("#msg-2 .msg-actions-button")).to_have_count(0)
+    assert browsing.csp_violations == []
+
+
+def test_an_edit_made_while_offline_shows_after_reconnecting(browsing, alice, bob):
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 2)
+    context = browsing.context(bob)
+    page = browsing.page(context, f"/chats/{chat.pk}/")
+    expect(page.locator("#presence")).to_have_text(re.compile("Online|Offline|Last seen"))
+    page.evaluate("window.__sameDocument = true")
+    context.set_offline(True)
+    expect(page.locator("#conn-status")).to_contain_text("Reconnecting…")
+
+    off_the_browser_loop(
+        lambda: message_changes.message_edit(user=alice, chat_id=chat.pk, seq=1, body="edited")
+    )
+
+    context.set_offline(False)
+    expect(page.locator("#conn-status")).to_be_hidden()
+    expect(body(page, 1)).to_have_text("edited")
+    expect(page.locator("#message-list li.msg")).to_have_count(2)
+    assert page.evaluate("window.__sameDocument") is True
+
+
+def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsing, alice, bob):
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 60)
+    services.message_send(
+        sender=bob, chat_id=chat.pk, client_id=str(uuid.uuid4()), body="about that", reply_to=1
+    )
+    page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    expect(page.locator("#msg-1")).to_have_count(0)  # beyond the first page
+    quote = page.locator("#msg-61 [data-field=quote]")
+    expect(quote).to_contain_text("message 0")
+    quote.click()
+    expect(page.locator("#msg-1")).to_be_in_viewport()
+
+
+def test_changes_to_old_messages_are_not_announced_as_new(browsing, alice, bob):
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 2)
+    b = browsing.page(browsing.context(bob), None)
+    with b.expect_websocket() as opened:
+        b.goto(f"{browsing.url}/chats/")
+    opened.value.wait_for_event("framereceived")  # hello: the socket is live
+    a = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    expect(a.locator("#presence")).to_have_text(re.compile("Online|Offline|Last seen"))
+
+    # Alice edits and reacts to old messages (through the server), then sends a new one.
+    composer = a.locator("#composer-body")
+    composer.click()
+    composer.press("ArrowUp")
+    composer.fill("edited")
+    composer.press("Enter")
+    expect(body(a, 2)).to_have_text("edited")
+    open_actions(a, 1).get_by_role("menuitem", name="React 🎉").click()
+    expect(a.locator('#msg-1 button.reaction[data-emoji="🎉"]')).to_be_visible()
+    composer.fill("really new")
+    composer.press("Enter")
+
+    expect(b.locator("li.chatitem [data-field=preview]")).to_have_text("really new")
+    toast = b.locator("#toasts .toast")
+    expect(toast).to_contain_text("really new")
+    expect(toast).not_to_contain_text("new messages")  # one announced, not three
