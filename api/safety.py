@@ -30,6 +30,7 @@ from api.schemas import (
 )
 from api.security import session_auth
 from chats.selectors import iso_utc
+from chats.validation import is_id
 
 router = Router(tags=["account safety"])
 
@@ -161,7 +162,7 @@ def me_sessions(request: HttpRequest) -> list[dict[str, Any]]:
 def me_session_end(request: HttpRequest, session_id: int) -> Status[None]:
     """Sign one session out (its sockets close at once); yours too, if it is this one."""
     user: User = request.auth  # type: ignore[attr-defined]
-    if not services.sessions_end(user=user, ids=[session_id]):
+    if not is_id(session_id) or not services.sessions_end(user=user, ids=[session_id]):
         raise ApiError(404, "not_found", "No such session.")
     return Status(204, None)
 
