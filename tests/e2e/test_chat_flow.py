@@ -29,6 +29,9 @@ def bodies(page):
 
 
 def say(page, text):
+    # Module scripts run before the load event: an Enter typed earlier (right after a
+    # navigation by click) reaches a textarea with no handler yet and adds a new line.
+    page.wait_for_load_state()
     box = composer(page)
     box.fill(text)
     box.press("Enter")
