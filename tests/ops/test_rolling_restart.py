@@ -73,6 +73,8 @@ async def test_rolling_restart_takes_one_process_at_a_time_and_loses_nothing(
             assert script.returncode == 0, output
             await alice.send_until_acked(one, "after the restart")
             reader.cancel()
+            # Wait for it to end: a reader still inside recv() would race the sync below.
+            await asyncio.wait([reader], timeout=10)
             await bob.connect(two)  # and sync
             await alice.recover(one)
             rows = assert_all_hold(database_url, alice, bob)
