@@ -230,18 +230,27 @@ def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
             chat_id=chat.pk, user_id=user.pk, read_seq__lt=seq
         ).update(read_seq=seq)
         # A reader has also received what they read.
-        Membership.objects.filter(chat_id=chat.pk, user_id=user.pk, delivered_seq__lt=seq).update(
-            delivered_seq=seq
-        )
-        if moved:
+        delivered = Membership.objects.filter(
+            chat_id=chat.pk, user_id=user.pk, delivered_seq__lt=seq
+        ).update(delivered_seq=seq)
+        if moved or delivered:
             peer = selectors.peer_of(chat, user.pk)
             # The chat's own copy of the reader is fresh: their privacy setting may have changed
             # since their socket connected.
             reader = selectors.peer_of(chat, peer.pk)
             tell_peer = selectors.read_receipts_shared(viewer=peer, subject=reader)
+        if moved:
             _after_commit(
                 lambda: events.chat_read(
                     chat_id=chat.pk, reader=reader, peer_id=peer.pk if tell_peer else None, seq=seq
+                )
+            )
+        if delivered and not tell_peer:
+            # Without read receipts the sender still learns that it arrived (issue 23, bug 2);
+            # with them, the read event says more.
+            _after_commit(
+                lambda: events.chat_delivered(
+                    chat_id=chat.pk, user=reader, peer_id=peer.pk, seq=seq
                 )
             )
     return selectors.membership_get(user_id=user.pk, chat_id=chat.pk).read_seq

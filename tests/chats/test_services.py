@@ -491,3 +491,22 @@ def test_typing_over_the_per_chat_limit_runs_no_query(alice, bob, django_assert_
     services.chat_typing(user=alice, chat_id=chat.pk)
     with django_assert_num_queries(0):
         services.chat_typing(user=alice, chat_id=chat.pk)
+
+
+@pytest.mark.django_db
+def test_reading_with_receipts_off_still_tells_the_sender_it_was_delivered(
+    alice, bob, monkeypatch, django_capture_on_commit_callbacks
+):
+    from chats import events
+
+    bob.send_read_receipts = False
+    bob.save(update_fields=["send_read_receipts"])
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 2)
+    delivered, read = [], []
+    monkeypatch.setattr(events, "chat_delivered", lambda **kw: delivered.append(kw))
+    monkeypatch.setattr(events, "chat_read", lambda **kw: read.append(kw))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.chat_mark_read(user=bob, chat_id=chat.pk, seq=2)
+    assert [(d["peer_id"], d["seq"], d["user"].pk) for d in delivered] == [(alice.pk, 2, bob.pk)]
+    assert [r["peer_id"] for r in read] == [None]  # the read itself stays private
