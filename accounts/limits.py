@@ -9,6 +9,11 @@ from chatsite import ratelimit
 SEARCH_LIMITED = "You are searching too fast. Wait a minute and try again."
 
 
+def user_keys(user_id: int) -> list[str]:
+    """The rate-limit keys counting this user's actions here (chats.limits has the rest)."""
+    return [f"search:{user_id}"]
+
+
 def search_allowed(*, user_id: int) -> bool:
     """Count one search against SEARCH_RATE; False once the user is over it."""
     limit, window = settings.SEARCH_RATE

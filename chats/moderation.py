@@ -39,6 +39,17 @@ def clean_reason(reason: Any, *, required: bool) -> str:
     return reason
 
 
+def account_deleted_log(*, user: User, former_username: str) -> None:
+    """An account was deleted by its owner: the audit log keeps which tombstone had which
+    name (its reports and removed messages stay readable to moderators), nothing else."""
+    ModerationLog.objects.create(
+        moderator=None,
+        action=ModerationLog.Action.ACCOUNT_DELETED,
+        target_user=user,
+        reason=f"Former username: {former_username}",
+    )
+
+
 # Reports, by members.
 
 

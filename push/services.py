@@ -66,6 +66,12 @@ def subscriptions_remove_all(*, user: User) -> None:
     PushSubscription.objects.filter(user=user).delete()
 
 
+def user_forget(*, user: User) -> None:
+    """The account is deleted: its subscriptions and mutes go."""
+    PushSubscription.objects.filter(user=user).delete()
+    ChatMute.objects.filter(user=user).delete()
+
+
 def subscription_gone(*, subscription_id: int) -> None:
     """The push service answered 404/410: the browser unsubscribed or the endpoint expired."""
     PushSubscription.objects.filter(pk=subscription_id).delete()
