@@ -13,3 +13,10 @@ register = template.Library()
 def chat_muted(user: User, chat: Chat) -> bool:
     """Whether `user` muted `chat` (the chat header's Mute/Unmute button)."""
     return selectors.chat_muted(user_id=user.pk, chat_id=chat.pk)
+
+
+@register.simple_tag
+def muted_chats(user: User) -> str:
+    """The chats `user` muted, as space-separated ids (`data-muted-chats` on every page: the
+    tabs show no toast and play no sound for them)."""
+    return " ".join(str(chat_id) for chat_id in sorted(selectors.muted_chat_ids(user_id=user.pk)))
