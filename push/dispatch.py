@@ -10,8 +10,9 @@ embedded mode only this process knows its sockets.
 
 The hand-off is in memory: a process killed outright (SIGKILL, OOM, power loss) loses the
 pushes of the messages it stored in the last moments before they reached the durable
-queue (a few milliseconds' worth; docs/architecture.md, "Sending"). A process that stops
-normally (SIGTERM's drain, Ctrl+C) queues what it holds first (`_flush_at_exit`).
+queue (tens of milliseconds' worth; docs/architecture.md, "The hand-off is in memory, on
+purpose"). A process that stops normally (SIGTERM's drain, Ctrl+C) queues what it holds
+first (`_flush_at_exit`).
 """
 
 from __future__ import annotations
