@@ -1,6 +1,7 @@
 // Chats this user muted: no toast, no sound and no browser notification for them (the unread
-// badge still counts). The page says which at load (`data-muted-chats` on <body>); a `muted`
-// frame says when one is muted or unmuted here, in another tab or on another device.
+// badge still counts; the chat list marks them "muted"). The page says which at load
+// (`data-muted-chats` on <body>); a `muted` frame says when one is muted or unmuted here, in
+// another tab or on another device.
 
 import { openChat } from "./util.js";
 
@@ -18,7 +19,18 @@ export function isMuted(chat) {
 export function setMuted(chat, on) {
   if (on) muted.add(chat);
   else muted.delete(chat);
+  showInList(chat, on);
   if (chat === openChat) showInHeader(on);
+}
+
+// The chat list's "muted" mark.
+function showInList(chat, on) {
+  const item = document.querySelector(`li.chatitem[data-chat-id="${Number(chat)}"]`);
+  if (!item) return;
+  if (on) item.dataset.muted = "true";
+  else delete item.dataset.muted;
+  const mark = item.querySelector('[data-field="muted"]');
+  if (mark) mark.hidden = !on;
 }
 
 // The open chat's Mute/Unmute button (a plain form) says what a click will do next.

@@ -108,6 +108,11 @@ def test_a_muted_chat_shows_no_toast_and_plays_no_sound_but_still_counts(
     badge = page.locator(f'li.chatitem[data-chat-id="{quiet.pk}"] [data-field="unread"]')
     expect(badge).to_have_attribute("data-count", "1")  # muted, still counted
     page.wait_for_function("window.tones === 2")  # one chime: two tones
+    marks = page.locator('.chatitem [data-field="muted"]:visible')
+    expect(marks).to_have_count(1)
+    expect(
+        page.locator(f'li.chatitem[data-chat-id="{quiet.pk}"] [data-field="muted"]')
+    ).to_be_visible()
     page.keyboard.press("Escape")
     expect(toasts).to_have_count(0)
 
@@ -120,3 +125,7 @@ def test_a_muted_chat_shows_no_toast_and_plays_no_sound_but_still_counts(
     expect(toasts).to_contain_text("now heard")
     expect(badge).to_have_attribute("data-count", "2")
     page.wait_for_function("window.tones === 4")
+    expect(marks).to_have_count(1)
+    expect(
+        page.locator(f'li.chatitem[data-chat-id="{loud.pk}"] [data-field="muted"]')
+    ).to_be_visible()
