@@ -136,7 +136,7 @@ def test_a_notification_click_focuses_the_chats_tab_or_opens_one(browsing, alice
     worker.worker.evaluate(RECORD_WINDOW_CALLS)
     worker.push(payload(chat, 2, "now a tab will"))
     worker.wait_notifications(1)
-    # The tab opened after the notification showed; in another window, so both are visible.
+    # The chat's tab opens after its notification showed (and a query string changes nothing).
     chat_page = browsing.page(context, f"/chats/{chat.pk}/?from=elsewhere")
     expect(chat_page.locator("#chat")).to_be_visible()
     assert worker.worker.evaluate(CLICK) == [["focus", f"/chats/{chat.pk}/"]]
