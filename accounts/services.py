@@ -18,6 +18,7 @@ from accounts import limits as account_limits
 from accounts import selectors, throttling
 from accounts.hashers import RecoveryCodeHasher
 from accounts.models import (
+    DELETED_ACCOUNT_NAME,
     RecoveryCode,
     SessionRecord,
     User,
@@ -28,6 +29,7 @@ from chats import events, limits, message_changes, moderation
 from chats import services as chat_services
 from chatsite import presence_store, ratelimit
 from chatsite.net import client_ip
+from push import mutes as push_mutes
 from push import services as push_services
 
 RECOVERY_CODE_COUNT = 10
@@ -61,12 +63,15 @@ def user_create(*, username: str, password: str) -> User:
 
 
 def user_change_username(*, user: User, username: str) -> User:
-    old = user.username
-    user.username = username
+    old, user.username = user.username, username
     try:
         with transaction.atomic():
             user.save(update_fields=["username"])
             username_given_up(user=user, old=old, new=username)
+            if old != username:
+                transaction.on_commit(
+                    lambda: events.user_renamed(user_id=user.pk, old=old, new=username)
+                )
     except (IntegrityError, UsernameReserved) as error:
         user.refresh_from_db(fields=["username"])
         if isinstance(error, UsernameReserved):
@@ -158,7 +163,8 @@ def user_delete(*, user: User, erase_messages: bool = False) -> None:
         SessionRecord.objects.filter(user=user).delete()
         RecoveryCode.objects.filter(user=user).delete()
         TOTPDevice.objects.filter(user=user).delete()
-        push_services.user_forget(user=user)
+        push_services.subscriptions_remove_all(user=user)
+        push_mutes.mutes_remove_all(user=user)
         throttling.attempts_forget(user=user)
         chat_services.account_forget(user=user)
         if erase_messages:
@@ -168,6 +174,11 @@ def user_delete(*, user: User, erase_messages: bool = False) -> None:
         _tombstone(user)
         # Sockets of sessions without a record (none since records exist) re-check and close.
         transaction.on_commit(lambda: events.user_sessions_changed(user_id=user.pk), robust=True)
+        # The peers' open pages show "Deleted account" wherever the old name was.
+        transaction.on_commit(
+            lambda: events.user_renamed(user_id=user.pk, old=former, new=DELETED_ACCOUNT_NAME),
+            robust=True,
+        )
         transaction.on_commit(lambda: _forget_outside_database(user.pk, session_keys), robust=True)
 
 

@@ -37,12 +37,17 @@ async def test_deleting_closes_every_socket_and_the_peer_sees_the_erasure(alice,
     assert response.status_code == 204
     for sock in tabs:
         assert await sock.close_code() == 4401
-    changed, _ = await peer.recv_until("message")
-    # The last change of the chat; the versions before it are filled from the database.
-    seen = {changed["message"]["seq"]: changed["message"]}
-    while len(seen) < 2:
-        more, _ = await peer.recv_until("message")
-        seen[more["message"]["seq"]] = more["message"]
+    # The chat's last change comes as a `message` frame (the versions before it are filled
+    # from the database), then the name the peer's page shows becomes "Deleted account".
+    seen, renamed = {}, None
+    while len(seen) < 2 or renamed is None:
+        frame = await peer.recv()
+        if frame["type"] == "message":
+            seen[frame["message"]["seq"]] = frame["message"]
+        elif frame["type"] == "renamed":
+            renamed = frame
+    assert (renamed["old"], renamed["new"]) == ("alice", "Deleted account")
+    assert ("alice", "hidden") in [(p["user"], p["status"]) for p in peer.presences]
     assert {(m["seq"], m["sender"], m["body"], m["deleted"]) for m in seen.values()} == {
         (1, "Deleted account", "", True),
         (3, "Deleted account", "", True),

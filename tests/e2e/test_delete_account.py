@@ -33,6 +33,7 @@ def test_delete_my_account_and_everything_i_wrote(browsing, alice, bob):
     # The peer's open chat shows the erasure as it happens, on its socket.
     expect(peer.locator("#msg-1")).to_have_attribute("data-deleted", "true")
     expect(peer.locator("#msg-1 .body")).not_to_contain_text("a secret from alice")
+    expect(peer.locator("#peer-name")).to_have_text("Deleted account")  # the `renamed` frame
     peer.reload()
     expect(peer.locator("#peer-name")).to_have_text("Deleted account")
     expect(peer.locator("#deleted-note")).to_be_visible()
