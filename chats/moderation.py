@@ -183,10 +183,13 @@ def user_deactivate(
 
 
 def user_reactivate(*, user: User, moderator: User, reason: Any = "") -> bool:
-    """Let a deactivated account log in again; False when it was already active."""
+    """Let a deactivated account log in again; False when it was already active, or
+    was deleted by its owner (a tombstone never comes back)."""
     reason = clean_reason(reason, required=False)
     with transaction.atomic():
-        changed = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
+        changed = User.objects.filter(pk=user.pk, is_active=False, deleted_at=None).update(
+            is_active=True
+        )
         if changed:
             _log(
                 action=ModerationLog.Action.USER_REACTIVATED,
@@ -194,7 +197,7 @@ def user_reactivate(*, user: User, moderator: User, reason: Any = "") -> bool:
                 target_user_id=user.pk,
                 reason=reason,
             )
-    user.is_active = True
+            user.is_active = True
     return bool(changed)
 
 

@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services
 from accounts.models import DELETED_ACCOUNT_NAME, RecoveryCode, SessionRecord, User
+from chats import moderation
 from chats import services as chat_services
 from chats.models import Block, Membership, MessageEdit, ModerationLog, Reaction, Report
 from chats.validation import Refused
@@ -156,6 +157,13 @@ def test_erase_messages_erases_every_body_as_delete_for_everyone_does(
         ("bob", "hi alice", False, {}),
         (DELETED_ACCOUNT_NAME, "", True, {}),
     ]
+
+
+def test_a_moderator_cannot_reactivate_a_deleted_account(alice, bob):
+    delete(alice)
+    assert moderation.user_reactivate(user=alice, moderator=bob) is False
+    alice.refresh_from_db()
+    assert not alice.is_active
 
 
 def test_deleting_twice_changes_nothing(alice):
