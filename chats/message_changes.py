@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -106,15 +106,10 @@ def messages_erase_of(*, user: User) -> int:
         for start in range(0, len(rows), ERASE_CHUNK):
             chunk = list(enumerate(rows[start : start + ERASE_CHUNK], start=first + start))
             ids = [pk for _version, (_seq, pk) in chunk if pk in erased]
-            if ids:
-                fields = _erase(ids, now)
-                rewritten = [
-                    Message(pk=pk, version=v, **fields) for v, (_s, pk) in chunk if pk in erased
-                ]
-                Message.objects.bulk_update(rewritten, ["version", *fields])
-            untouched = [Message(pk=pk, version=v) for v, (_s, pk) in chunk if pk not in erased]
-            if untouched:  # only the user's reaction went
-                Message.objects.bulk_update(untouched, ["version"])
+            fields = _erase(ids, now) if ids else {}
+            _versions_write([(pk, v) for v, (_s, pk) in chunk if pk in erased], fields)
+            # Messages that only lost the user's reaction.
+            _versions_write([(pk, v) for v, (_s, pk) in chunk if pk not in erased], {})
         seq, _pk = rows[-1]
         peers = [m for m in members.get(chat_id, []) if m != user.pk]
         last.append((Message(chat_id=chat_id, seq=seq, version=top), peers))
@@ -125,6 +120,27 @@ def messages_erase_of(*, user: User) -> int:
 
     transaction.on_commit(announce, robust=True)
     return len(erased)
+
+
+def _versions_write(rows: list[tuple[int, int]], fields: dict[str, Any]) -> None:
+    """Give each message (id, version) its version and `fields`, in one statement joined to
+    the rows (UPDATE ... FROM: SQLite 3.33+ and PostgreSQL). Django's bulk_update built a
+    CASE per field and row: 13 s for 10,000 messages; a statement per row, 6 s."""
+    if not rows:
+        return
+    values = [
+        connection.ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v
+        for v in fields.values()
+    ]
+    table = Message._meta.db_table
+    assignments = "".join(f", {connection.ops.quote_name(name)} = %s" for name in fields)
+    pairs = ", ".join(["(%s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v (id, version) AS (VALUES {pairs}) UPDATE {table} "
+            f"SET version = v.version{assignments} FROM v WHERE {table}.id = v.id",
+            [*(value for row in rows for value in row), *values],
+        )
 
 
 def message_react(*, user: User, chat_id: int, seq: int, emoji: str, on: bool) -> Change:
