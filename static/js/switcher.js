@@ -11,6 +11,7 @@ import * as chatlist from "./chatlist.js";
 import { el, openChat } from "./util.js";
 
 let announcer = null;
+let left = null; // the chat whose panel was swapped out last
 
 function slot() {
   return document.getElementById("chat-slot");
@@ -79,10 +80,13 @@ export function init({ leave, enter }) {
       location.assign(responsePath);
       return;
     }
+    left = openChat();
     leave();
   });
   body.addEventListener("htmx:historyCacheMissLoad", (event) => {
-    if (event.detail.historyElt === slot()) leave();
+    if (event.detail.historyElt !== slot()) return;
+    left = openChat();
+    leave();
   });
   const failed = (event) => {
     const detail = event.detail;
@@ -104,6 +108,8 @@ export function init({ leave, enter }) {
       moveFocus();
       announce(panel.getAttribute("aria-label") || "");
     } else {
+      // Back to the list (a phone's "Chats" link): where the reader left it.
+      document.querySelector(`#chatlist li.chatitem[data-chat-id="${Number(left)}"] a`)?.focus();
       announce("No chat open");
     }
   });

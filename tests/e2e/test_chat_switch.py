@@ -136,24 +136,42 @@ def test_switching_chats_keeps_the_page_its_one_socket_and_each_chats_draft(
     expect(box).to_have_value("")
 
 
-def test_switching_from_the_chat_list_page_on_a_phone_shows_the_chat(browsing, alice, bob):
+def test_on_a_phone_the_list_and_the_chats_switch_in_place(browsing, alice, bob, carol):
     with_bob = make_chat(alice, bob)
+    with_carol = make_chat(alice, carol)
     make_messages(with_bob, bob, 1)
+    make_messages(with_carol, carol, 1)
+    url = browsing.url
     context = browsing.context(alice, has_touch=True, is_mobile=True)
     page = browsing.page(context, None)
+    sockets = []
+    page.on("websocket", lambda ws: sockets.append(ws))
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{browsing.url}/chats/")
+    page.goto(f"{url}/chats/")
     page.evaluate("window.__sameDocument = true")
     expect(page.locator(".chat-panel.placeholder")).to_be_hidden()  # one screen: the list
     chat_link(page, with_bob).click()
-    showing(page, browsing.url, with_bob, "bob")
+    showing(page, url, with_bob, "bob")
     expect(page.locator("#chatlist")).to_be_hidden()
     expect(page.locator("#peer-name")).to_be_focused()  # no keyboard popping up on a phone
-    page.go_back()
-    expect(page).to_have_url(f"{browsing.url}/chats/")
+
+    # The chat's "Chats" link goes back to the list in place, focus on the chat just left.
+    page.get_by_role("link", name="Back to Chats").click()
+    expect(page).to_have_url(f"{url}/chats/")
     expect(page.locator("#chatlist")).to_be_visible()
     expect(page.locator("#chat")).to_have_count(0)
+    expect(chat_link(page, with_bob)).to_be_focused()
+    expect(page).to_have_title(re.compile(r"Chats · Chatsite$"))
+    chat_link(page, with_carol).click()
+    showing(page, url, with_carol, "carol")
+    page.go_back()
+    expect(page).to_have_url(f"{url}/chats/")
+    expect(page.locator("#chatlist")).to_be_visible()
+    page.go_back()
+    showing(page, url, with_bob, "bob")
     assert page.evaluate("window.__sameDocument") is True
+    assert len(sockets) == 1
+    assert axe_problems(page, "a chat switched in place (phone)") == []
 
 
 def test_without_javascript_the_chat_list_links_load_whole_pages(browsing, alice, bob, carol):
