@@ -99,9 +99,10 @@ def test_switching_chats_keeps_the_page_its_one_socket_and_each_chats_draft(
     expect(page.locator("#toasts .toast")).to_contain_text("while you were in another chat")
     expect(page.locator("#message-list li.msg", has_text="while you were")).to_have_count(0)
 
-    # Back to bob's chat: his message shows exactly once, the draft is back, the badge clears.
+    # Back to bob's chat by his toast (in place too): his message shows exactly once, the
+    # draft is back, the badge clears.
     seen = len(frames)
-    chat_link(page, with_bob).click()
+    page.locator("#toasts .toast-link").click()
     showing(page, url, with_bob, "bob")
     synced_once_more(page, frames, with_bob, seen)
     expect(page.locator("#message-list li.msg", has_text="while you were in")).to_have_count(1)
