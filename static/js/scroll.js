@@ -3,9 +3,8 @@
 
 const BOTTOM_SLACK_PX = 48;
 
-const messagesBox = document.getElementById("messages");
-const pill = document.getElementById("new-pill");
-
+let messagesBox = null; // the open chat's, set by bind()
+let pill = null;
 let pinned = true;
 let olderAnchor = null; // distance from the bottom to keep while older history is inserted
 const pinListeners = [];
@@ -78,8 +77,16 @@ export function restoreAfterOlder() {
   olderAnchor = null;
 }
 
-export function listen() {
+// The panel in the page (at load, and after a chat is switched in place).
+export function bind() {
+  messagesBox = document.getElementById("messages");
+  pill = document.getElementById("new-pill");
+  pinned = true;
+  olderAnchor = null;
   messagesBox?.addEventListener("scroll", onScroll, { passive: true });
+}
+
+export function listen() {
   window.addEventListener("scroll", onScroll, { passive: true });
   window.addEventListener("resize", () => {
     if (pinned) scrollToBottom();
