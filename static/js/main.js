@@ -18,6 +18,7 @@ import * as presence from "./presence.js";
 import * as receipts from "./receipts.js";
 import * as renames from "./renames.js";
 import * as scroll from "./scroll.js";
+import * as searchscope from "./searchscope.js";
 import * as socket from "./socket.js";
 import * as thread from "./thread.js";
 import * as toasts from "./toasts.js";
@@ -165,6 +166,7 @@ function init() {
   toasts.initNotifySettings();
   toasts.offerNotifications();
   menus.init();
+  searchscope.init();
   chatlist.readCountsFromPage();
   chatlist.decorate();
   if (onChatPage) initChatPage();

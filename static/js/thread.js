@@ -55,6 +55,7 @@ export function init() {
       [...r.addedNodes].some((n) => n.nodeType === 1 && n.classList.contains("msg")),
     );
     if (!added) return;
+    dropStoredPending();
     noteShown();
     decorate();
     receipts.renderStatuses();
@@ -168,6 +169,15 @@ export function receive(m) {
   }
   // Older than the loaded history: loading it shows the message as it is then.
   if (document.getElementById("load-older") && m.seq < lowestSeq()) return;
+  // Newer than a history opened around a search result: loading the rest brings it (one's
+  // own message asks for that at once; its pending copy goes once the stored one is in).
+  if (document.getElementById("load-newer") && m.seq > highestSeq()) {
+    if (m.sender === me && m.client_id) {
+      outbox.settle(m.client_id);
+      document.querySelector("#load-newer a")?.click();
+    }
+    return;
+  }
   insert(m);
 }
 
@@ -356,6 +366,16 @@ function buildPending(item) {
   return node;
 }
 
+// Pending copies whose stored message came in with a page of newer history.
+function dropStoredPending() {
+  for (const node of list.querySelectorAll("li.msg.pending")) {
+    const id = node.dataset.clientId;
+    if (id && list.querySelector(`li.msg[data-client-id="${CSS.escape(id)}"]:not(.pending)`)) {
+      node.remove();
+    }
+  }
+}
+
 function restorePending() {
   for (const item of outbox.load()) {
     if (item.chat !== openChat) continue;
@@ -373,6 +393,7 @@ function restorePending() {
 // The read pointer: moved when the chat is open, visible and scrolled to its end.
 
 function readingNow() {
+  if (document.getElementById("load-newer")) return false; // the end is not shown yet
   return Boolean(openChat && isVisible() && scroll.isPinned());
 }
 
