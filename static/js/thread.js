@@ -6,6 +6,7 @@
 // version up to which every change is shown; a server whose hello has no versions is synced
 // by seq (`after`) as before.
 
+import * as around from "./around.js";
 import { decorate } from "./decorate.js";
 import * as outbox from "./outbox.js";
 import * as presence from "./presence.js";
@@ -55,7 +56,7 @@ export function init() {
       [...r.addedNodes].some((n) => n.nodeType === 1 && n.classList.contains("msg")),
     );
     if (!added) return;
-    dropStoredPending();
+    around.dropStoredPending(list);
     noteShown();
     decorate();
     receipts.renderStatuses();
@@ -169,15 +170,8 @@ export function receive(m) {
   }
   // Older than the loaded history: loading it shows the message as it is then.
   if (document.getElementById("load-older") && m.seq < lowestSeq()) return;
-  // Newer than a history opened around a search result: loading the rest brings it (one's
-  // own message asks for that at once; its pending copy goes once the stored one is in).
-  if (document.getElementById("load-newer") && m.seq > highestSeq()) {
-    if (m.sender === me && m.client_id) {
-      outbox.settle(m.client_id);
-      document.querySelector("#load-newer a")?.click();
-    }
-    return;
-  }
+  // Newer than a history opened around a search result: loading the rest brings it.
+  if (around.holdsBack(m, highestSeq())) return;
   insert(m);
 }
 
@@ -366,16 +360,6 @@ function buildPending(item) {
   return node;
 }
 
-// Pending copies whose stored message came in with a page of newer history.
-function dropStoredPending() {
-  for (const node of list.querySelectorAll("li.msg.pending")) {
-    const id = node.dataset.clientId;
-    if (id && list.querySelector(`li.msg[data-client-id="${CSS.escape(id)}"]:not(.pending)`)) {
-      node.remove();
-    }
-  }
-}
-
 function restorePending() {
   for (const item of outbox.load()) {
     if (item.chat !== openChat) continue;
@@ -393,7 +377,7 @@ function restorePending() {
 // The read pointer: moved when the chat is open, visible and scrolled to its end.
 
 function readingNow() {
-  if (document.getElementById("load-newer")) return false; // the end is not shown yet
+  if (!around.endLoaded()) return false;
   return Boolean(openChat && isVisible() && scroll.isPinned());
 }
 
