@@ -45,6 +45,7 @@ def test_htmx_gets_the_results_partial_and_more_rows(client, alice, chat, monkey
     assert html.strip().startswith('<div id="search-results"')
     assert "HX-Request" in response["Vary"]
     assert 'id="hits-more"' in html and "around=2" in html and "around=1" not in html
+    assert 'hx-get="/search/messages/?q=lunch&amp;sort=newest&amp;before=' in html
     cursor = html.split("before=")[1].split('"')[0]
     more = client.get(f"/search/messages/?q=lunch&before={cursor}", headers={"HX-Request": "true"})
     rows = more.content.decode()
