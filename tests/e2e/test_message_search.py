@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chats import services
+from tests.e2e.test_accessibility import axe_problems
 from tests.factories import make_chat, make_messages
 
 pytestmark = pytest.mark.browser
@@ -33,6 +34,9 @@ def test_search_then_open_a_result_in_its_place(browsing, alice, bob):
     field.press("Enter")
     expect(page).to_have_url(re.compile(r"/search/messages/\?q=cafe$"))
 
+    expect(page.locator("#search-results li.hit")).to_have_count(1)
+    problems = axe_problems(page, "message search results")
+
     page.locator("#search-results a.hit-link").click()
     expect(page).to_have_url(re.compile(rf"/chats/{chat.pk}/\?around=40#msg-40$"))
     target = page.locator("#msg-40")
@@ -40,6 +44,8 @@ def test_search_then_open_a_result_in_its_place(browsing, alice, bob):
     expect(target).to_be_in_viewport()
     expect(page.locator("#msg-65")).to_be_attached()
     expect(page.locator("#msg-100")).to_have_count(0)
+    problems += axe_problems(page, "chat opened at a search result")
+    assert problems == []
 
     # Newer history loads on scroll, up to the end.
     page.locator("#load-newer").scroll_into_view_if_needed()
