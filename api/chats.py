@@ -165,7 +165,10 @@ def message_send(request: HttpRequest, chat_id: int, payload: MessageIn) -> Stat
         raise from_refused(
             refused, "reply_to" if payload.reply_to is not None else "body"
         ) from None
-    return Status(201 if created else 200, selectors.message_payload(message))
+    if created:
+        return Status(201, selectors.message_payload(message))
+    # A resend: the stored message as it is now (its edits, deletion, reactions).
+    return Status(200, selectors.message_payloads_of(message_ids=[message.pk])[0])
 
 
 @router.post(

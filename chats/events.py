@@ -241,6 +241,14 @@ def message_removed(*, message: Message, member_ids: list[int]) -> None:
         _send(user_id, event)
 
 
+def user_renamed(*, user_id: int, old: str, new: str) -> None:
+    """Tell every socket of the user and of everyone sharing a chat with them (a block
+    included: pages show names whatever the block) that the user is now `new`."""
+    event = {"type": "user.renamed", "old": old, "new": new}
+    for peer_id in [user_id, *selectors.chat_peer_ids(user_id=user_id)]:
+        _send(peer_id, event)
+
+
 def user_deactivated(*, user_id: int) -> None:
     """Close every socket of a deactivated user: their session no longer passes the check."""
     _send(user_id, {"type": "session.check"})
