@@ -55,3 +55,14 @@ def test_search_is_rate_limited(alice, chat, settings):
 
 def test_search_needs_a_session():
     assert ApiClient().get("/api/messages/search/", {"q": "plan"}).status_code == 401
+
+
+def test_relevance_pages_by_offset(alice, bob, chat, monkeypatch):
+    monkeypatch.setattr("chats.search.PAGE", 2)
+    services.message_send(sender=bob, chat_id=chat.pk, client_id="r", body="plan plan plan")
+    api = ApiClient(alice)
+    body = api.get("/api/messages/search/", {"q": "plan", "sort": "relevance"}).json()
+    assert body["results"][0]["seq"] == 4 and body["next"] == "o2"
+    rest = api.get("/api/messages/search/", {"q": "plan", "sort": "relevance", "before": "o2"})
+    assert len(rest.json()["results"]) == 2 and rest.json()["next"] is None
+    assert api.get("/api/messages/search/", {"q": "plan", "sort": "best"}).status_code == 400
