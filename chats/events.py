@@ -186,6 +186,11 @@ def chat_delivered(*, chat_id: int, user: User, peer_id: int, seq: int) -> None:
     )
 
 
+def chat_muted(*, user_id: int, chat_id: int, muted: bool) -> None:
+    """The user (un)muted a chat: their tabs stop (or resume) its toasts and sounds."""
+    _send(user_id, {"type": "chat.muted", "chat": chat_id, "muted": muted})
+
+
 def typing(*, chat_id: int, user: User, peer_id: int) -> None:
     _send(peer_id, {"type": "chat.typing", "chat": chat_id, "user": user.username})
 

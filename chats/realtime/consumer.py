@@ -175,6 +175,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_delivered(self, event: dict[str, Any]) -> None:
         await self.send_json(protocol.delivered(event["chat"], event["user"], event["seq"]))
 
+    async def chat_muted(self, event: dict[str, Any]) -> None:
+        await self.send_json(protocol.muted(event["chat"], event["muted"]))
+
     async def chat_typing(self, event: dict[str, Any]) -> None:
         await self.send_json(protocol.typing(event["chat"], event["user"]))
 

@@ -168,6 +168,10 @@ def delivered(chat_id: int, user: str, seq: int) -> dict[str, Any]:
     return {"type": "delivered", "chat": chat_id, "user": user, "seq": seq}
 
 
+def muted(chat_id: int, muted: bool) -> dict[str, Any]:
+    return {"type": "muted", "chat": chat_id, "muted": muted}
+
+
 def typing(chat_id: int, user: str) -> dict[str, Any]:
     return {"type": "typing", "chat": chat_id, "user": user}
 

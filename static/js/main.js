@@ -13,6 +13,7 @@ import * as chatlist from "./chatlist.js";
 import * as composer from "./composer.js";
 import * as drafts from "./drafts.js";
 import * as menus from "./menus.js";
+import * as mutes from "./mutes.js";
 import * as outbox from "./outbox.js";
 import * as presence from "./presence.js";
 import * as receipts from "./receipts.js";
@@ -99,6 +100,10 @@ socket.setHandlers({
     if (onChatPage && f.chat === openChat && f.user !== me && isInt(f.seq)) {
       receipts.peerDeliveredTo(f.seq);
     }
+  },
+
+  muted(f) {
+    if (isInt(f.chat) && typeof f.muted === "boolean") mutes.setMuted(f.chat, f.muted);
   },
 
   typing(f) {
