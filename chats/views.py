@@ -93,7 +93,8 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     (switching chats from the list without reloading)."""
     chat = _member_chat(request, chat_id)
     before_seq = parse_seq(request.GET.get("before"))
-    page, has_more = selectors.messages_before(chat_id=chat.pk, before=before_seq)
+    history = _history(request, chat.pk, before_seq)
+    page = history["page"]
     peer = selectors.peer_of(chat, request.user.pk)
     peer_membership = selectors.membership_get(user_id=peer.pk, chat_id=chat.pk)
     receipts = selectors.read_receipts_shared(viewer=request.user, subject=peer)
@@ -105,12 +106,15 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
         "i_blocked": selectors.is_blocked(blocker_id=request.user.pk, blocked_id=peer.pk),
         "peer_delivered_seq": peer_membership.delivered_seq,
         "messages_page": selectors.with_reactions(page),
-        "has_more": has_more,
+        "has_more": history["has_more"],
+        "has_newer": history["has_newer"],
+        "around": history["around"],
         "oldest_seq": page[0].seq if page else None,
+        "newest_seq": page[-1].seq if page else None,
         "membership": selectors.membership_get(user_id=request.user.pk, chat_id=chat.pk),
     }
     partial = _partial(request)
-    if before_seq is not None and partial:
+    if (before_seq is not None or history["after"] is not None) and partial:
         return render(request, "chats/detail.html#history", context)
     context["new_client_id"] = str(uuid.uuid4())
     if partial == "slot":
@@ -118,6 +122,24 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     context["summaries"] = selectors.chat_summaries(user_id=request.user.pk)
     context["unread_total"] = selectors.unread_total(context["summaries"])
     return render(request, "chats/detail.html", context)
+
+
+def _history(request: AuthedRequest, chat_id: int, before: int | None) -> dict[str, Any]:
+    """The page of messages asked for: before a seq (older), after one (newer, as the
+    history opened `around` a search result loads on), around one, or the latest."""
+    after = parse_seq(request.GET.get("after"))
+    around = parse_seq(request.GET.get("around")) if before is None and after is None else None
+    has_more = has_newer = False
+    if after is not None:
+        page, has_newer = selectors.messages_after(
+            chat_id=chat_id, after=after, limit=selectors.HISTORY_PAGE
+        )
+    elif around is not None:
+        page, has_more, has_newer = selectors.messages_around(chat_id=chat_id, seq=around)
+    else:
+        page, has_more = selectors.messages_before(chat_id=chat_id, before=before)
+    return {"page": page, "has_more": has_more, "has_newer": has_newer,
+            "around": around, "after": after}  # fmt: skip
 
 
 @login_required

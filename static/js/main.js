@@ -19,6 +19,7 @@ import * as presence from "./presence.js";
 import * as receipts from "./receipts.js";
 import * as renames from "./renames.js";
 import * as scroll from "./scroll.js";
+import * as searchscope from "./searchscope.js";
 import * as socket from "./socket.js";
 import * as switcher from "./switcher.js";
 import * as thread from "./thread.js";
@@ -195,6 +196,7 @@ function init() {
   toasts.initNotifySettings();
   toasts.offerNotifications();
   menus.init();
+  searchscope.init();
   chatlist.readCountsFromPage();
   chatlist.decorate();
   listenToPage();

@@ -53,7 +53,11 @@ function onScroll() {
 
 export function initialScroll() {
   const divider = document.getElementById("unread-divider");
-  if (divider) {
+  const target = document.querySelector("#message-list li.msg.target");
+  if (target) {
+    // Opened at a search result: that message in the middle of the view.
+    target.scrollIntoView({ block: "center" });
+  } else if (divider) {
     const s = scroller();
     const top = s === messagesBox ? s.getBoundingClientRect().top : 0;
     s.scrollTop += divider.getBoundingClientRect().top - top - 8;

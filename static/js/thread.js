@@ -8,6 +8,7 @@
 // version up to which every change is shown; a server whose hello has no versions is synced
 // by seq (`after`) as before.
 
+import * as around from "./around.js";
 import { decorate } from "./decorate.js";
 import * as message from "./message.js";
 import * as outbox from "./outbox.js";
@@ -71,6 +72,7 @@ export function init() {
       [...r.addedNodes].some((n) => n.nodeType === 1 && n.classList.contains("msg")),
     );
     if (!added) return;
+    around.dropStoredPending(list);
     noteShown();
     decorate();
     receipts.renderStatuses();
@@ -203,6 +205,8 @@ export function receive(m) {
     reactions.updateQuotes(list, m);
     return;
   }
+  // Newer than a history opened around a search result: loading the rest brings it.
+  if (around.holdsBack(m, highestSeq())) return;
   insert(m);
 }
 
@@ -332,6 +336,7 @@ function restorePending() {
 // The read pointer: moved when the chat is open, visible and scrolled to its end.
 
 function readingNow() {
+  if (!around.endLoaded()) return false;
   return Boolean(chat && isVisible() && scroll.isPinned());
 }
 
