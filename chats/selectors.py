@@ -257,6 +257,19 @@ def messages_before(
     return rows[:limit][::-1], has_more
 
 
+AROUND = 25
+
+
+def messages_around(
+    *, chat_id: int, seq: int, side: int = AROUND
+) -> tuple[list[Message], bool, bool]:
+    """Message `seq` with up to `side` messages before and after it, oldest first, and
+    whether older and newer ones follow (the history a search result opens at)."""
+    older, has_older = messages_before(chat_id=chat_id, before=seq + 1, limit=side + 1)
+    newer, has_newer = messages_after(chat_id=chat_id, after=seq, limit=side)
+    return older + newer, has_older, has_newer
+
+
 def messages_after(
     *, chat_id: int, after: int, limit: int = SYNC_LIMIT
 ) -> tuple[list[Message], bool]:

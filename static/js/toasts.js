@@ -91,6 +91,14 @@ function makeToast(key, href) {
   cross.setAttribute("aria-hidden", "true");
   close.append(cross);
   close.addEventListener("click", () => dismissToast(key));
+  link.addEventListener("click", (event) => {
+    // The chat list's link to that chat switches in place (switcher.js); else a page load.
+    const inList = document.querySelector(`#chatlist a[href="${CSS.escape(link.getAttribute("href"))}"]`);
+    if (!inList || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    dismissToast(key);
+    inList.click();
+  });
   node.append(link, close);
   const t = { node, sender, extra, preview, count: 0, timer: null, held: false };
   // Hovering or focusing a toast keeps it until the pointer or focus leaves.
@@ -213,7 +221,7 @@ export function notify(m) {
     });
     n.addEventListener("click", () => {
       window.focus();
-      if (m.chat !== openChat) location.assign(`/chats/${Number(m.chat)}/`);
+      if (m.chat !== openChat()) location.assign(`/chats/${Number(m.chat)}/`);
       n.close();
     });
   } catch {

@@ -109,6 +109,13 @@ def test_the_peers_export_names_the_deleted_account(alice, bob):
     assert [m["sender"] for m in chat["messages"]] == [DELETED_ACCOUNT_NAME, "bob"]
 
 
+def test_the_peers_message_search_names_the_deleted_account(alice, bob):
+    make_exchange(alice, bob, "the plan is ready", "hi alice")
+    delete(alice)
+    [hit] = ApiClient(bob).get("/api/messages/search/", {"q": "plan"}).json()["results"]
+    assert (hit["sender"], hit["peer"]) == (DELETED_ACCOUNT_NAME, DELETED_ACCOUNT_NAME)
+
+
 def test_the_chat_with_a_deleted_account_takes_no_new_messages(alice, bob):
     chat = make_exchange(alice, bob, "hi bob", "hi alice")
     delete(alice)
