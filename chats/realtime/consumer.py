@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -205,5 +206,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return True
         self.too_slow = True
         logger.warning("socket of user %s too slow: closed 4408", self.user.pk)
-        await self.close(code=CLOSE_TOO_SLOW)
+        self.outgoing.abandon()
+        with contextlib.suppress(OSError):  # uvicorn: dropped while the close waited
+            await self.close(code=CLOSE_TOO_SLOW)
         return False
