@@ -7,7 +7,7 @@ from ninja import Field as F
 from ninja import Query, Router, Schema, Status
 
 from accounts.models import User
-from api.errors import ApiError, clean_field, from_refused, invalid
+from api.errors import ApiError, check_budget, clean_field, from_refused, invalid
 from api.schemas import (
     ChatOut,
     ChatsOut,
@@ -117,10 +117,7 @@ def chat_start(request: HttpRequest, payload: ChatStartIn) -> Status[dict[str, A
 def message_list(request: HttpRequest, chat_id: int, query: Query[HistoryQuery]) -> dict[str, Any]:
     """History oldest first: the page before `before` (default: the latest), or after `after`."""
     user: User = request.auth  # type: ignore[attr-defined]
-    try:
-        limits.check_budget("history", user_id=user.pk)
-    except Refused as refused:
-        raise from_refused(refused) from None
+    check_budget("history", user_id=user.pk)
     chat = _member_chat(user, chat_id)
     if query.before is not None and query.after is not None:
         raise invalid("after", "Give either before or after, not both.")

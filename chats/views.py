@@ -71,6 +71,12 @@ def chat_start(request: AuthedRequest) -> HttpResponse:
 @login_required
 @require_GET
 def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
+    """A chat's page, or (`before`, htmx) the page of history before a seq; each counts
+    against the history budget, as the API's history does."""
+    try:
+        limits.check_budget("history", user_id=request.user.pk)
+    except Refused as refused:
+        return _rate_limited(refused)
     chat = _member_chat(request, chat_id)
     before_seq = parse_seq(request.GET.get("before"))
     page, has_more = selectors.messages_before(chat_id=chat.pk, before=before_seq)
@@ -95,6 +101,11 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     context["unread_total"] = selectors.unread_total(context["summaries"])
     context["new_client_id"] = str(uuid.uuid4())
     return render(request, "chats/detail.html", context)
+
+
+def _rate_limited(refused: Refused) -> HttpResponse:
+    headers = {"Retry-After": str(refused.retry_after)}
+    return HttpResponse(refused.detail, status=429, content_type="text/plain", headers=headers)
 
 
 @login_required
