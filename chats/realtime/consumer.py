@@ -148,14 +148,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await db(actions.typing)(self.user, frame["chat"])
 
     # Changes to a message come back, as to every socket of both members, as its new state.
+    # Each counts against the send rate, checked first, as a send's is.
 
     async def on_edit(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("send", user_id=self.user.pk)
         await db(actions.edit)(self.user, frame)
 
     async def on_delete(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("send", user_id=self.user.pk)
         await db(actions.delete)(self.user, frame)
 
     async def on_react(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("send", user_id=self.user.pk)
         await db(actions.react)(self.user, frame)
 
     # Channel-layer events.
