@@ -73,12 +73,12 @@ def chat_start(request: AuthedRequest) -> HttpResponse:
 def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     """A chat's page, or (`before`, htmx) the page of history before a seq; each counts
     against the history budget, as the API's history does."""
+    before_seq = parse_seq(request.GET.get("before"))
     try:
         limits.check_budget("history", user_id=request.user.pk)
     except Refused as refused:
-        return _rate_limited(refused)
+        return _rate_limited(request, refused, before_seq)
     chat = _member_chat(request, chat_id)
-    before_seq = parse_seq(request.GET.get("before"))
     page, has_more = selectors.messages_before(chat_id=chat.pk, before=before_seq)
     peer = selectors.peer_of(chat, request.user.pk)
     peer_membership = selectors.membership_get(user_id=peer.pk, chat_id=chat.pk)
@@ -103,9 +103,15 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     return render(request, "chats/detail.html", context)
 
 
-def _rate_limited(refused: Refused) -> HttpResponse:
-    headers = {"Retry-After": str(refused.retry_after)}
-    return HttpResponse(refused.detail, status=429, content_type="text/plain", headers=headers)
+def _rate_limited(request: AuthedRequest, refused: Refused, before: int | None) -> HttpResponse:
+    """429: for the older messages' htmx load, the link again (htmx swaps a 429) saying why."""
+    if before is not None and request.htmx:
+        context = {"before": before, "limited": refused.detail}
+        response = render(request, "chats/detail.html#limited", context, status=429)
+    else:
+        response = HttpResponse(refused.detail, status=429, content_type="text/plain")
+    response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 @login_required
