@@ -114,13 +114,18 @@ def test_an_edit_made_while_offline_shows_after_reconnecting(browsing, alice, bo
     assert page.evaluate("window.__sameDocument") is True
 
 
-def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsing, alice, bob):
+def quoting_the_first(browsing, alice, bob, messages):
+    """alice's page of a chat of `messages` of hers and bob's reply to the first, last."""
     chat = make_chat(alice, bob)
-    make_messages(chat, alice, 60)
+    make_messages(chat, alice, messages)
     services.message_send(
         sender=bob, chat_id=chat.pk, client_id=str(uuid.uuid4()), body="about that", reply_to=1
     )
-    page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    return browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+
+
+def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsing, alice, bob):
+    page = quoting_the_first(browsing, alice, bob, 60)
     expect(page.locator("#msg-1")).to_have_count(0)  # beyond the first page
     quote = page.locator("#msg-61 [data-field=quote]")
     expect(quote).to_contain_text("message 0")
@@ -129,12 +134,7 @@ def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsi
 
 
 def test_a_quote_stops_loading_older_history_once_the_budget_refuses_it(browsing, alice, bob):
-    chat = make_chat(alice, bob)
-    make_messages(chat, alice, 120)
-    services.message_send(
-        sender=bob, chat_id=chat.pk, client_id=str(uuid.uuid4()), body="about that", reply_to=1
-    )
-    page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    page = quoting_the_first(browsing, alice, bob, 120)
     older = []
 
     def refuse(route):  # the server's answer once HISTORY_RATE is spent (test_read_budgets)
