@@ -134,9 +134,13 @@ def _rate_limited(request: AuthedRequest, refused: Refused, before: int | None) 
     saying why, on a click only."""
     after = parse_seq(request.GET.get("after"))
     if _partial(request) == "part" and (before is not None or after is not None):
-        param, seq = ("before", before) if before is not None else ("after", after)
-        context = {"id": f"load-{'older' if param == 'before' else 'newer'}", "param": param}
-        context.update(seq=seq, limited=refused.detail)
+        older = before is not None
+        context: dict[str, Any] = {
+            "id": "load-older" if older else "load-newer",
+            "param": "before" if older else "after",
+            "seq": before if older else after,
+            "limited": refused.detail,
+        }
         response = render(request, "chats/detail.html#limited", context, status=429)
     else:
         response = HttpResponse(refused.detail, status=429, content_type="text/plain")

@@ -52,6 +52,28 @@ def test_the_chat_page_and_its_older_pages_spend_the_history_budget(
     assert not any("chats_message" in q["sql"] for q in queries.captured_queries)
 
 
+def test_a_refused_newer_page_is_its_link_again(client, alice, chat, settings):
+    settings.HISTORY_RATE = (0, 3600)
+    client.force_login(alice)
+    htmx = {"HX-Request": "true", "HX-Target": "load-newer"}
+    html = assert_limited(client.get(f"/chats/{chat.pk}/", {"after": 1}, headers=htmx))
+    html = html.content.decode()
+    assert 'class="load-newer failed"' in html and 'hx-get="?after=1"' in html
+
+
+def test_the_message_search_spends_the_search_budget(client, alice, settings):
+    settings.SEARCH_RATE = (1, 3600)
+    client.force_login(alice)
+    assert client.get("/search/", {"q": "bo"}).status_code == 200
+    response = assert_limited(client.get("/search/messages/", {"q": "hello"}))
+    assert "You are searching too fast" in response.content.decode()
+    assert_error(
+        assert_limited(ApiClient(alice).get("/api/messages/search/", {"q": "hi"})),
+        429,
+        "rate_limited",
+    )
+
+
 def test_the_api_and_the_pages_share_one_history_budget(client, alice, chat, settings):
     settings.HISTORY_RATE = (2, 3600)
     client.force_login(alice)
