@@ -14,7 +14,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import limits as account_limits
 from accounts import selectors, throttling
 from accounts.hashers import RecoveryCodeHasher
 from accounts.models import (
@@ -202,7 +201,7 @@ DELETED_USERNAME_PREFIX = "~deleted-"
 
 def _forget_outside_database(user_id: int, session_keys: list[str]) -> None:
     presence_store.store().forget(user_id)
-    ratelimit.forget(limits.user_keys(user_id) + account_limits.user_keys(user_id))
+    ratelimit.forget(limits.user_keys(user_id))
     cache.delete_many([_activity_key(key) for key in session_keys])
 
 
