@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -132,6 +133,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_send(self, frame: dict[str, Any]) -> None:
         self.delivery.send(frame)
 
+    async def on_discard(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("discard", user_id=self.user.pk)
+        await self.delivery.discard(frame)
+
     async def on_sync(self, frame: dict[str, Any]) -> None:
         await limits.check_budget_async("sync", user_id=self.user.pk)
         # The reply to an earlier sync is still queued: wait until most of it is read.
@@ -148,14 +153,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await db(actions.typing)(self.user, frame["chat"])
 
     # Changes to a message come back, as to every socket of both members, as its new state.
+    # Each counts against the send rate, checked first, as a send's is.
 
     async def on_edit(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("send", user_id=self.user.pk)
         await db(actions.edit)(self.user, frame)
 
     async def on_delete(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("send", user_id=self.user.pk)
         await db(actions.delete)(self.user, frame)
 
     async def on_react(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("send", user_id=self.user.pk)
         await db(actions.react)(self.user, frame)
 
     # Channel-layer events.
@@ -172,6 +181,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_delivered(self, event: dict[str, Any]) -> None:
         await self.send_json(protocol.delivered(event["chat"], event["user"], event["seq"]))
 
+    async def chat_muted(self, event: dict[str, Any]) -> None:
+        await self.send_json(protocol.muted(event["chat"], event["muted"]))
+
     async def chat_typing(self, event: dict[str, Any]) -> None:
         await self.send_json(protocol.typing(event["chat"], event["user"]))
 
@@ -181,6 +193,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # (or the announcement itself, when the store cannot tell).
         if status == presence.HIDDEN or await presence.current(event["user_id"]) in (None, status):
             await self.send_json(protocol.presence(event["user"], status, event["last_seen"]))
+
+    async def user_renamed(self, event: dict[str, Any]) -> None:
+        await self.send_json(protocol.renamed(event["old"], event["new"]))
 
     async def chat_message_removed(self, event: dict[str, Any]) -> None:
         frame = {"type": "message_removed", "chat": event["chat"], "seq": event["seq"]}
@@ -206,5 +221,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return True
         self.too_slow = True
         logger.warning("socket of user %s too slow: closed 4408", self.user.pk)
-        await self.close(code=CLOSE_TOO_SLOW)
+        self.outgoing.abandon()
+        with contextlib.suppress(OSError):  # uvicorn: dropped while the close waited
+            await self.close(code=CLOSE_TOO_SLOW)
         return False

@@ -114,18 +114,45 @@ def test_an_edit_made_while_offline_shows_after_reconnecting(browsing, alice, bo
     assert page.evaluate("window.__sameDocument") is True
 
 
-def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsing, alice, bob):
+def quoting_the_first(browsing, alice, bob, messages):
+    """alice's page of a chat of `messages` of hers and bob's reply to the first, last."""
     chat = make_chat(alice, bob)
-    make_messages(chat, alice, 60)
+    make_messages(chat, alice, messages)
     services.message_send(
         sender=bob, chat_id=chat.pk, client_id=str(uuid.uuid4()), body="about that", reply_to=1
     )
-    page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    return browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+
+
+def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsing, alice, bob):
+    page = quoting_the_first(browsing, alice, bob, 60)
     expect(page.locator("#msg-1")).to_have_count(0)  # beyond the first page
     quote = page.locator("#msg-61 [data-field=quote]")
     expect(quote).to_contain_text("message 0")
     quote.click()
     expect(page.locator("#msg-1")).to_be_in_viewport()
+
+
+def test_a_quote_stops_loading_older_history_once_the_budget_refuses_it(browsing, alice, bob):
+    page = quoting_the_first(browsing, alice, bob, 120)
+    older = []
+
+    def refuse(route):  # the server's answer once HISTORY_RATE is spent (test_read_budgets)
+        older.append(route.request.url)
+        limited = '<li class="load-older failed" id="load-older"><a href="?before=72" '
+        limited += 'hx-get="?before=72" hx-target="#load-older" hx-swap="outerHTML">'
+        limited += "Too many history requests; wait and try again.</a></li>"
+        route.fulfill(status=429, headers={"Retry-After": "60"}, body=limited)
+
+    history = re.compile(r".*[?&]before=.*")
+    page.route(history, refuse)
+    page.locator("#msg-121 [data-field=quote]").click()
+    expect(page.locator("#load-older.failed")).to_contain_text("Too many history requests")
+    page.wait_for_timeout(7000)  # the loop used to try again every 3 s, 40 times
+    assert len(older) == 1, older
+    page.unroute(history)
+    page.locator("#load-older a").click()  # trying again later works
+    expect(page.locator("#msg-22")).to_have_count(1)
 
 
 def test_changes_to_old_messages_are_not_announced_as_new(browsing, alice, bob):
@@ -154,3 +181,40 @@ def test_changes_to_old_messages_are_not_announced_as_new(browsing, alice, bob):
     toast = b.locator("#toasts .toast")
     expect(toast).to_contain_text("really new")
     expect(toast).not_to_contain_text("new messages")  # one announced, not three
+
+
+def test_a_quote_of_a_message_older_than_the_loaded_history_follows_its_changes(
+    browsing, alice, bob
+):
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 60)
+    services.message_send(
+        sender=bob, chat_id=chat.pk, client_id=str(uuid.uuid4()), body="about that", reply_to=1
+    )
+    context = browsing.context(bob)
+    page = browsing.page(context, f"/chats/{chat.pk}/")
+    expect(page.locator("#presence")).to_have_text(re.compile("Online|Offline|Last seen"))
+    expect(page.locator("#msg-1")).to_have_count(0)  # beyond the first page
+    quote = page.locator("#msg-61 [data-field=quote]")
+    expect(quote).to_contain_text("message 0")
+
+    # Edited while bob's tab was offline: the sync after reconnecting updates the quote.
+    context.set_offline(True)
+    expect(page.locator("#conn-status")).to_contain_text("Reconnecting…")
+    off_the_browser_loop(
+        lambda: message_changes.message_edit(user=alice, chat_id=chat.pk, seq=1, body="rewritten")
+    )
+    context.set_offline(False)
+    expect(page.locator("#conn-status")).to_be_hidden()
+    expect(quote).to_contain_text("rewritten")
+    expect(page.locator("#msg-1")).to_have_count(0)  # still not loaded: only the quote changed
+
+    # Deleted during the next disconnect: the quote says so.
+    context.set_offline(True)
+    expect(page.locator("#conn-status")).to_contain_text("Reconnecting…")
+    off_the_browser_loop(lambda: message_changes.message_delete(user=alice, chat_id=chat.pk, seq=1))
+    context.set_offline(False)
+    expect(page.locator("#conn-status")).to_be_hidden()
+    expect(quote).to_contain_text("deleted message")
+    expect(quote).not_to_contain_text("rewritten")
+    expect(page.locator("#message-list li.msg")).to_have_count(50)  # nothing drawn twice
