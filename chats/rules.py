@@ -54,8 +54,12 @@ def member_of(user_id: int) -> Q:
 
 
 def members_of(*, chat_ids: Iterable[int]) -> dict[int, list[int]]:
-    """The members of each of `chat_ids`, in id order, in one query."""
-    rows = Membership.objects.filter(chat_id__in=list(chat_ids)).order_by("chat_id", "user_id")
+    """The members of each of `chat_ids`, in id order, in one query (none for no chats: the
+    receipts writer asks on every flush, and its deliveries mostly know their peer)."""
+    ids = list(chat_ids)
+    if not ids:
+        return {}
+    rows = Membership.objects.filter(chat_id__in=ids).order_by("chat_id", "user_id")
     members: dict[int, list[int]] = {}
     for chat_id, user_id in rows.values_list("chat_id", "user_id"):
         members.setdefault(chat_id, []).append(user_id)

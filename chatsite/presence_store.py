@@ -14,6 +14,7 @@ leases (chats/realtime/presence.py), the rules read them (chats/presence.py).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 import time
@@ -319,8 +320,35 @@ def store() -> Store:
     return _store_for(settings.REDIS_URL, prefix)
 
 
+# The users with a socket open in this process, and how many: a lease here implies one in
+# the store, so a recipient found here is online without asking the store or the database
+# (push/dispatch.py, in its own thread: a dict lookup is atomic). Written on the event loop
+# by chats/realtime/presence.py, after the lease is taken and before it is given back.
+_here: collections.Counter[int] = collections.Counter()
+_here_lock = threading.Lock()  # tests run sockets on more than one loop and thread
+
+
+def opened_here(user_id: int) -> None:
+    with _here_lock:
+        _here[user_id] += 1
+
+
+def closed_here(user_id: int) -> None:
+    with _here_lock:
+        _here[user_id] -= 1
+        if _here[user_id] <= 0:
+            del _here[user_id]
+
+
+def sockets_here(user_id: int) -> int:
+    """How many sockets the user has open in this process (a lower bound of `sockets`)."""
+    return _here.get(user_id, 0)
+
+
 def reset_local() -> None:
     """Forget every local registration (tests start each from zero)."""
+    with _here_lock:
+        _here.clear()
     with contextlib.suppress(Exception):
         s = store()
         if isinstance(s, LocalStore):

@@ -216,6 +216,11 @@ def test_membership_is_a_membership_row_not_the_pair(way, alice, bob, carol):
         selectors.chat_get_for_member(user_id=alice.pk, chat_id=chat.pk)
 
 
+def test_members_of_no_chats_asks_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert rules.members_of(chat_ids=[]) == {}
+
+
 # Blocks: either way between two users; the ORM form and its SQL twins.
 
 BLOCK_PATHS = ["portable", "sql", "statement"] if POSTGRESQL else ["portable", "sql"]
