@@ -43,10 +43,14 @@ def user_create(*, username: str, password: str) -> User:
 
 
 def user_change_username(*, user: User, username: str) -> User:
-    user.username = username
+    old, user.username = user.username, username
     try:
         with transaction.atomic():
             user.save(update_fields=["username"])
+            if old != username:
+                transaction.on_commit(
+                    lambda: events.user_renamed(user_id=user.pk, old=old, new=username)
+                )
     except IntegrityError:
         user.refresh_from_db(fields=["username"])
         raise UsernameTaken(username) from None

@@ -33,6 +33,9 @@ HISTORY_MAX = 100
 class HistoryQuery(Schema):
     before: int | None = F(None, ge=0, lt=2**31, description="Messages with seq < before.")
     after: int | None = F(None, ge=0, lt=2**31, description="Messages with seq > after.")
+    around: int | None = F(
+        None, ge=0, lt=2**31, description="Message `around` and 25 before and after it."
+    )
     limit: int = F(selectors.HISTORY_PAGE, ge=1, le=HISTORY_MAX)
 
 
@@ -115,15 +118,20 @@ def chat_start(request: HttpRequest, payload: ChatStartIn) -> Status[dict[str, A
     response={200: MessagesOut, **error_responses(400, 401, 404, 429)},
 )
 def message_list(request: HttpRequest, chat_id: int, query: Query[HistoryQuery]) -> dict[str, Any]:
-    """History oldest first: the page before `before` (default: the latest), or after `after`."""
+    """History oldest first: the page before `before` (default: the latest), after `after`,
+    or around `around` (a search result: 25 messages each side)."""
     user: User = request.auth  # type: ignore[attr-defined]
     try:
         limits.check_budget("history", user_id=user.pk)
     except Refused as refused:
         raise from_refused(refused) from None
     chat = _member_chat(user, chat_id)
-    if query.before is not None and query.after is not None:
-        raise invalid("after", "Give either before or after, not both.")
+    if sum(v is not None for v in (query.before, query.after, query.around)) > 1:
+        raise invalid("after", "Give one of before, after and around.")
+    if query.around is not None:
+        messages, older, newer = selectors.messages_around(chat_id=chat.pk, seq=query.around)
+        payloads = selectors.message_payloads(messages)
+        return {"messages": payloads, "has_more": older, "has_newer": newer}
     if query.after is not None:
         messages, more = selectors.messages_after(
             chat_id=chat.pk, after=query.after, limit=query.limit
@@ -157,7 +165,10 @@ def message_send(request: HttpRequest, chat_id: int, payload: MessageIn) -> Stat
         raise from_refused(
             refused, "reply_to" if payload.reply_to is not None else "body"
         ) from None
-    return Status(201 if created else 200, selectors.message_payload(message))
+    if created:
+        return Status(201, selectors.message_payload(message))
+    # A resend: the stored message as it is now (its edits, deletion, reactions).
+    return Status(200, selectors.message_payloads_of(message_ids=[message.pk])[0])
 
 
 @router.post(

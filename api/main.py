@@ -12,7 +12,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 
-from api import auth, chats, me, messages, push, safety, users
+from api import auth, chats, me, messages, push, safety, search, users
 from api.errors import STATUS_CODES, ApiError
 from api.security import session_auth
 
@@ -49,6 +49,7 @@ api.add_router("", auth.router)
 api.add_router("", users.router)
 api.add_router("", chats.router)
 api.add_router("", messages.router)
+api.add_router("", search.router)
 api.add_router("", me.router)
 api.add_router("", push.router)
 api.add_router("", safety.router)

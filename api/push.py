@@ -14,7 +14,7 @@ from api.schemas import In, error_responses
 from api.security import session_auth
 from chats import selectors as chat_selectors
 from chats.models import Chat
-from push import selectors, services
+from push import mutes, selectors, services
 from push.models import PushSubscription
 from push.validation import SubscriptionRefused, endpoint_check, keys_check
 from push.vapid import public_key_of
@@ -119,7 +119,7 @@ def chat_update(request: HttpRequest, chat_id: int, payload: ChatPatchIn) -> dic
         chat = chat_selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
     except Chat.DoesNotExist:
         raise ApiError(404, "not_found", "No such chat.") from None
-    muted = services.chat_mute_set(user=user, chat_id=chat.pk, muted=payload.muted)
+    muted = mutes.chat_mute_set(user=user, chat_id=chat.pk, muted=payload.muted)
     return {"id": chat.pk, "muted": muted}
 
 

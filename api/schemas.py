@@ -88,7 +88,22 @@ class MessageOut(Schema):
 
 class MessagesOut(Schema):
     messages: list[MessageOut]
-    has_more: bool
+    has_more: bool = Field(description="Older messages precede (newer ones, with `after`).")
+    has_newer: bool = Field(False, description="With `around`: newer messages follow.")
+
+
+class MessageHitOut(Schema):
+    chat: int
+    seq: int
+    sender: str
+    peer: str = Field(description="The other member of the chat.")
+    sent_at: str
+    snippet: str = Field(description="Escaped text around the match, matches in <mark>.")
+
+
+class MessageSearchOut(Schema):
+    results: list[MessageHitOut]
+    next: str | None = Field(description="`before` for the next page; null on the last.")
 
 
 class MessageIn(In):

@@ -88,6 +88,10 @@ def cmd_live(args: argparse.Namespace) -> None:
     write_json(args.out, out)
 
 
+# B10's stored messages: the issue's 10,000,000 on PostgreSQL and 1,000,000 on SQLite.
+_B10_TOTAL = {"postgresql": 10_000_000, "sqlite": 1_000_000}
+
+
 def cmd_queries(args: argparse.Namespace) -> None:
     import gc
 
@@ -108,6 +112,16 @@ def cmd_queries(args: argparse.Namespace) -> None:
         big = 50_000 if args.quick else 500_000
         out.update(queries.b8_b9(big_chat=big, spread_chats=1000, per_chat=big // 1000, runs=runs))
         print(f"B8/B9 {connection.vendor} done", flush=True)
+    if "B10" in args.rows:
+        from bench import search_queries
+
+        mine, total = (100_000, _B10_TOTAL[connection.vendor])
+        if args.tiny:  # proves the row runs; its figures mean nothing
+            mine, total, runs = 2_000, 10_000, 20
+        elif args.quick:
+            total //= 10
+        out["B10"] = search_queries.b10(user_messages=mine, total=total, runs=runs)
+        print(f"B10 {connection.vendor} done", flush=True)
     if "send" in args.rows:
         out["send_path"] = queries.send_path(runs=300)
     write_json(args.out, out)
@@ -139,14 +153,14 @@ def cmd_run(args: argparse.Namespace) -> None:
         db.drop_pg(config, "live")
     if "pg" not in skip:
         url = db.fresh_pg(config, "data")
-        rows = "B7,B8,send"
+        rows = "B7,B8,B10,send"
         sub(["queries", *quick, "--rows", rows, "--out", "queries-pg"], django_env(config, url))
         db.drop_pg(config, "data")
     if "sqlite" not in skip:
         url = db.fresh_sqlite(config, "data")
         # SQLite is the embedded mode: no Redis (presence and the layer live in the process).
         sub(
-            ["queries", *quick, "--rows", "B7,B8", "--out", "queries-sqlite"],
+            ["queries", *quick, "--rows", "B7,B8,B10", "--out", "queries-sqlite"],
             django_env(config, url, REDIS_URL=""),
         )
     command = "python -m bench " + shlex.join(sys.argv[1:])
@@ -225,7 +239,10 @@ def main() -> None:
     live.set_defaults(func=cmd_live)
     queries = commands.add_parser("queries", help="(internal) B7-B9 on one database")
     queries.add_argument("--quick", action="store_true")
-    queries.add_argument("--rows", default="B7,B8,send")
+    queries.add_argument(
+        "--tiny", action="store_true", help="B10 at 10,000 messages: proves it runs, no figure"
+    )
+    queries.add_argument("--rows", default="B7,B8,B10,send")
     queries.add_argument("--out", default="queries")
     queries.set_defaults(func=cmd_queries)
     report = commands.add_parser("report", help="rewrite docs/benchmarks.md from bench/results")

@@ -12,7 +12,11 @@ def full_scan(plan: str, table: str, vendor: str) -> bool:
     """
     lines = plan.splitlines()
     if vendor == "sqlite":
-        return any(line.strip().startswith(f"SCAN {table}") for line in lines)
+        # `SCAN t` or `SCAN t USING ...`, not `SCAN t_fts VIRTUAL TABLE` (another table).
+        return any(
+            line.strip() == f"SCAN {table}" or line.strip().startswith(f"SCAN {table} ")
+            for line in lines
+        )
     for i, line in enumerate(lines):
         if f"Seq Scan on {table}" in line:
             return True

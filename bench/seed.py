@@ -172,7 +172,7 @@ def seed_chats(pairs: Sequence[tuple[int, int]], *, last_seq: int = 0) -> list[i
 
 
 # Seeded messages have had no change but their creation: version = seq.
-_MESSAGE_COLUMNS = (
+MESSAGE_COLUMNS = (
     "id",
     "chat_id",
     "seq",
@@ -201,7 +201,7 @@ def seed_messages(chat_id: int, senders: tuple[int, int], count: int, *, tag: st
         )
         for i in range(count)
     )
-    insert_rows(Message, [*_MESSAGE_COLUMNS], rows)
+    insert_rows(Message, [*MESSAGE_COLUMNS], rows)
     Chat.objects.filter(pk=chat_id).update(
         last_seq=count, version=count, last_message_at=base + timedelta(seconds=count)
     )
@@ -254,12 +254,16 @@ def seed_many_chats(specs: Sequence[tuple[int, tuple[int, int], int]], *, tag: s
                 )
                 n += 1
 
-    insert_rows(Message, [*_MESSAGE_COLUMNS], rows())
-    chat_ids = [spec[0] for spec in specs]
+    insert_rows(Message, [*MESSAGE_COLUMNS], rows())
+    finish_chats([spec[0] for spec in specs])
+
+
+def finish_chats(chat_ids: Sequence[int]) -> None:
+    """Each chat's last_seq, version and last_message_at from its seeded messages."""
     message, chat = Message._meta.db_table, Chat._meta.db_table
     with connection.cursor() as cursor:
         for i in range(0, len(chat_ids), 500):
-            chunk = chat_ids[i : i + 500]
+            chunk = list(chat_ids[i : i + 500])
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(
                 f"UPDATE {chat} SET "

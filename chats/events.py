@@ -186,6 +186,11 @@ def chat_delivered(*, chat_id: int, user: User, peer_id: int, seq: int) -> None:
     )
 
 
+def chat_muted(*, user_id: int, chat_id: int, muted: bool) -> None:
+    """The user (un)muted a chat: their tabs stop (or resume) its toasts and sounds."""
+    _send(user_id, {"type": "chat.muted", "chat": chat_id, "muted": muted})
+
+
 def typing(*, chat_id: int, user: User, peer_id: int) -> None:
     _send(peer_id, {"type": "chat.typing", "chat": chat_id, "user": user.username})
 
@@ -239,6 +244,14 @@ def message_removed(*, message: Message, member_ids: list[int]) -> None:
     }
     for user_id in member_ids:
         _send(user_id, event)
+
+
+def user_renamed(*, user_id: int, old: str, new: str) -> None:
+    """Tell every socket of the user and of everyone sharing a chat with them (a block
+    included: pages show names whatever the block) that the user is now `new`."""
+    event = {"type": "user.renamed", "old": old, "new": new}
+    for peer_id in [user_id, *selectors.chat_peer_ids(user_id=user_id)]:
+        _send(peer_id, event)
 
 
 def user_deactivated(*, user_id: int) -> None:

@@ -14,13 +14,18 @@ BUDGETS = {
     "read": ("READ_RATE", "Too many read marks; wait a moment."),
     "typing": ("TYPING_RATE", "Too many typing notices; wait a moment."),
     "history": ("HISTORY_RATE", "Too many history requests; wait and try again."),
+    "discard": ("DISCARD_RATE", "Too many discards; wait a moment."),
 }
 
 
 def check_send_rate(*, user_id: int) -> None:
     if send_allowance(user_id=user_id, count=1) < 1:
-        window = settings.SEND_RATE[1]
-        raise Refused("rate_limited", RATE_LIMITED, ratelimit.retry_after(window))
+        raise send_refusal()
+
+
+def send_refusal() -> Refused:
+    """A send over the limit: `rate_limited`, with the seconds until the window ends."""
+    return Refused("rate_limited", RATE_LIMITED, ratelimit.retry_after(settings.SEND_RATE[1]))
 
 
 def send_allowance(*, user_id: int, count: int) -> int:

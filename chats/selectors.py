@@ -234,6 +234,12 @@ def message_payloads(messages: list[Message]) -> list[dict[str, Any]]:
     return [message_payload(m, reactions) for m, reactions in with_reactions(messages)]
 
 
+def message_payloads_of(*, message_ids: list[int]) -> list[dict[str, Any]]:
+    """The payloads of these messages as they are now (a resend's ack), in id order."""
+    messages = _with_sender_name(Message.objects.filter(pk__in=message_ids)).order_by("pk")
+    return message_payloads(list(messages))
+
+
 def messages_before(
     *, chat_id: int, before: int | None = None, limit: int = HISTORY_PAGE
 ) -> tuple[list[Message], bool]:
@@ -244,6 +250,19 @@ def messages_before(
     rows = list(qs.order_by("-seq")[: limit + 1])
     has_more = len(rows) > limit
     return rows[:limit][::-1], has_more
+
+
+AROUND = 25
+
+
+def messages_around(
+    *, chat_id: int, seq: int, side: int = AROUND
+) -> tuple[list[Message], bool, bool]:
+    """Message `seq` with up to `side` messages before and after it, oldest first, and
+    whether older and newer ones follow (the history a search result opens at)."""
+    older, has_older = messages_before(chat_id=chat_id, before=seq + 1, limit=side + 1)
+    newer, has_newer = messages_after(chat_id=chat_id, after=seq, limit=side)
+    return older + newer, has_older, has_newer
 
 
 def messages_after(
@@ -359,6 +378,12 @@ def presence_audiences(*, users: list[User]) -> dict[int, list[int]]:
         for user_id, peer_id in cursor.fetchall():
             out[user_id].append(peer_id)
     return out
+
+
+def chat_peer_ids(*, user_id: int) -> list[int]:
+    """Everyone who shares a chat with the user, in id order, in one query."""
+    peers = Membership.objects.filter(chat__memberships__user_id=user_id).exclude(user_id=user_id)
+    return list(peers.values_list("user_id", flat=True).distinct().order_by("user_id"))
 
 
 def users_for_presence(*, user_ids: list[int]) -> list[User]:

@@ -32,14 +32,31 @@ def _member_chat(request: AuthedRequest, chat_id: int) -> Chat:
         raise Http404("No such chat.") from None
 
 
+def _partial(request: AuthedRequest) -> str | None:
+    """What part of a page an htmx request asks for: the chat slot (switching chats in
+    place), another part, or None for the whole page (also for a history restore, which
+    htmx fills its `hx-history-elt` from)."""
+    if not request.htmx or request.htmx.history_restore_request:
+        return None
+    return "slot" if request.htmx.target == "chat-slot" else "part"
+
+
+# One URL serves the page and its partials: caches must tell them apart.
+_PARTIAL_HEADERS = ("HX-Request", "HX-Target", "HX-History-Restore-Request")
+
+
 @login_required
 @require_GET
-@vary_on_headers("HX-Request")
+@vary_on_headers(*_PARTIAL_HEADERS)
 def chat_list(request: AuthedRequest) -> HttpResponse:
-    """The chats page; for htmx, just the list (the client refreshes it with that)."""
+    """The chats page; for htmx, just the list (the client refreshes it with that), or the
+    empty panel when the chat slot asks."""
+    partial = _partial(request)
+    if partial == "slot":
+        return render(request, "chats/list.html#placeholder")
     summaries = selectors.chat_summaries(user_id=request.user.pk)
     context = {"summaries": summaries, "unread_total": selectors.unread_total(summaries)}
-    template = "chats/list.html#chatlist" if request.htmx else "chats/list.html"
+    template = "chats/list.html#chatlist" if partial else "chats/list.html"
     return render(request, template, context)
 
 
@@ -70,10 +87,14 @@ def chat_start(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@vary_on_headers(*_PARTIAL_HEADERS)
 def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
+    """The chat page; for htmx, older history, or the chat's panel when the chat slot asks
+    (switching chats from the list without reloading)."""
     chat = _member_chat(request, chat_id)
     before_seq = parse_seq(request.GET.get("before"))
-    page, has_more = selectors.messages_before(chat_id=chat.pk, before=before_seq)
+    history = _history(request, chat.pk, before_seq)
+    page = history["page"]
     peer = selectors.peer_of(chat, request.user.pk)
     peer_membership = selectors.membership_get(user_id=peer.pk, chat_id=chat.pk)
     receipts = selectors.read_receipts_shared(viewer=request.user, subject=peer)
@@ -85,16 +106,40 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
         "i_blocked": selectors.is_blocked(blocker_id=request.user.pk, blocked_id=peer.pk),
         "peer_delivered_seq": peer_membership.delivered_seq,
         "messages_page": selectors.with_reactions(page),
-        "has_more": has_more,
+        "has_more": history["has_more"],
+        "has_newer": history["has_newer"],
+        "around": history["around"],
         "oldest_seq": page[0].seq if page else None,
+        "newest_seq": page[-1].seq if page else None,
         "membership": selectors.membership_get(user_id=request.user.pk, chat_id=chat.pk),
     }
-    if before_seq is not None and request.htmx:
+    partial = _partial(request)
+    if (before_seq is not None or history["after"] is not None) and partial:
         return render(request, "chats/detail.html#history", context)
+    context["new_client_id"] = str(uuid.uuid4())
+    if partial == "slot":
+        return render(request, "chats/detail.html#panel", context)
     context["summaries"] = selectors.chat_summaries(user_id=request.user.pk)
     context["unread_total"] = selectors.unread_total(context["summaries"])
-    context["new_client_id"] = str(uuid.uuid4())
     return render(request, "chats/detail.html", context)
+
+
+def _history(request: AuthedRequest, chat_id: int, before: int | None) -> dict[str, Any]:
+    """The page of messages asked for: before a seq (older), after one (newer, as the
+    history opened `around` a search result loads on), around one, or the latest."""
+    after = parse_seq(request.GET.get("after"))
+    around = parse_seq(request.GET.get("around")) if before is None and after is None else None
+    has_more = has_newer = False
+    if after is not None:
+        page, has_newer = selectors.messages_after(
+            chat_id=chat_id, after=after, limit=selectors.HISTORY_PAGE
+        )
+    elif around is not None:
+        page, has_more, has_newer = selectors.messages_around(chat_id=chat_id, seq=around)
+    else:
+        page, has_more = selectors.messages_before(chat_id=chat_id, before=before)
+    return {"page": page, "has_more": has_more, "has_newer": has_newer,
+            "around": around, "after": after}  # fmt: skip
 
 
 @login_required

@@ -1,7 +1,8 @@
 """Prometheus metrics: every metric object, and the one-line hooks the runtime calls.
 
-The runtime (chats/realtime/consumer.py, chats/services.py, chats/events.py) calls the
-functions at the bottom, one line per hook, so nothing else there knows about Prometheus.
+The runtime (chats/realtime/consumer.py, chats/services.py, chats/events.py, and the push
+worker's push/sending.py) calls the functions at the bottom, one line per hook, so nothing
+else there knows about Prometheus.
 Labels are frame types, error codes, outcomes, HTTP methods, statuses and route names:
 never a username, a message text or an id.
 
@@ -67,6 +68,11 @@ HTTP_REQUESTS = Counter(
     "HTTP requests by route name, method and status.",
     ["route", "method", "status"],
 )
+PUSH_SENT = Counter(
+    "chatsite_push_sent",
+    "Web Push attempts by outcome (counted by the push worker, docs/deploy.md).",
+    ["outcome"],
+)
 HTTP_REQUEST_SECONDS = Histogram(
     "chatsite_http_request_seconds",
     "HTTP request latency by route name.",
@@ -98,6 +104,7 @@ _connects = _Series(SOCKET_CONNECTS)
 _frames_in = _Series(FRAMES_IN)
 _frames_out = _Series(FRAMES_OUT)
 _errors = _Series(ERRORS)
+_push_sent = _Series(PUSH_SENT)
 _http_requests = _Series(HTTP_REQUESTS, MAX_HTTP_SERIES)
 _http_seconds = _Series(HTTP_REQUEST_SECONDS, MAX_HTTP_SERIES)
 
@@ -161,6 +168,14 @@ def frame_out(frame: dict[str, Any]) -> None:
     _frames_out(str(frame_type)).inc()
     if frame_type == "error":
         _errors(str(frame.get("code"))).inc()
+
+
+def push_sent(outcome: str) -> None:
+    """One push attempt ended: "sent", "gone" (404/410: the subscription was removed),
+    "retry" (429, 5xx or no answer: queued again), "gave_up" (the last retry failed),
+    "refused" (another status, or an endpoint no longer allowed), "skipped" (unsubscribed,
+    muted, or the message was removed or deleted meanwhile)."""
+    _push_sent(outcome).inc()
 
 
 def http_request(route: str, method: str, status: int, seconds: float) -> None:

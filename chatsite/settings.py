@@ -321,6 +321,7 @@ SYNC_RATE = env_rate("SYNC_RATE", (20, 10))
 READ_RATE = env_rate("READ_RATE", (60, 10))
 TYPING_RATE = env_rate("TYPING_RATE", (20, 10))
 HISTORY_RATE = env_rate("HISTORY_RATE", (120, 60))
+DISCARD_RATE = env_rate("DISCARD_RATE", (20, 10))
 MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10)
 # Bytes a socket may hold queued for a client that does not read them; past it the socket
 # waits up to SOCKET_DRAIN_SECONDS for the client to read, then closes with 4408.

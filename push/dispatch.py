@@ -7,10 +7,17 @@ recipients who have a subscription and no open socket anywhere at that moment
 (`presence`), and puts one task per subscription on the durable push queue
 (`push.tasks`). The presence check happens here, in the server process, because in the
 embedded mode only this process knows its sockets.
+
+The hand-off is in memory: a process killed outright (SIGKILL, OOM, power loss) loses the
+pushes of the messages it stored in the last moments before they reached the durable
+queue (tens of milliseconds' worth; docs/architecture.md, "The hand-off is in memory, on
+purpose"). A process that stops normally (SIGTERM's drain, Ctrl+C) queues what it holds
+first (`_flush_at_exit`).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -27,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 # (message id, chat id, recipient id); an Event in the queue is set once what came before is done.
 _Work = tuple[int, int, int]
+# At exit, how long to wait for the pushes still in memory to reach the queue: inside
+# systemd's TimeoutStopSec (30 s) after the drain's 20 s at most.
+EXIT_FLUSH_SECONDS = 5
 
 
 class _Dispatcher:
@@ -34,6 +44,13 @@ class _Dispatcher:
         self.queue: queue.SimpleQueue[_Work | threading.Event] = queue.SimpleQueue()
         self.thread = threading.Thread(target=self.run, name="push-dispatch", daemon=True)
         self.thread.start()
+        atexit.register(self._flush_at_exit)
+
+    def _flush_at_exit(self) -> None:
+        done = threading.Event()
+        self.queue.put(done)
+        if not done.wait(EXIT_FLUSH_SECONDS):
+            logger.warning("exiting with pushes not yet queued")
 
     def run(self) -> None:
         while True:

@@ -19,6 +19,7 @@ from py_vapid import Vapid
 from pywebpush import WebPusher
 
 from chats.models import Message
+from chatsite import metrics
 from push import selectors, services
 from push.models import PushSubscription
 from push.validation import SubscriptionRefused, endpoint_check
@@ -106,7 +107,14 @@ def _post(subscription: PushSubscription, payload: dict[str, Any], topic: str) -
 
 def deliver(*, message_id: int, subscription_id: int, attempt: int) -> Outcome:
     """Send one push; a 404/410 removes the subscription, a 429/5xx or a network failure
-    asks for a retry (MAX_ATTEMPTS in all), anything else is logged and dropped."""
+    asks for a retry (MAX_ATTEMPTS in all), anything else is logged and dropped. Each
+    outcome counts in `chatsite_push_sent_total`."""
+    outcome = _deliver(message_id=message_id, subscription_id=subscription_id, attempt=attempt)
+    metrics.push_sent(outcome.result)
+    return outcome
+
+
+def _deliver(*, message_id: int, subscription_id: int, attempt: int) -> Outcome:
     subscription = (
         PushSubscription.objects.select_related("user").filter(pk=subscription_id).first()
     )

@@ -1,4 +1,4 @@
-"""Every write to push subscriptions."""
+"""Every write to push subscriptions (muting a chat: `push.mutes`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from push.models import ChatMute, PushSubscription
+from push.models import PushSubscription
 
 
 class TooManySubscriptions(Exception):
@@ -69,15 +69,6 @@ def subscriptions_remove_all(*, user: User) -> None:
 def subscription_gone(*, subscription_id: int) -> None:
     """The push service answered 404/410: the browser unsubscribed or the endpoint expired."""
     PushSubscription.objects.filter(pk=subscription_id).delete()
-
-
-def chat_mute_set(*, user: User, chat_id: int, muted: bool) -> bool:
-    """Mute or unmute a chat the user is a member of (checked by the caller)."""
-    if muted:
-        ChatMute.objects.get_or_create(user=user, chat_id=chat_id)
-    else:
-        ChatMute.objects.filter(user=user, chat_id=chat_id).delete()
-    return muted
 
 
 def notification_previews_set(*, user: User, previews: bool) -> User:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User
 from chats import selectors as chat_selectors
 from chats.models import Chat
-from push import services
+from push import mutes, services
 
 OFFLINE_URL = "/offline/"
 # What the worker keeps for the offline page (beside the page itself).
@@ -106,7 +106,7 @@ def chat_mute(request: HttpRequest, chat_id: int) -> HttpResponse:
     except Chat.DoesNotExist:
         raise Http404 from None
     muted = request.POST.get("muted") == "1"
-    services.chat_mute_set(user=user, chat_id=chat.pk, muted=muted)
+    mutes.chat_mute_set(user=user, chat_id=chat.pk, muted=muted)
     return redirect(chat.get_absolute_url())
 
 

@@ -34,11 +34,21 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-async function chatIsVisible(url) {
-  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  return windows.some(
-    (client) => client.visibilityState === "visible" && new URL(client.url).pathname === url,
-  );
+// The path a notification opens: the payload's own path on this site, else the chat list.
+function chatPath(url) {
+  try {
+    const parsed = new URL(url, self.location.origin);
+    if (parsed.origin === self.location.origin) return parsed.pathname;
+  } catch {
+    // not a URL: the list
+  }
+  return "/chats/";
+}
+
+function windowsShowing(path) {
+  return self.clients
+    .matchAll({ type: "window", includeUncontrolled: true })
+    .then((windows) => windows.filter((client) => new URL(client.url).pathname === path));
 }
 
 self.addEventListener("push", (event) => {
@@ -49,15 +59,17 @@ self.addEventListener("push", (event) => {
     data = null;
   }
   if (!data || data.type !== "message") return;
+  const path = chatPath(data.url);
   event.waitUntil(
-    chatIsVisible(data.url).then((visible) => {
-      if (visible) return undefined; // the open tab shows it already
+    windowsShowing(path).then((windows) => {
+      // A visible tab of the chat shows the message already.
+      if (windows.some((client) => client.visibilityState === "visible")) return undefined;
       return self.registration.showNotification(data.sender, {
         body: data.body ?? "New message",
         tag: `chat-${data.chat}`, // one per chat: the next replaces it
         renotify: true,
-        icon: shell.find((path) => path.includes("icon-192")),
-        data: { url: data.url },
+        icon: shell.find((name) => name.includes("icon-192")),
+        data: { url: path },
       });
     }),
   );
@@ -65,12 +77,10 @@ self.addEventListener("push", (event) => {
 
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const url = (event.notification.data && event.notification.data.url) || "/chats/";
-  event.waitUntil(
-    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
-      const open = windows.find((client) => new URL(client.url).pathname === url);
-      if (open) return open.focus();
-      return self.clients.openWindow(url);
-    }),
+  const path = chatPath(event.notification.data && event.notification.data.url);
+  // A tab of the chat comes forward; without one, the chat opens in a new one.
+  const opened = windowsShowing(path).then((windows) =>
+    windows.length ? windows[0].focus() : self.clients.openWindow(path),
   );
+  event.waitUntil(opened);
 });

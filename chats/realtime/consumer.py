@@ -137,6 +137,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_send(self, frame: dict[str, Any]) -> None:
         self.delivery.send(frame)
 
+    async def on_discard(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("discard", user_id=self.user.pk)
+        await self.delivery.discard(frame)
+
     async def on_sync(self, frame: dict[str, Any]) -> None:
         await limits.check_budget_async("sync", user_id=self.user.pk)
         # The reply to an earlier sync is still queued: wait until most of it is read.
@@ -177,6 +181,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_delivered(self, event: dict[str, Any]) -> None:
         await self.send_json(protocol.delivered(event["chat"], event["user"], event["seq"]))
 
+    async def chat_muted(self, event: dict[str, Any]) -> None:
+        await self.send_json(protocol.muted(event["chat"], event["muted"]))
+
     async def chat_typing(self, event: dict[str, Any]) -> None:
         await self.send_json(protocol.typing(event["chat"], event["user"]))
 
@@ -186,6 +193,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # (or the announcement itself, when the store cannot tell).
         if status == presence.HIDDEN or await presence.current(event["user_id"]) in (None, status):
             await self.send_json(protocol.presence(event["user"], status, event["last_seen"]))
+
+    async def user_renamed(self, event: dict[str, Any]) -> None:
+        await self.send_json(protocol.renamed(event["old"], event["new"]))
 
     async def chat_message_removed(self, event: dict[str, Any]) -> None:
         frame = {"type": "message_removed", "chat": event["chat"], "seq": event["seq"]}

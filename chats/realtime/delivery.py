@@ -37,6 +37,9 @@ class Delivery:
         # chat -> the version up to which every change was sent on this socket
         self.forwarded: dict[int, int] = {}
         self.outbox: list[dict[str, Any]] = []
+        # chat -> the client_id of the send refused `rate_limited` that holds the chat's
+        # later sends (socket_work.send_batch); at most MAX_HELD_CHATS entries.
+        self.send_holds: dict[int, str] = {}
         # chat.message events waiting for their batch's acks (a deque: a backlogged socket
         # can hold thousands).
         self.held: deque[dict[str, Any]] = deque()
@@ -74,7 +77,7 @@ class Delivery:
         batch, self.outbox = self.outbox[:BATCH], self.outbox[BATCH:]
         try:
             try:
-                replies = await actions.send_batch(self.user, batch)
+                replies = await actions.send_batch(self.user, batch, self.send_holds)
             except (DatabaseError, psycopg.Error):
                 logger.exception("database error storing %d sends", len(batch))
                 replies = [
@@ -90,6 +93,16 @@ class Delivery:
                 # Not after a cancel (the loop closing): the new task would outlive it.
                 chain = self.outbox and not aio.cancelling()
                 self.storing = asyncio.ensure_future(self.store_sends()) if chain else None
+
+    async def discard(self, frame: dict[str, Any]) -> None:
+        """The client gave a send up: if it holds its chat, the chat's later sends flow
+        again. Applied after the sends received before it are stored (frame order)."""
+        await self.settled(5)
+        chat_id = frame["chat"]
+        if self.send_holds.get(chat_id) == frame["client_id"]:
+            del self.send_holds[chat_id]
+        elif chat_id not in self.send_holds:
+            await db(actions.chat_check)(self.user, chat_id)  # a clear not_found
 
     # Messages.
 

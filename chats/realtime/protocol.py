@@ -23,7 +23,7 @@ from chats.validation import (
 
 MAX_FRAME_CHARS = 32 * 1024
 
-CLIENT_TYPES = frozenset({"send", "sync", "read", "typing", "edit", "delete", "react"})
+CLIENT_TYPES = frozenset({"send", "sync", "read", "typing", "edit", "delete", "react", "discard"})
 
 
 def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
@@ -49,6 +49,9 @@ def parse(text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
         clean["body"] = clean_body(frame.get("body"))
         if frame.get("reply_to") is not None:
             clean["reply_to"] = clean_seq(frame["reply_to"], "reply_to")
+    elif kind == "discard":
+        clean["client_id"] = clean_client_id(frame.get("client_id"))
+        clean["chat"] = clean_id(frame.get("chat"), "chat")
     elif kind in ("edit", "delete", "react"):
         clean["chat"] = clean_id(frame.get("chat"), "chat")
         clean["seq"] = clean_seq(frame.get("seq"), "seq")
@@ -165,6 +168,10 @@ def delivered(chat_id: int, user: str, seq: int) -> dict[str, Any]:
     return {"type": "delivered", "chat": chat_id, "user": user, "seq": seq}
 
 
+def muted(chat_id: int, muted: bool) -> dict[str, Any]:
+    return {"type": "muted", "chat": chat_id, "muted": muted}
+
+
 def typing(chat_id: int, user: str) -> dict[str, Any]:
     return {"type": "typing", "chat": chat_id, "user": user}
 
@@ -175,6 +182,10 @@ def message(payload: dict[str, Any]) -> dict[str, Any]:
 
 def ack(payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": "ack", "client_id": payload["client_id"], "message": payload}
+
+
+def renamed(old: str, new: str) -> dict[str, Any]:
+    return {"type": "renamed", "old": old, "new": new}
 
 
 def unread(chat_id: int, count: int, total: int) -> dict[str, Any]:

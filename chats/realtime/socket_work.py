@@ -52,29 +52,114 @@ def _hello_of(
     return protocol.hello(user.username, summaries, statuses, receipts)
 
 
-async def send_batch(user: User, frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+# The most chats one socket holds sends for after a `rate_limited` (see send_batch): the
+# browser keeps one send per chat in flight, so only a client that sprays chats reaches it.
+MAX_HELD_CHATS = 100
+
+
+async def send_batch(
+    user: User, frames: list[dict[str, Any]], held: dict[int, str]
+) -> list[dict[str, Any]]:
     """Store queued send frames (validated by protocol.parse); an ack or an error frame for
     each. The rate limit counts them first: the sends past it are refused, the first ones
-    stored (chats/realtime/send_path.py, on the event loop)."""
-    allowed = max(0, await limits.send_allowance_async(user_id=user.pk, count=len(frames)))
-    sends = [
-        services.Send(i, f["chat"], f["client_id"], f["body"], f.get("reply_to"))
-        for i, f in enumerate(frames)
-    ]
-    results: dict[int, services.Sent | Refused] = {
-        send.index: Refused("rate_limited", limits.RATE_LIMITED) for send in sends[allowed:]
-    }
-    if sends[:allowed]:
-        results.update(await send_path.store(user, sends[:allowed]))
+    stored (chats/realtime/send_path.py, on the event loop).
+
+    `held` is the socket's chat -> client_id of the first send refused `rate_limited` there:
+    until that client_id comes again (then it is judged as usual) or is discarded, every new
+    send of the socket to that chat is refused `rate_limited` too, uncounted, so an accepted
+    send never overtakes a refused one, whatever the batches or the limit's windows. A resend
+    of a stored message still gets its ack."""
+    judged, waiting = _judged_and_waiting(frames, held)
+    allowed = 0
+    if judged:
+        count = len(judged)
+        allowed = max(0, await limits.send_allowance_async(user_id=user.pk, count=count))
+    limited = limits.send_refusal()
+    results: dict[int, services.Sent | Refused] = {i: limited for i in judged[allowed:]}
+    sends = [_send_of(i, frames[i]) for i in judged[:allowed]]
+    if sends:
+        results.update(await send_path.store(user, sends))
+    if waiting:
+        results.update(await worker_pool.db(_resends)(user, frames, waiting, limited))
+    for i in judged[:allowed]:
+        held.pop(frames[i]["chat"], None)
+    for i in judged[allowed:]:
+        _hold(held, frames[i]["chat"], frames[i]["client_id"])
+    return await _replies(frames, results)
+
+
+def _judged_and_waiting(
+    frames: list[dict[str, Any]], held: dict[int, str]
+) -> tuple[list[int], list[int]]:
+    """The positions of the frames the limit judges, and of those waiting behind a send
+    refused before them in their chat."""
+    pending = dict(held)
+    judged, waiting = [], []
+    for i, frame in enumerate(frames):
+        refused = pending.get(frame["chat"])
+        if refused is not None and refused != frame["client_id"]:
+            waiting.append(i)
+        else:
+            pending.pop(frame["chat"], None)  # the refused send came again
+            judged.append(i)
+    return judged, waiting
+
+
+def _hold(held: dict[int, str], chat_id: int, client_id: str) -> None:
+    if chat_id in held:
+        return  # the first refused send of the chat holds it
+    if len(held) >= MAX_HELD_CHATS:
+        held.pop(next(iter(held)))  # the oldest hold
+    held[chat_id] = client_id
+
+
+def _send_of(index: int, frame: dict[str, Any]) -> services.Send:
+    reply_to = frame.get("reply_to")
+    return services.Send(index, frame["chat"], frame["client_id"], frame["body"], reply_to)
+
+
+def _resends(
+    user: User, frames: list[dict[str, Any]], waiting: list[int], limited: Refused
+) -> dict[int, services.Sent | Refused]:
+    """The frames waiting behind a refused send: a resend of a stored message gets it (its
+    ack), any other is refused like the send it waits for."""
+    client_ids = [frames[i]["client_id"] for i in waiting]
+    stored = selectors.messages_by_client_id(sender=user, client_ids=client_ids)
+    results: dict[int, services.Sent | Refused] = {}
+    for i in waiting:
+        message = stored.get(frames[i]["client_id"])
+        found = message is not None and message.chat_id == frames[i]["chat"]
+        results[i] = (message, False) if found and message is not None else limited
+    return results
+
+
+async def _replies(
+    frames: list[dict[str, Any]], results: dict[int, services.Sent | Refused]
+) -> list[dict[str, Any]]:
+    """An ack or an error for each frame, in order. A resend's ack carries the stored
+    message as it is now (edits, deletion, reactions), read on a worker."""
+    resent = [r[0].pk for r in results.values() if not isinstance(r, Refused) and not r[1]]
+    current: dict[int, dict[str, Any]] = {}
+    if resent:
+        payloads = await worker_pool.db(selectors.message_payloads_of)(message_ids=resent)
+        current = {p["id"]: p for p in payloads}
     replies = []
     for index, frame in enumerate(frames):
         result = results[index]
         if isinstance(result, Refused):
             replies.append(
-                protocol.error(result.code, result.detail, frame["client_id"], frame["chat"])
+                protocol.error(
+                    result.code,
+                    result.detail,
+                    frame["client_id"],
+                    frame["chat"],
+                    retry_after=result.retry_after,
+                )
             )
         else:
-            replies.append(protocol.ack(selectors.message_payload(result[0])))
+            message = result[0]
+            payload = current.get(message.pk) or selectors.message_payload(message)
+            replies.append(protocol.ack(payload))
     return replies
 
 
@@ -98,6 +183,14 @@ def sync(
     # Messages committed after the chat row was read may be in the reply: report the later.
     last_seq = max([chat.last_seq, *(m.seq for m in messages)])
     return payloads, protocol.synced(chat.pk, last_seq, more, version)
+
+
+def chat_check(user: User, chat_id: int) -> None:
+    """Refuse `not_found` unless the user is a member of the chat."""
+    try:
+        selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
+    except Chat.DoesNotExist:
+        raise Refused("not_found", "No such chat.") from None
 
 
 def between(chat_id: int, after: int, before: int) -> list[dict[str, Any]]:

@@ -10,11 +10,11 @@ import { QUICK } from "./reactions.js";
 import * as socket from "./socket.js";
 import { el, openChat } from "./util.js";
 
-const list = document.getElementById("message-list");
-const composer = document.getElementById("composer");
-const textarea = document.getElementById("composer-body");
-const composerError = document.getElementById("composer-error");
-
+let list = null; // the open chat's, set by init()
+let composer = null;
+let textarea = null;
+let composerError = null;
+let listening = false;
 let mode = null; // {kind: "edit" | "reply", seq, node}
 let banner = null;
 let menu = null;
@@ -105,7 +105,7 @@ export function submitEdit(text) {
   const { seq, node } = mode;
   const unchanged = text === bodyOf(node).trim();
   mode.before = "";
-  if (unchanged || send({ type: "edit", chat: openChat, seq, body: text })) cancelMode();
+  if (unchanged || send({ type: "edit", chat: openChat(), seq, body: text })) cancelMode();
   return true;
 }
 
@@ -147,7 +147,7 @@ function item(label, action, name) {
 }
 
 function react(node, emoji, on) {
-  send({ type: "react", chat: openChat, seq: Number(node.dataset.seq), emoji, on });
+  send({ type: "react", chat: openChat(), seq: Number(node.dataset.seq), emoji, on });
 }
 
 function openMenu(button) {
@@ -229,7 +229,7 @@ function confirmDelete(node) {
   dialog.returnValue = "";
   dialog.onclose = () => {
     if (dialog.returnValue === "delete") {
-      send({ type: "delete", chat: openChat, seq: Number(node.dataset.seq) });
+      send({ type: "delete", chat: openChat(), seq: Number(node.dataset.seq) });
     }
     node.querySelector(".msg-actions-button")?.focus();
   };
@@ -258,7 +258,15 @@ async function showQuoted(seq) {
   }
 }
 
+// The panel in the page (at load, and after a chat is switched in place): no mode, no menu.
 export function init() {
+  closeMenu(false);
+  mode = null;
+  banner = null;
+  list = document.getElementById("message-list");
+  composer = document.getElementById("composer");
+  textarea = document.getElementById("composer-body");
+  composerError = document.getElementById("composer-error");
   if (!list || !composer || !textarea) return;
   list.addEventListener("click", (event) => {
     const button = event.target.closest?.(".msg-actions-button");
@@ -282,6 +290,8 @@ export function init() {
   list.addEventListener("keydown", (event) => {
     if (menu && menu.contains(event.target)) menuKeys(event);
   });
+  if (listening) return;
+  listening = true;
   document.addEventListener("click", (event) => {
     if (menu && !menu.contains(event.target) && !menuButton?.contains(event.target)) {
       closeMenu(false);

@@ -85,6 +85,26 @@ export function renderBadges() {
   favicon.show(unreadTotal);
 }
 
+// The open chat's item is marked current (a chat was switched in place, or the list renewed).
+export function markCurrent(chatId) {
+  const list = listEl();
+  if (!list) return;
+  for (const item of list.querySelectorAll("li.chatitem")) {
+    const current = Number(item.dataset.chatId) === chatId;
+    item.classList.toggle("current", current);
+    const link = item.querySelector("a");
+    if (current) link?.setAttribute("aria-current", "page");
+    else link?.removeAttribute("aria-current");
+  }
+}
+
+// The page's title without the unread count (the panel switched in names its chat).
+export function setBaseTitle(title) {
+  if (!title) return;
+  baseTitle = title;
+  renderBadges();
+}
+
 // A renamed peer: the chat page's title names them.
 export function renameInTitle(old, name) {
   if (!baseTitle.startsWith(`${old} ·`)) return;
@@ -154,15 +174,12 @@ export async function refresh() {
       const fresh = holder.content.getElementById("chatlist");
       const current = listEl();
       if (!fresh || !current) return;
-      if (openChat) {
-        const item = fresh.querySelector(`li.chatitem[data-chat-id="${openChat}"]`);
-        if (item) {
-          item.classList.add("current");
-          item.querySelector("a")?.setAttribute("aria-current", "page");
-        }
-      }
       adoptBadges(fresh);
-      current.replaceWith(document.importNode(fresh, true));
+      const list = document.importNode(fresh, true);
+      current.replaceWith(list);
+      markCurrent(openChat());
+      if (window.htmx) window.htmx.process(list); // its links switch chats in place
+
       decorate();
       renderBadges();
       renderPresence();

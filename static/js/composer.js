@@ -2,7 +2,8 @@
 // sends), into the outbox first, shown as pending at once; the length is counted near the
 // limit and a message over it is refused here with the text kept; the draft is kept per chat;
 // typing is announced; a message the server refused is marked "Not sent" with Retry, Edit and
-// Discard (also after a reload); a held outbox says the person is sending too fast.
+// Discard (also after a reload); a held outbox says the person is sending too fast. `init`
+// binds the composer of the panel in the page (at load, and after a chat is switched in place).
 
 import * as actions from "./actions.js";
 import { decorate } from "./decorate.js";
@@ -12,17 +13,19 @@ import * as presence from "./presence.js";
 import * as receipts from "./receipts.js";
 import * as scroll from "./scroll.js";
 import * as thread from "./thread.js";
-import { el, openChat, uuid } from "./util.js";
+import { el, uuid } from "./util.js";
 
 const MAX_BODY = 4000;
 const COUNT_FROM = 3500; // show the count once a message comes this near the limit
 
-const composer = document.getElementById("composer");
-const textarea = document.getElementById("composer-body");
-const composerError = document.getElementById("composer-error");
-const counter = document.getElementById("composer-count");
-const notice = document.getElementById("composer-notice");
-const hint = document.getElementById("composer-hint");
+let chat = null; // the open chat, and its composer's elements
+let composer = null;
+let textarea = null;
+let composerError = null;
+let counter = null;
+let notice = null;
+let hint = null;
+let listening = false;
 const coarse = window.matchMedia("(pointer: coarse)");
 const numberFmt = new Intl.NumberFormat();
 
@@ -72,12 +75,12 @@ function sendFromComposer() {
   }
   showError("");
   if (actions.submitEdit(text)) return;
-  const item = { client_id: uuid(), chat: openChat, body: text, at: Date.now() };
+  const item = { client_id: uuid(), chat, body: text, at: Date.now() };
   const replyTo = actions.takeReply();
   if (replyTo !== null) item.reply_to = replyTo;
   thread.addPending(item);
   textarea.value = "";
-  drafts.set(openChat, "");
+  drafts.set(chat, "");
   checkLength();
   autoGrow();
   textarea.focus();
@@ -115,7 +118,7 @@ export function showFailed(item, detail) {
     outbox.discard(item.client_id);
     if (typeof item.body === "string") textarea.value = item.body;
     node.remove();
-    drafts.set(openChat, textarea.value);
+    drafts.set(chat, textarea.value);
     checkLength();
     autoGrow();
     textarea.focus();
@@ -134,12 +137,12 @@ export function showFailed(item, detail) {
 // After a reload: the open chat's failed messages, still in the outbox, shown as failed.
 function restoreFailed() {
   for (const item of outbox.load()) {
-    if (item.chat === openChat && item.failed) showFailed(item);
+    if (item.chat === chat && item.failed) showFailed(item);
   }
 }
 
-function showHold(chat, seconds) {
-  if (!notice || chat !== openChat) return;
+function showHold(heldChat, seconds) {
+  if (!notice || heldChat !== chat) return;
   notice.hidden = !seconds;
   notice.textContent = seconds
     ? "You're sending too fast. Your messages will go out in order in a few seconds."
@@ -158,6 +161,13 @@ function describeKeys() {
 }
 
 export function init() {
+  chat = Number(document.getElementById("chat").dataset.chatId);
+  composer = document.getElementById("composer");
+  textarea = document.getElementById("composer-body");
+  composerError = document.getElementById("composer-error");
+  counter = document.getElementById("composer-count");
+  notice = document.getElementById("composer-notice");
+  hint = document.getElementById("composer-hint");
   composer.addEventListener("submit", (event) => {
     event.preventDefault();
     sendFromComposer();
@@ -175,7 +185,7 @@ export function init() {
   textarea.addEventListener("input", () => {
     autoGrow();
     checkLength();
-    drafts.set(openChat, textarea.value);
+    drafts.set(chat, textarea.value);
     if (textarea.value.trim()) presence.typed();
   });
   document.getElementById("new-pill")?.addEventListener("click", () => {
@@ -183,11 +193,15 @@ export function init() {
     thread.markRead();
     textarea.focus();
   });
-  coarse.addEventListener("change", describeKeys);
+  if (!listening) {
+    listening = true;
+    coarse.addEventListener("change", describeKeys);
+    outbox.onHold(showHold);
+  }
   describeKeys();
-  outbox.onHold(showHold);
+  showHold(chat, outbox.isHeld(chat) ? 1 : 0);
   restoreFailed();
-  const draft = drafts.get(openChat);
+  const draft = drafts.get(chat);
   if (draft && !textarea.disabled) {
     textarea.value = draft;
     checkLength();

@@ -8,9 +8,8 @@ const GROUP_GAP_MS = 5 * 60 * 1000;
 // http(s) addresses, and bare "www." ones (linked as https), not inside a longer name.
 const URL_RE = /(?:\bhttps?:\/\/|(?<![\w.@/-])www\.)[^\s<>"'`]+/gi;
 
-const list = document.getElementById("message-list");
-
 export function decorate() {
+  const list = document.getElementById("message-list");
   if (!list) return;
   let prev = null;
   let prevDay = null;

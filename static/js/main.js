@@ -4,7 +4,7 @@
 //
 // The server is the truth: this client shows what it is told (messages, unread counts,
 // presence), keeps unsent messages until the server acks them, and catches the open chat up
-// after every (re)connect. User text only ever reaches the DOM through textContent or
+// after every (re)connect, also when the chat is switched in place (switcher.js). User text only ever reaches the DOM through textContent or
 // DOM-built links, never as markup. No inline scripts, no eval: safe under a strict
 // Content-Security-Policy. Modules: docs/architecture.md, "The browser client".
 
@@ -13,22 +13,22 @@ import * as chatlist from "./chatlist.js";
 import * as composer from "./composer.js";
 import * as drafts from "./drafts.js";
 import * as menus from "./menus.js";
+import * as mutes from "./mutes.js";
 import * as outbox from "./outbox.js";
 import * as presence from "./presence.js";
 import * as receipts from "./receipts.js";
 import * as renames from "./renames.js";
 import * as scroll from "./scroll.js";
+import * as searchscope from "./searchscope.js";
 import * as socket from "./socket.js";
+import * as switcher from "./switcher.js";
 import * as thread from "./thread.js";
 import * as toasts from "./toasts.js";
 import { isInt, isVisible, me, openChat } from "./util.js";
 
-const onChatPage = Boolean(
-  openChat &&
-    ["message-list", "message-template", "composer", "composer-body"].every((id) =>
-      document.getElementById(id),
-    ),
-);
+// The chat whose panel the modules are set up for (null when none is open).
+let shown = null;
+const showing = (chat) => shown !== null && chat === shown;
 const seenIds = new Set(); // messages this tab has announced (or shows)
 // chat -> the highest seq this tab has shown (from the page's chat list, then from frames):
 // a frame at or below it is a change (an edit, a reaction...), never news to announce.
@@ -55,7 +55,8 @@ socket.setHandlers({
     }
     presence.renderPresence();
     if (missing) chatlist.refresh();
-    if (onChatPage) thread.connected(chats.find((c) => c.id === openChat));
+    thread.serverVersions(chats.some((c) => isInt(c.version)));
+    if (shown !== null) thread.connected(chats.find((c) => c.id === shown));
     outbox.flush();
   },
 
@@ -63,12 +64,12 @@ socket.setHandlers({
     const m = f.message;
     if (!m || !isInt(m.chat) || !isInt(m.seq) || !isInt(m.id)) return;
     // A new message is announced once; a new state of one (an edit, a removal) is not news.
-    const fresh = newMessage(m) && !seenIds.has(m.id) && !(onChatPage && thread.showsId(m.id));
+    const fresh = newMessage(m) && !seenIds.has(m.id) && !(shown !== null && thread.showsId(m.id));
     seenIds.add(m.id);
-    if (onChatPage && m.chat === openChat) thread.receive(m);
+    if (showing(m.chat)) thread.receive(m);
     chatlist.bump(m);
     if (!fresh || m.sender === me) return;
-    if (!(m.chat === openChat && isVisible())) toasts.toast(m);
+    if (!(showing(m.chat) && isVisible())) toasts.toast(m);
     if (!isVisible()) toasts.notify(m);
   },
 
@@ -78,12 +79,12 @@ socket.setHandlers({
     const m = f.message;
     if (!m || !isInt(m.chat) || !isInt(m.seq)) return;
     if (isInt(m.id)) seenIds.add(m.id);
-    if (onChatPage && m.chat === openChat && isInt(m.id)) thread.receive(m);
+    if (showing(m.chat) && isInt(m.id)) thread.receive(m);
     chatlist.bump(m);
   },
 
   synced(f) {
-    if (onChatPage && f.chat === openChat) thread.synced(f);
+    if (showing(f.chat)) thread.synced(f);
   },
 
   unread(f) {
@@ -91,17 +92,21 @@ socket.setHandlers({
   },
 
   read(f) {
-    if (onChatPage && f.chat === openChat && f.user !== me && isInt(f.seq)) receipts.peerReadTo(f.seq);
+    if (showing(f.chat) && f.user !== me && isInt(f.seq)) receipts.peerReadTo(f.seq);
   },
 
   delivered(f) {
-    if (onChatPage && f.chat === openChat && f.user !== me && isInt(f.seq)) {
+    if (showing(f.chat) && f.user !== me && isInt(f.seq)) {
       receipts.peerDeliveredTo(f.seq);
     }
   },
 
+  muted(f) {
+    if (isInt(f.chat) && typeof f.muted === "boolean") mutes.setMuted(f.chat, f.muted);
+  },
+
   typing(f) {
-    if (f.chat === openChat && f.user && f.user !== me) presence.showTyping(f.user);
+    if (showing(f.chat) && f.user && f.user !== me) presence.showTyping(f.user);
   },
 
   presence(f) {
@@ -116,7 +121,7 @@ socket.setHandlers({
 
   message_removed(f) {
     if (!isInt(f.chat) || !isInt(f.seq)) return;
-    if (onChatPage && f.chat === openChat) thread.removedBySeq(f.seq, f.id);
+    if (showing(f.chat)) thread.removedBySeq(f.seq, f.id);
     chatlist.removed(f.chat, f.seq);
   },
 
@@ -124,26 +129,52 @@ socket.setHandlers({
     if (typeof f.client_id === "string" && f.client_id) {
       const retryAfter = typeof f.retry_after === "number" ? f.retry_after : undefined;
       const dropped = outbox.refused(f.client_id, { code: f.code, detail: f.detail, retryAfter });
-      if (dropped && onChatPage) composer.showFailed(dropped, f.detail);
+      if (dropped && shown !== null) composer.showFailed(dropped, f.detail);
       return;
     }
-    if (onChatPage && isInt(f.seq)) {
+    if (shown !== null && isInt(f.seq)) {
       actions.refused(f); // an edit, delete or react
       return;
     }
-    if (onChatPage) thread.refused(f.code, f.retry_after);
+    if (shown !== null) thread.refused(f.code, f.retry_after);
     console.warn("chatsite: server refused a frame:", f.code, f.detail);
   },
 });
 
 socket.onGone(() => {
-  if (onChatPage) thread.connectionLost();
+  if (shown !== null) thread.connectionLost();
 });
 
-function initChatPage() {
+// The panel in the page is a chat's: set its modules up (at load, and after a switch).
+function enterChat() {
+  shown = null;
+  const chat = openChat();
+  const complete = ["message-list", "message-template", "composer", "composer-body"].every((id) =>
+    document.getElementById(id),
+  );
+  if (chat === null || !complete) return;
+  shown = chat;
+  presence.reset();
+  scroll.bind();
   thread.init();
   composer.init();
   actions.init();
+  menus.bindConfirms();
+  presence.renderPresence();
+}
+
+// The panel is about to be swapped out: what depends on it ends while it is still there (an
+// edit in progress gives the composer its draft back).
+function leaveChat() {
+  if (shown === null) return;
+  actions.cancelMode();
+  thread.connectionLost();
+  presence.reset();
+  shown = null;
+}
+
+// Listeners on the page itself, once, whichever panel is in the slot.
+function listenToPage() {
   scroll.listen();
   const body = document.body;
   body.addEventListener("htmx:beforeSwap", (event) => {
@@ -165,9 +196,18 @@ function init() {
   toasts.initNotifySettings();
   toasts.offerNotifications();
   menus.init();
+  searchscope.init();
   chatlist.readCountsFromPage();
   chatlist.decorate();
-  if (onChatPage) initChatPage();
+  listenToPage();
+  enterChat();
+  switcher.init({
+    leave: leaveChat,
+    enter() {
+      enterChat();
+      if (shown !== null) thread.switched();
+    },
+  });
   chatlist.renderBadges();
 
   document.addEventListener("keydown", (event) => {
@@ -176,7 +216,7 @@ function init() {
   document.addEventListener("visibilitychange", () => {
     if (!isVisible()) return;
     if (!socket.isOpen()) socket.reconnectNow();
-    if (onChatPage) thread.markRead();
+    if (shown !== null) thread.markRead();
   });
   window.addEventListener("online", socket.reconnectNow);
   // The socket would hang until a timeout: drop it now and say so.

@@ -13,7 +13,8 @@ function closeMenus(except) {
 
 function confirmFirst(form) {
   const dialog = document.getElementById(form.dataset.confirm);
-  if (!(dialog instanceof HTMLDialogElement)) return;
+  if (!(dialog instanceof HTMLDialogElement) || form.dataset.confirmReady) return;
+  form.dataset.confirmReady = "1";
   const opener = form.querySelector('[type="submit"]');
   form.addEventListener("submit", (event) => {
     if (form.dataset.confirmed) return;
@@ -35,8 +36,13 @@ function confirmFirst(form) {
   });
 }
 
-export function init() {
+// The confirmations of the forms in the page (at load, and in a chat switched in place).
+export function bindConfirms() {
   for (const form of document.querySelectorAll("form[data-confirm]")) confirmFirst(form);
+}
+
+export function init() {
+  bindConfirms();
   document.addEventListener(
     "toggle",
     (event) => {

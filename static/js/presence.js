@@ -8,7 +8,6 @@ const TYPING_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 6000;
 
 const presence = new Map(); // username -> {status, lastSeen}
-const typingEl = document.getElementById("typing");
 let typingUser = null;
 let typingTimer = null;
 let lastTypingSent = 0;
@@ -72,6 +71,7 @@ export function renderPresence() {
 // Typing
 
 export function showTyping(user) {
+  const typingEl = document.getElementById("typing");
   if (!typingEl) return;
   typingUser = user;
   typingEl.textContent = `${user} is typing…`;
@@ -82,7 +82,15 @@ export function showTyping(user) {
 export function hideTyping() {
   typingUser = null;
   clearTimeout(typingTimer);
+  const typingEl = document.getElementById("typing");
   if (typingEl) typingEl.textContent = "";
+}
+
+// Another chat is switched in: nobody is typing in it yet, and this user's next keystroke
+// there is announced at once.
+export function reset() {
+  hideTyping();
+  lastTypingSent = 0;
 }
 
 // The peer's message has arrived: they are no longer typing it.
@@ -93,7 +101,7 @@ export function messageFrom(sender) {
 // The user typed in the composer: tell the peer, at most every TYPING_EVERY_MS.
 export function typed() {
   const now = Date.now();
-  if (now - lastTypingSent >= TYPING_EVERY_MS && socket.send({ type: "typing", chat: openChat })) {
+  if (now - lastTypingSent >= TYPING_EVERY_MS && socket.send({ type: "typing", chat: openChat() })) {
     lastTypingSent = now;
   }
 }

@@ -57,9 +57,13 @@ export function renderQuote(node, quote) {
   else body.textContent = firstLine(quote.body);
 }
 
-// The replies in `list` to message `m` show its new state.
+// The replies in `list` to message `m` show its new state (also when `m` itself is not shown:
+// older than the loaded history), never an older one than they show.
 export function updateQuotes(list, m) {
+  const version = Number.isInteger(m.version) ? m.version : 0;
   for (const reply of list.querySelectorAll(`li.msg[data-reply-to="${Number(m.seq)}"]`)) {
+    if (Number(reply.dataset.quoteVersion || 0) > version) continue;
+    reply.dataset.quoteVersion = String(version);
     const gone = Boolean(m.deleted || m.removed);
     renderQuote(reply, {
       seq: m.seq,

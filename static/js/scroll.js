@@ -3,9 +3,8 @@
 
 const BOTTOM_SLACK_PX = 48;
 
-const messagesBox = document.getElementById("messages");
-const pill = document.getElementById("new-pill");
-
+let messagesBox = null; // the open chat's, set by bind()
+let pill = null;
 let pinned = true;
 let olderAnchor = null; // distance from the bottom to keep while older history is inserted
 const pinListeners = [];
@@ -54,7 +53,11 @@ function onScroll() {
 
 export function initialScroll() {
   const divider = document.getElementById("unread-divider");
-  if (divider) {
+  const target = document.querySelector("#message-list li.msg.target");
+  if (target) {
+    // Opened at a search result: that message in the middle of the view.
+    target.scrollIntoView({ block: "center" });
+  } else if (divider) {
     const s = scroller();
     const top = s === messagesBox ? s.getBoundingClientRect().top : 0;
     s.scrollTop += divider.getBoundingClientRect().top - top - 8;
@@ -78,8 +81,16 @@ export function restoreAfterOlder() {
   olderAnchor = null;
 }
 
-export function listen() {
+// The panel in the page (at load, and after a chat is switched in place).
+export function bind() {
+  messagesBox = document.getElementById("messages");
+  pill = document.getElementById("new-pill");
+  pinned = true;
+  olderAnchor = null;
   messagesBox?.addEventListener("scroll", onScroll, { passive: true });
+}
+
+export function listen() {
   window.addEventListener("scroll", onScroll, { passive: true });
   window.addEventListener("resize", () => {
     if (pinned) scrollToBottom();

@@ -1,24 +1,29 @@
 // The open chat's messages: shown once per seq in seq order, each replaced in place when a
 // newer version of it arrives; the sync cursors; delivery/read marks; the read pointer.
+// All of it is per chat: `init` starts over for the panel in the page (at load, and after a
+// chat is switched in place), on the tab's one socket.
 //
 // Rendering is idempotent by (chat, seq): a message whose version is not above the shown one
 // is ignored. Catch-up after every (re)connect asks for every change since `cursor`, the chat
 // version up to which every change is shown; a server whose hello has no versions is synced
 // by seq (`after`) as before.
 
+import * as around from "./around.js";
 import { decorate } from "./decorate.js";
+import * as message from "./message.js";
 import * as outbox from "./outbox.js";
 import * as presence from "./presence.js";
 import * as reactions from "./reactions.js";
 import * as receipts from "./receipts.js";
 import * as scroll from "./scroll.js";
 import * as socket from "./socket.js";
-import { el, fullFmt, intAttr, isInt, isVisible, me, openChat, parseDate, timeFmt } from "./util.js";
+import { intAttr, isInt, isVisible, me } from "./util.js";
 
-const chatEl = document.getElementById("chat");
-const list = document.getElementById("message-list");
-const template = document.getElementById("message-template");
-
+let chat = null; // the chat shown, and its panel's elements
+let chatEl = null;
+let list = null;
+let observer = null;
+let versionsKnown = false; // the socket's hello listed versions
 let contig = 0; // every seq up to this one is shown (or older than the first page)
 const shownSeqs = new Set();
 let versioned = false; // this connection syncs by version (its hello had them)
@@ -29,7 +34,16 @@ let lastFrameVersion = 0; // the version of the last message frame since the syn
 let syncRetry = null; // a rate-limited sync, sent again once the server's retry_after has passed
 let readSent = 0;
 
+let listening = false;
+
 export function init() {
+  observer?.disconnect();
+  connectionLost();
+  chatEl = document.getElementById("chat");
+  list = document.getElementById("message-list");
+  chat = Number(chatEl.dataset.chatId);
+  shownSeqs.clear();
+  versioned = false;
   receipts.init(chatEl);
   readSent = Number(chatEl.dataset.readSeq) || 0;
   cursor = pageVersion();
@@ -38,7 +52,7 @@ export function init() {
   // "New messages" divider at the first unread message from the other member.
   for (const node of list.querySelectorAll("li.msg")) {
     if (Number(node.dataset.seq) > readSent && node.dataset.sender !== me) {
-      list.insertBefore(unreadDivider(), node);
+      list.insertBefore(message.unreadDivider(), node);
       break;
     }
   }
@@ -46,20 +60,25 @@ export function init() {
   decorate();
   receipts.renderStatuses();
   scroll.initialScroll();
-  scroll.onPinnedChange((pinned) => {
-    if (pinned) markRead();
-  });
+  if (!listening) {
+    listening = true;
+    scroll.onPinnedChange((pinned) => {
+      if (pinned) markRead();
+    });
+  }
   // Older history arrives as an htmx partial at the top.
-  new MutationObserver((records) => {
+  observer = new MutationObserver((records) => {
     const added = records.some((r) =>
       [...r.addedNodes].some((n) => n.nodeType === 1 && n.classList.contains("msg")),
     );
     if (!added) return;
+    around.dropStoredPending(list);
     noteShown();
     decorate();
     receipts.renderStatuses();
     scroll.restoreAfterOlder();
-  }).observe(list, { childList: true });
+  });
+  observer.observe(list, { childList: true });
 }
 
 // The version the page was rendered at: the chat's, else the highest of its messages' (every
@@ -84,9 +103,23 @@ function noteShown() {
 }
 
 // hello: `entry` is the open chat's (undefined when the server does not list it).
+// hello: whether the server syncs by version (a chat switched in later asks so too).
+export function serverVersions(versions) {
+  versionsKnown = versions;
+}
+
 export function connected(entry) {
   if (entry && isInt(entry.read_seq)) readSent = Math.min(readSent, entry.read_seq);
   versioned = Boolean(entry && isInt(entry.version) && cursor !== null);
+  requestSync();
+  markRead();
+}
+
+// A chat switched in on a socket that said hello already: catch up from the panel's version
+// (what changed between its rendering and now), as after a (re)connect.
+export function switched() {
+  if (!socket.isConnected()) return;
+  versioned = versionsKnown && cursor !== null;
   requestSync();
   markRead();
 }
@@ -98,16 +131,16 @@ export function connectionLost() {
 }
 
 function requestSync() {
-  if (!openChat || syncing || !socket.isConnected()) return;
+  if (!chat || syncing || !socket.isConnected()) return;
   if (versioned) {
     syncing = "since";
     syncedFrom = cursor;
     lastFrameVersion = cursor;
-    socket.send({ type: "sync", chat: openChat, since: cursor });
+    socket.send({ type: "sync", chat, since: cursor });
   } else {
     syncing = "after";
     syncedFrom = contig;
-    socket.send({ type: "sync", chat: openChat, after: contig });
+    socket.send({ type: "sync", chat, after: contig });
   }
 }
 
@@ -166,15 +199,21 @@ export function receive(m) {
     if ((isInt(m.version) ? m.version : 0) > shown) replace(node, m);
     return;
   }
-  // Older than the loaded history: loading it shows the message as it is then.
-  if (document.getElementById("load-older") && m.seq < lowestSeq()) return;
+  // Older than the loaded history: loading it shows the message as it is then; the replies
+  // to it that are shown quote its new state now.
+  if (document.getElementById("load-older") && m.seq < lowestSeq()) {
+    reactions.updateQuotes(list, m);
+    return;
+  }
+  // Newer than a history opened around a search result: loading the rest brings it.
+  if (around.holdsBack(m, highestSeq())) return;
   insert(m);
 }
 
 function replace(node, m) {
-  fillMessage(node, m);
+  message.fill(node, m);
   reactions.updateQuotes(list, m);
-  processHtmx(node);
+  message.processHtmx(node);
   decorate();
 }
 
@@ -186,18 +225,17 @@ function insert(m) {
   let node = own && m.client_id ? findPending(m.client_id) : null;
   if (node) {
     outbox.settle(m.client_id);
-    fillMessage(node, m);
+    message.fill(node, m);
     node.remove();
   } else {
-    node = template.content.firstElementChild.cloneNode(true);
-    node.removeAttribute("id");
-    fillMessage(node, m);
+    node = message.blank();
+    message.fill(node, m);
   }
   place(node, m.seq);
   if (!own && !reading && !document.getElementById("unread-divider") && m.seq > contig) {
-    list.insertBefore(unreadDivider(), node);
+    list.insertBefore(message.unreadDivider(), node);
   }
-  processHtmx(node);
+  message.processHtmx(node);
   shownSeqs.add(m.seq);
   const gap = m.seq > contig + 1;
   while (shownSeqs.has(contig + 1)) contig += 1;
@@ -247,66 +285,6 @@ function lowestSeq() {
   return low;
 }
 
-function unreadDivider() {
-  const divider = el("li", "unread-divider");
-  divider.id = "unread-divider";
-  divider.append(el("span", "unread-divider-text", "New messages"));
-  return divider;
-}
-
-function setTime(node, iso) {
-  const time = node.querySelector('[data-field="time"]');
-  const d = parseDate(iso);
-  if (!time || !d) return;
-  time.setAttribute("datetime", iso);
-  time.textContent = timeFmt.format(d);
-  time.title = fullFmt.format(d);
-}
-
-function fillMessage(node, m) {
-  node.classList.remove("pending", "failed");
-  node.classList.add(m.sender === me ? "mine" : "theirs");
-  node.classList.toggle("removed", Boolean(m.removed));
-  node.id = `msg-${m.seq}`;
-  node.dataset.seq = String(m.seq);
-  node.dataset.id = String(m.id);
-  node.dataset.version = String(isInt(m.version) ? m.version : 0);
-  node.dataset.clientId = m.client_id || "";
-  node.dataset.sender = m.sender || "";
-  node.querySelector('[data-field="sender"]').textContent = `${m.sender}:`;
-  const text = node.querySelector('[data-field="body"]');
-  text.textContent = m.removed ? "Message removed by a moderator" : m.body;
-  delete text.dataset.linked;
-  setTime(node, m.sent_at);
-  node.querySelector(".msg-actions")?.remove();
-  if (m.sender === me || m.removed) node.querySelector(".msg-menu")?.remove();
-  else setReportForm(node, m.chat, m.seq);
-  if (m.removed || m.deleted) node.querySelector(".msg-actions-button")?.remove();
-  reactions.render(node, m);
-  receipts.renderStatus(node);
-}
-
-// The <template>'s report form has no URL (see chats/_report.html): point it at this message,
-// give its field a unique id, and let htmx see the new hx-post once the node is in the page.
-function setReportForm(node, chat, seq) {
-  const form = node.querySelector("form.report-form");
-  if (!form) return;
-  const url = `/chats/${Number(chat)}/messages/${Number(seq)}/report/`;
-  form.action = url;
-  form.setAttribute("hx-post", url);
-  const field = form.querySelector("textarea");
-  const label = form.querySelector("label");
-  if (field) field.id = `report-reason-${Number(seq)}`;
-  if (label && field) label.htmlFor = field.id;
-  node.dataset.needsHtmx = "1";
-}
-
-function processHtmx(node) {
-  if (!node.dataset.needsHtmx) return;
-  delete node.dataset.needsHtmx;
-  if (window.htmx) window.htmx.process(node);
-}
-
 // Before the first shown message with a higher seq, else before the pending ones, else last.
 function place(node, seq) {
   let before = null;
@@ -337,28 +315,13 @@ function place(node, seq) {
 export function addPending(item) {
   document.getElementById("no-messages")?.remove();
   document.getElementById("unread-divider")?.remove();
-  list.append(buildPending(item));
+  list.append(message.pending(item));
   decorate();
-}
-
-function buildPending(item) {
-  const node = template.content.firstElementChild.cloneNode(true);
-  node.removeAttribute("id");
-  node.classList.add("mine", "pending");
-  node.querySelector(".msg-menu")?.remove();
-  node.querySelector(".msg-actions-button")?.remove();
-  node.dataset.clientId = item.client_id;
-  node.dataset.sender = me;
-  node.querySelector('[data-field="sender"]').textContent = `${me}:`;
-  node.querySelector('[data-field="body"]').textContent = item.body;
-  setTime(node, new Date(item.at || Date.now()).toISOString());
-  receipts.renderStatus(node);
-  return node;
 }
 
 function restorePending() {
   for (const item of outbox.load()) {
-    if (item.chat !== openChat) continue;
+    if (item.chat !== chat) continue;
     const stored = list.querySelector(`li.msg[data-client-id="${CSS.escape(item.client_id)}"]:not(.pending)`);
     if (stored) {
       outbox.settle(item.client_id); // stored before the reload; only the ack was lost
@@ -366,20 +329,21 @@ function restorePending() {
     }
     if (findPending(item.client_id)) continue;
     document.getElementById("no-messages")?.remove();
-    list.append(buildPending(item));
+    list.append(message.pending(item));
   }
 }
 
 // The read pointer: moved when the chat is open, visible and scrolled to its end.
 
 function readingNow() {
-  return Boolean(openChat && isVisible() && scroll.isPinned());
+  if (!around.endLoaded()) return false;
+  return Boolean(chat && isVisible() && scroll.isPinned());
 }
 
 export function markRead() {
-  if (!openChat) return;
+  if (!chat) return;
   const seq = highestSeq();
   if (readingNow() && socket.isConnected() && seq > readSent) {
-    if (socket.send({ type: "read", chat: openChat, seq })) readSent = seq;
+    if (socket.send({ type: "read", chat, seq })) readSent = seq;
   }
 }

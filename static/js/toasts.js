@@ -1,7 +1,9 @@
 // Toasts (one per chat, grouped, at most TOAST_MAX, then one summary, with a short sound when
 // the profile asks for one) and browser notifications (opt-in per device, only while the tab
-// is hidden, offered once in a dismissible banner over the chat list).
+// is hidden, offered once in a dismissible banner over the chat list). A muted chat gets
+// none of them.
 
+import { isMuted } from "./mutes.js";
 import { el, myId, openChat, truncate } from "./util.js";
 
 const TOAST_MS = 6000;
@@ -15,7 +17,7 @@ const toastBox = document.getElementById("toasts");
 const toasts = new Map(); // chat id (or "more") -> {node, count, timer, ...}
 
 export function toast(m) {
-  if (!toastBox) return;
+  if (!toastBox || isMuted(m.chat)) return;
   let t = toasts.get(m.chat);
   if (!t && toasts.size >= TOAST_MAX) {
     moreToast(m);
@@ -89,6 +91,14 @@ function makeToast(key, href) {
   cross.setAttribute("aria-hidden", "true");
   close.append(cross);
   close.addEventListener("click", () => dismissToast(key));
+  link.addEventListener("click", (event) => {
+    // The chat list's link to that chat switches in place (switcher.js); else a page load.
+    const inList = document.querySelector(`#chatlist a[href="${CSS.escape(link.getAttribute("href"))}"]`);
+    if (!inList || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    dismissToast(key);
+    inList.click();
+  });
   node.append(link, close);
   const t = { node, sender, extra, preview, count: 0, timer: null, held: false };
   // Hovering or focusing a toast keeps it until the pointer or focus leaves.
@@ -202,6 +212,7 @@ function setNotifyWanted(on) {
 }
 
 export function notify(m) {
+  if (isMuted(m.chat)) return;
   if (!notifySupported() || !notifyWanted() || Notification.permission !== "granted") return;
   try {
     const n = new Notification(m.sender, {
@@ -210,7 +221,7 @@ export function notify(m) {
     });
     n.addEventListener("click", () => {
       window.focus();
-      if (m.chat !== openChat) location.assign(`/chats/${Number(m.chat)}/`);
+      if (m.chat !== openChat()) location.assign(`/chats/${Number(m.chat)}/`);
       n.close();
     });
   } catch {

@@ -1,13 +1,16 @@
-// Page facts and small pure helpers shared by every module: no state that changes.
+// Page facts and small pure helpers shared by every module: no state of their own.
 
 const body = document.body;
 
 export const me = body.dataset.user || "";
 export const myId = body.dataset.userId || "";
 
-const chatEl = document.getElementById("chat");
-// The chat this page shows (null on other pages).
-export const openChat = chatEl ? Number(chatEl.dataset.chatId) : null;
+// The chat the page shows now (null when none): read from the page each time, because
+// switching chats swaps the panel in place (switcher.js).
+export function openChat() {
+  const id = Number(document.getElementById("chat")?.dataset.chatId);
+  return Number.isInteger(id) && id > 0 ? id : null;
+}
 
 // The browser's locale decides the clock: "3:18 PM" in en-US, "15:18" in en-GB or de.
 export const timeFmt = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });

@@ -4,6 +4,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from accounts.models import User
+from chats import message_changes
 from chats.models import Block, Chat, Membership, Message
 from tests.api.conftest import ApiClient, assert_error
 from tests.factories import UserFactory, make_chat, make_messages
@@ -192,6 +193,20 @@ def test_send_stores_once_per_client_id(api_client, alice, bob):
     assert Message.objects.count() == 1
     # The sender has read up to their own message.
     assert Membership.objects.get(chat=chat, user=alice).read_seq == 1
+
+
+def test_a_resend_returns_the_message_as_it_is_now(api_client, alice, bob):
+    chat = make_chat(alice, bob)
+    api = api_client(alice)
+    first = send(api, chat.pk, "hi bob", "once").json()
+    message_changes.message_react(user=bob, chat_id=chat.pk, seq=1, emoji="👍", on=True)
+    message_changes.message_edit(user=alice, chat_id=chat.pk, seq=1, body="hi, bob")
+    again = send(api, chat.pk, "hi bob", "once")
+    assert again.status_code == 200
+    current = again.json()
+    assert (current["body"], current["reactions"]) == ("hi, bob", {"👍": ["bob"]})
+    assert current["edited_at"] is not None and current["version"] == first["version"] + 2
+    assert current == api.get(f"/api/chats/{chat.pk}/messages/").json()["messages"][0]
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ ENDPOINTS = {
     ("post", "/api/auth/login/"),
     ("post", "/api/auth/logout/"),
     ("get", "/api/users/"),
+    ("get", "/api/messages/search/"),
     ("get", "/api/chats/"),
     ("post", "/api/chats/"),
     ("get", "/api/chats/{chat_id}/messages/"),

@@ -218,6 +218,9 @@ def test_plan_reader_flags_sequential_and_filter_only_index_scans():
     assert not full_scan(
         "SEARCH accounts_user USING INDEX ci (username>?)", "accounts_user", "sqlite"
     )
+    assert full_scan("SCAN chats_message", "chats_message", "sqlite")
+    fts = "SCAN chats_message_fts VIRTUAL TABLE INDEX 0:M1"
+    assert not full_scan(fts, "chats_message", "sqlite")  # the FTS5 table, not the messages
 
 
 def test_servers_stay_off_the_load_clients_cores_after_it_pins_itself():

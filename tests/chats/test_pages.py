@@ -234,3 +234,42 @@ def test_history_marks_each_message_with_its_version_and_removal(alice, bob):
     html = logged_in(alice).get(f"/chats/{chat.pk}/").content.decode()
     assert re.search(r'data-seq="1"[^>]*data-version="3" data-removed="true"', html)
     assert re.search(r'data-seq="2"[^>]*data-version="2" data-removed="false"', html)
+
+
+def test_switching_chats_in_place_gets_the_panel_and_a_history_restore_the_page(alice, bob, carol):
+    with_bob = make_chat(alice, bob)
+    with_carol = make_chat(alice, carol)
+    make_messages(with_carol, carol, 2)
+    client = logged_in(alice)
+    slot = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "chat-slot"}
+
+    panel = client.get(f"/chats/{with_carol.pk}/", **slot)
+    body = panel.content.decode()
+    assert panel.status_code == 200
+    assert {"HX-Request", "HX-Target", "HX-History-Restore-Request"} <= {
+        h.strip() for h in panel["Vary"].split(",")
+    }
+    assert "<html" not in body and 'id="chatlist"' not in body
+    assert body.strip().startswith('<section class="chat-panel" id="chat"')
+    assert f'data-chat-id="{with_carol.pk}"' in body and 'data-title="carol · Chatsite"' in body
+    assert seqs(body) == [1, 2]
+    assert 'id="composer"' in body and 'id="message-template"' in body
+    # The list page's slot empties the same way; a foreign chat is a 404 like the page.
+    empty = client.get("/chats/", **slot).content.decode()
+    assert empty.strip().startswith('<section class="chat-panel placeholder"')
+    assert 'id="chatlist"' not in empty
+    assert client.get(f"/chats/{with_bob.pk + with_carol.pk + 99}/", **slot).status_code == 404
+
+    # Back and forward ask for the whole page (htmx takes its hx-history-elt), as does a
+    # browser without JavaScript; the list's links work both ways.
+    for headers in ({**slot, "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}, {}):
+        page = client.get(f"/chats/{with_carol.pk}/", **headers).content.decode()
+        assert "<html" in page and 'id="chatlist"' in page
+        assert '<div class="chat-slot" id="chat-slot" hx-history-elt>' in page
+        assert (
+            f'<a href="/chats/{with_bob.pk}/" hx-get="/chats/{with_bob.pk}/" '
+            'hx-target="#chat-slot" hx-push-url="true"'
+        ) in page
+        listing = client.get("/chats/", **headers).content.decode()
+        assert "<html" in listing
+        assert '<div class="chat-slot" id="chat-slot" hx-history-elt>' in listing

@@ -154,3 +154,40 @@ def test_changes_to_old_messages_are_not_announced_as_new(browsing, alice, bob):
     toast = b.locator("#toasts .toast")
     expect(toast).to_contain_text("really new")
     expect(toast).not_to_contain_text("new messages")  # one announced, not three
+
+
+def test_a_quote_of_a_message_older_than_the_loaded_history_follows_its_changes(
+    browsing, alice, bob
+):
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 60)
+    services.message_send(
+        sender=bob, chat_id=chat.pk, client_id=str(uuid.uuid4()), body="about that", reply_to=1
+    )
+    context = browsing.context(bob)
+    page = browsing.page(context, f"/chats/{chat.pk}/")
+    expect(page.locator("#presence")).to_have_text(re.compile("Online|Offline|Last seen"))
+    expect(page.locator("#msg-1")).to_have_count(0)  # beyond the first page
+    quote = page.locator("#msg-61 [data-field=quote]")
+    expect(quote).to_contain_text("message 0")
+
+    # Edited while bob's tab was offline: the sync after reconnecting updates the quote.
+    context.set_offline(True)
+    expect(page.locator("#conn-status")).to_contain_text("Reconnecting…")
+    off_the_browser_loop(
+        lambda: message_changes.message_edit(user=alice, chat_id=chat.pk, seq=1, body="rewritten")
+    )
+    context.set_offline(False)
+    expect(page.locator("#conn-status")).to_be_hidden()
+    expect(quote).to_contain_text("rewritten")
+    expect(page.locator("#msg-1")).to_have_count(0)  # still not loaded: only the quote changed
+
+    # Deleted during the next disconnect: the quote says so.
+    context.set_offline(True)
+    expect(page.locator("#conn-status")).to_contain_text("Reconnecting…")
+    off_the_browser_loop(lambda: message_changes.message_delete(user=alice, chat_id=chat.pk, seq=1))
+    context.set_offline(False)
+    expect(page.locator("#conn-status")).to_be_hidden()
+    expect(quote).to_contain_text("deleted message")
+    expect(quote).not_to_contain_text("rewritten")
+    expect(page.locator("#message-list li.msg")).to_have_count(50)  # nothing drawn twice

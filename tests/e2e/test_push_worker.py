@@ -93,6 +93,56 @@ def test_a_push_shows_one_notification_per_chat_and_none_for_a_visible_chat(brow
     assert worker.notifications() == []
 
 
+# Headless Chromium has no notification to click and CDP cannot click one, so the click is a
+# NotificationEvent dispatched in the worker on the real notification. A script-made event
+# gets no permission to focus or open windows, so those two calls are recorded instead of made.
+RECORD_WINDOW_CALLS = """() => {
+  self.windowCalls = [];
+  let called;
+  self.windowCalled = new Promise((resolve) => { called = resolve; });
+  const path = (url) => new URL(url, self.location.origin).pathname;
+  WindowClient.prototype.focus = function () {
+    self.windowCalls.push(["focus", path(this.url)]);
+    called();
+    return Promise.resolve(this);
+  };
+  Clients.prototype.openWindow = function (url) {
+    self.windowCalls.push(["open", path(url)]);
+    called();
+    return Promise.resolve(null);
+  };
+}"""
+CLICK = """async () => {
+  const [notification] = await self.registration.getNotifications();
+  self.dispatchEvent(new NotificationEvent("notificationclick", { notification }));
+  await self.windowCalled;
+  return self.windowCalls;
+}"""
+
+
+def test_a_notification_click_focuses_the_chats_tab_or_opens_one(browsing, alice, bob, carol):
+    chat, other = make_chat(alice, bob), make_chat(alice, carol)
+    context = browsing.context(alice, permissions=["notifications"])
+    page = browsing.page(context, f"/chats/{other.pk}/")
+    page.wait_for_function(CONTROLLED, timeout=60_000)
+    worker = Worker(browsing, context, page)
+    worker.worker.evaluate(RECORD_WINDOW_CALLS)
+
+    worker.push(payload(chat, 1, "no tab shows this chat"))
+    worker.wait_notifications(1)
+    assert worker.worker.evaluate(CLICK) == [["open", f"/chats/{chat.pk}/"]]
+    worker.wait_notifications(0)  # the click closed it
+
+    worker.worker.evaluate(RECORD_WINDOW_CALLS)
+    worker.push(payload(chat, 2, "now a tab will"))
+    worker.wait_notifications(1)
+    # The chat's tab opens after its notification showed (and a query string changes nothing).
+    chat_page = browsing.page(context, f"/chats/{chat.pk}/?from=elsewhere")
+    expect(chat_page.locator("#chat")).to_be_visible()
+    assert worker.worker.evaluate(CLICK) == [["focus", f"/chats/{chat.pk}/"]]
+    worker.wait_notifications(0)
+
+
 FAKE_SUBSCRIBE = """(subscription) => {
   // The browser's push service is out of reach here: subscribe() answers as it would.
   PushManager.prototype.subscribe = async function (options) {

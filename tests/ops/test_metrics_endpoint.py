@@ -15,6 +15,7 @@ NAMES = [
     "chatsite_frames_in_total",
     "chatsite_frames_out_total",
     "chatsite_errors_total",
+    "chatsite_push_sent_total",
     "chatsite_http_requests_total",
     "chatsite_http_request_seconds_bucket",
 ]

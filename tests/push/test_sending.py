@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
 from chats import services as chat_services
 from chats.models import Message
@@ -210,6 +211,7 @@ def _database_url(tmp_path):
 def _worker(double, settings, tmp_path):
     env = {
         **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "DATABASE_URL": _database_url(tmp_path),
         "PUSH_SERVICE_HOSTS": double.origin,
         "PUSH_RETRY_SECONDS": "0",
@@ -240,6 +242,7 @@ def _until(condition, log, timeout=60):
 def test_a_push_pending_across_a_worker_restart_is_still_delivered(
     alice, bob, double, subscribe, settings, tmp_path
 ):
+    (tmp_path / "metrics").mkdir()
     chat = make_chat(alice, bob)
     subscribe(bob, "laptop")
     double.answer("laptop", (503, {"Retry-After": "2"}))
@@ -266,14 +269,53 @@ def test_a_push_pending_across_a_worker_restart_is_still_delivered(
         second.terminate()
         second.wait(timeout=30)
     assert [p["body"] for p in double.delivered()] == ["survives"]
+    # The workers' counts reach the machine's /metrics through PROMETHEUS_MULTIPROC_DIR.
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(tmp_path / "metrics"))
+    sent = {
+        outcome: registry.get_sample_value("chatsite_push_sent_total", {"outcome": outcome})
+        for outcome in ("retry", "sent")
+    }
+    assert sent == {"retry": 1, "sent": 1}
+
+
+def test_every_outcome_counts_in_push_sent_total(alice, bob, double, subscribe):
+    def counts():
+        return {
+            outcome: REGISTRY.get_sample_value("chatsite_push_sent_total", {"outcome": outcome})
+            or 0
+            for outcome in ("sent", "gone", "retry", "gave_up", "refused", "skipped")
+        }
+
+    chat = make_chat(alice, bob)
+    for name in ("ok", "flaky", "old", "down", "odd", "muted-later"):
+        subscribe(bob, name)
+    double.answer("flaky", 503)  # then 201
+    double.answer("old", 410)
+    double.answer("down", *[503] * sending.MAX_ATTEMPTS)
+    double.answer("odd", 400)
+    send(alice, chat, "counted")
+    assert dispatch.wait_idle()
+    PushSubscription.objects.filter(user_agent="muted-later").delete()  # unsubscribed meanwhile
+    before = counts()
+    run_queue()
+    after = counts()
+    assert {k: after[k] - before[k] for k in after} == {
+        "sent": 2,  # ok, and flaky on its second attempt
+        "gone": 1,
+        "retry": 1 + sending.MAX_ATTEMPTS - 1,  # flaky once, down until the last attempt
+        "gave_up": 1,
+        "refused": 1,
+        "skipped": 1,
+    }
 
 
 def test_a_muted_chat_gets_no_push_and_others_still_do(alice, bob, carol, double, subscribe):
-    from push import services as push_services
+    from push import mutes as push_mutes
 
     quiet, loud = make_chat(alice, bob), make_chat(carol, bob)
     subscribe(bob, "laptop")
-    push_services.chat_mute_set(user=bob, chat_id=quiet.pk, muted=True)
+    push_mutes.chat_mute_set(user=bob, chat_id=quiet.pk, muted=True)
     send(alice, quiet, "shh")
     send(carol, loud, "hey")
     run_queue()
@@ -281,13 +323,13 @@ def test_a_muted_chat_gets_no_push_and_others_still_do(alice, bob, carol, double
 
 
 def test_a_chat_muted_after_the_push_was_queued_gets_nothing(alice, bob, double, subscribe):
-    from push import services as push_services
+    from push import mutes as push_mutes
 
     chat = make_chat(alice, bob)
     subscribe(bob, "laptop")
     send(alice, chat, "hi")
     assert dispatch.wait_idle()
-    push_services.chat_mute_set(user=bob, chat_id=chat.pk, muted=True)
+    push_mutes.chat_mute_set(user=bob, chat_id=chat.pk, muted=True)
     run_queue()
     assert double.received == []
 

@@ -122,6 +122,24 @@ def test_chat_header_button_mutes_and_unmutes(alice, bob, carol):
     assert not ChatMute.objects.exists()
 
 
+def test_every_page_and_the_chat_list_say_which_chats_are_muted(alice, bob, carol):
+    from push import mutes
+    from tests.factories import make_chat
+
+    quiet, loud = make_chat(alice, bob), make_chat(alice, carol)
+    mutes.chat_mute_set(user=alice, chat_id=quiet.pk, muted=True)
+    client = logged_in(alice)
+    for path in ("/chats/", f"/chats/{loud.pk}/", "/accounts/profile/"):
+        assert f'data-muted-chats="{quiet.pk}"' in client.get(path).content.decode(), path
+    listed = client.get("/chats/", HTTP_HX_REQUEST="true").content.decode()  # the partial
+    assert (
+        f'data-chat-id="{quiet.pk}" data-peer="bob" data-last-seq="0" data-muted="true"' in listed
+    )
+    assert f'data-chat-id="{loud.pk}" data-peer="carol" data-last-seq="0">' in listed
+    assert listed.count('data-field="muted">muted') == 1  # the others' marks are hidden
+    assert 'data-muted-chats=""' in logged_in(bob).get("/chats/").content.decode()
+
+
 def test_profile_saves_notification_previews(alice):
     client = logged_in(alice)
     client.post("/accounts/push/previews/", {})

@@ -1,0 +1,170 @@
+"""Message search: a user's messages that match a query, in the chats they are a member of.
+
+The index is the database's own (migration 0005: PostgreSQL's stored `search` tsvector with
+its GIN index, SQLite's FTS5 table `chats_message_fts`), kept by the database on every write
+of a body and empty for deleted and removed messages; the query language, the folding and
+the snippets are chats/search_text.py's. Who may see a chat is `rules.member_of`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from django.db import connection
+from django.db.models import BooleanField, FloatField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils.safestring import SafeString
+
+from accounts.models import User, is_username
+from chats import rules, search_text
+from chats.models import Chat, Message
+from chats.search_text import Query
+from chats.selectors import peer_of
+
+PAGE = 20
+MAX_OFFSET = 200  # relevance pages: ranks have no stable key, so they page by offset
+Sort = Literal["newest", "relevance"]
+
+
+class BadCursor(ValueError):
+    """A `before` cursor this search did not hand out."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    chat_id: int
+    seq: int
+    sender: str
+    peer: str
+    sent_at: datetime
+    snippet: SafeString
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    results: list[SearchHit]
+    next: str | None  # the `before` of the next page; None on the last
+
+
+def message_search(
+    *,
+    user: User,
+    query: str,
+    before: str | None = None,
+    sort: Sort = "newest",
+    limit: int | None = None,
+) -> SearchPage:
+    """Messages matching `query` (chats.search_text.parse) in `user`'s chats, shown ones
+    only, newest first (keyset: `before` is a page's `next`) or by relevance, `limit`
+    (default PAGE) a page. A query too
+    short to mean anything finds nothing without a statement."""
+    parsed = search_text.parse(query)
+    if parsed.empty or not _names_valid(parsed, user):
+        return SearchPage([], None)
+    limit = limit or PAGE
+    rows = _matching(user, parsed)
+    found: list[Message]
+    if sort == "relevance" and parsed.has_text:
+        offset = _offset(before)
+        ranked = rows.annotate(rank=_rank(parsed)).order_by("-rank", "-created_at", "-id")
+        found = list(ranked[offset : offset + limit + 1])
+        more = len(found) > limit and offset + limit < MAX_OFFSET
+        cursor = f"o{offset + limit}" if more else None
+    else:
+        found = list(_before(rows, before).order_by("-created_at", "-id")[: limit + 1])
+        more = len(found) > limit
+        cursor = _cursor(found[limit - 1]) if more else None
+    hits = [_hit(user, m, parsed) for m in found[:limit]]
+    return SearchPage(hits, cursor)
+
+
+def _names_valid(parsed: Query, user: User) -> bool:
+    """`from:` and `in:` name someone who could exist (other names match nothing), and
+    `in:` someone else (the chat with that person: in:<yourself> names no chat)."""
+    names = [name for name in (parsed.sender, parsed.peer) if name is not None]
+    itself = parsed.peer is not None and parsed.peer.lower() == user.username.lower()
+    return all(is_username(name) for name in names) and not itself
+
+
+def _matching(user: User, parsed: Query) -> QuerySet[Message]:
+    chats = Chat.objects.filter(rules.member_of(user.pk)).values("pk")
+    rows = Message.objects.filter(chat__in=chats, deleted_at__isnull=True, removed_at__isnull=True)
+    if parsed.has_text:
+        rows = rows.filter(_text_match(parsed))
+    if parsed.sender:
+        rows = rows.filter(sender__username__iexact=parsed.sender)
+    if parsed.peer:
+        rows = rows.filter(chat__memberships__user__username__iexact=parsed.peer)
+    return rows.select_related("sender", "chat__user_low", "chat__user_high").only(
+        "chat", "seq", "body", "created_at", "sender__username",
+        "chat__user_low__username", "chat__user_high__username",
+    )  # fmt: skip
+
+
+_TABLE = Message._meta.db_table
+
+
+def _text_match(parsed: Query) -> RawSQL:
+    if connection.vendor == "postgresql":
+        sql = f'"{_TABLE}"."search" @@ to_tsquery(\'simple\'::regconfig, %s)'
+        return _fixed(sql, search_text.tsquery(parsed), BooleanField())
+    sql = (
+        f'"{_TABLE}"."id" IN (SELECT rowid FROM chats_message_fts WHERE chats_message_fts MATCH %s)'
+    )
+    return _fixed(sql, search_text.fts5_query(parsed), BooleanField())
+
+
+def _rank(parsed: Query) -> RawSQL:
+    """Higher is better on both: ts_rank, and FTS5's bm25 (lower is better) negated."""
+    if connection.vendor == "postgresql":
+        sql = f'ts_rank("{_TABLE}"."search", to_tsquery(\'simple\'::regconfig, %s))'
+        return _fixed(sql, search_text.tsquery(parsed), FloatField())
+    sql = (
+        "(SELECT -bm25(chats_message_fts) FROM chats_message_fts "
+        f'WHERE chats_message_fts MATCH %s AND rowid = "{_TABLE}"."id")'
+    )
+    return _fixed(sql, search_text.fts5_query(parsed), FloatField())
+
+
+def _fixed(sql: str, text: str, field: BooleanField | FloatField) -> RawSQL:
+    """The index's SQL, fixed text built here; the query text is its only parameter."""
+    return RawSQL(sql, [text], output_field=field)  # noqa: S611
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _cursor(message: Message) -> str:
+    return f"{(message.created_at - _EPOCH) // _MICROSECOND}.{message.pk}"
+
+
+def _before(rows: QuerySet[Message], before: str | None) -> QuerySet[Message]:
+    if before is None:
+        return rows
+    stamp, _, pk = before.partition(".")
+    if not (stamp.isdigit() and pk.isdigit()) or len(before) > 40:
+        raise BadCursor("before is not a cursor of this search.")
+    at = _EPOCH + int(stamp) * _MICROSECOND
+    return rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=int(pk)))
+
+
+def _offset(before: str | None) -> int:
+    if before is None:
+        return 0
+    if not (before.startswith("o") and before[1:].isdigit() and int(before[1:]) <= MAX_OFFSET):
+        raise BadCursor("before is not a cursor of this search.")
+    return int(before[1:])
+
+
+def _hit(user: User, message: Message, parsed: Query) -> SearchHit:
+    return SearchHit(
+        chat_id=message.chat_id,
+        seq=message.seq,
+        sender=message.sender.username,
+        peer=peer_of(message.chat, user.pk).username,
+        sent_at=message.created_at,
+        snippet=search_text.snippet(message.body, parsed),
+    )

@@ -1,0 +1,73 @@
+"""Issue 23 on the real server, two users in two browsers: messages typed fast under the rate
+limit are stored and shown in the order they were typed, and a rename is announced live."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from chats.models import Message
+from chats.selectors import HISTORY_PAGE
+from tests.factories import make_chat
+
+pytestmark = pytest.mark.browser
+
+TYPED = 60
+
+
+def bodies(page):
+    return page.locator("#message-list li.msg [data-field=body]")
+
+
+def test_sixty_messages_typed_30_ms_apart_arrive_in_order_under_the_rate_limit(
+    browsing, alice, bob
+):
+    chat = make_chat(alice, bob)
+    path = f"/chats/{chat.pk}/"
+    bob_page = browsing.page(browsing.context(bob), path)
+    alice_page = browsing.page(browsing.context(alice), path)
+    alice_page.wait_for_load_state()
+    box = alice_page.get_by_role("textbox", name="Message bob")
+    typed = [f"number {n}" for n in range(1, TYPED + 1)]
+    for text in typed:
+        box.fill(text)
+        box.press("Enter")
+        alice_page.wait_for_timeout(30)
+    # The limit (10 per 2 s) holds most of them back for a while: the peer sees all of them,
+    # in the order typed, and so does the database.
+    expect(bodies(bob_page)).to_have_text(typed, timeout=90_000)
+    stored = Message.objects.filter(chat=chat).order_by("seq").values_list("body", flat=True)
+    assert list(stored) == typed
+    mine = alice_page.locator("#message-list li.msg.mine")
+    expect(mine.locator("[data-field=body]")).to_have_text(typed)
+    expect(alice_page.locator("#composer-notice")).to_be_hidden()
+    bob_page.reload()
+    expect(bodies(bob_page)).to_have_text(typed[-HISTORY_PAGE:])  # the latest page
+
+
+def test_a_rename_shows_live_in_the_peers_open_chat_once(browsing, alice, bob):
+    chat = make_chat(alice, bob)
+    alice_page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    expect(alice_page.locator("#peer-name")).to_have_text("bob")
+    bob_context = browsing.context(bob)
+    bob_chat = browsing.page(bob_context, f"/chats/{chat.pk}/")
+    bob_chat.wait_for_load_state()
+    bob_chat.evaluate("window.beforeRename = true")
+
+    profile = browsing.page(bob_context, "/accounts/profile/")
+    profile.get_by_label("Username").fill("robert")
+    profile.get_by_role("button", name="Change username").click()
+    # (The profile page gets the frame too, and reloads: its success note may be gone.)
+
+    expect(alice_page.locator("#peer-name")).to_have_text("robert")
+    expect(alice_page.get_by_role("textbox", name="Message robert")).to_be_visible()
+    expect(alice_page.locator("#chatlist li.chatitem .peer")).to_have_text(["robert"])
+    expect(alice_page.locator("#message-list .system-line")).to_have_text(["bob is now robert"])
+    # Bob's other tab reloads and shows his new name; a page rendered now shows it too.
+    bob_chat.wait_for_function("window.beforeRename === undefined")
+    expect(bob_chat.locator("#peer-name")).to_have_text("alice")
+    alice_page.reload()
+    expect(alice_page.locator("#peer-name")).to_have_text("robert")
+    expect(alice_page).to_have_title(re.compile("^robert"))
