@@ -101,7 +101,9 @@ async def test_each_process_drains_in_turn_and_users_see_only_1012(
     assert set(closes) == {1012}, closes  # no user saw anything but a service restart
     assert closes[1012] >= PAIRS // 2  # the first drain alone moves about half the tabs
     assert refused == []
-    assert set(errors) <= {"unavailable"}, errors
+    # A tab catching up on its outbox after a reconnect may outrun the send rate limit:
+    # it waits `retry_after` and resends, as the browser does. Nothing else is refused.
+    assert set(errors) <= {"unavailable", "rate_limited"}, errors
     assert total == len(gaps) > RATE * 10
     assert gaps[-1] < SANE  # the figure that matters is printed
 
