@@ -46,6 +46,9 @@ class Store(Protocol):
         """How many sockets the user has open now, anywhere (no grace period: push/)."""
         ...
 
+    def forget(self, user_id: int) -> None:
+        """Drop the user's leases and grace period (a deleted account)."""
+
     # The same, for the event loop (the sockets' calls): no worker-thread hop.
 
     async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int: ...
@@ -121,6 +124,11 @@ class LocalStore:
     def sockets(self, user_id: int) -> int:
         with self.lock:
             return len(self._live(user_id, time.time()))
+
+    def forget(self, user_id: int) -> None:
+        with self.lock:
+            self.leases.pop(user_id, None)
+            self.grace.pop(user_id, None)
 
     # In process: no I/O, so the event loop calls these directly.
 
@@ -258,6 +266,9 @@ class RedisStore:
     def sockets(self, user_id: int) -> int:
         sockets, _grace = self._keys(user_id)
         return int(self.client.zcount(sockets, f"({time.time()}", "+inf"))
+
+    def forget(self, user_id: int) -> None:
+        self.client.delete(*self._keys(user_id))
 
     async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int:
         args = self._attach_args(socket_id, limit)

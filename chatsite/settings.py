@@ -307,6 +307,10 @@ AXES_VERBOSE = False
 # The sessions page's "last active" is written at most this often per session.
 SESSION_ACTIVITY_SECONDS = env_int("SESSION_ACTIVITY_SECONDS", 60)
 
+# A username given up by a rename or a deleted account is held this many days for its
+# previous owner, so no one takes over a name people still recognise.
+USERNAME_RESERVE_DAYS = env_int("USERNAME_RESERVE_DAYS", 30)
+
 # Two-factor sign-in (django-otp TOTP): the name authenticator apps show for the account.
 OTP_TOTP_ISSUER = os.environ.get("TOTP_ISSUER") or "Chatsite"
 
@@ -315,7 +319,7 @@ SIGNUP_RATE = (env_int("SIGNUP_RATE_COUNT", 10), 3600)
 SEND_RATE = (env_int("SEND_RATE_BURST", 10), 2)
 # How long after sending its author may edit a message, in seconds; 0: no limit.
 MESSAGE_EDIT_WINDOW = env_int("MESSAGE_EDIT_WINDOW", 24 * 3600)
-SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 60), 60)
+SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 120), 60)
 # Every other frame and read a client can ask for, per user across sockets and processes.
 SYNC_RATE = env_rate("SYNC_RATE", (20, 10))
 READ_RATE = env_rate("READ_RATE", (60, 10))
