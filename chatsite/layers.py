@@ -38,7 +38,7 @@ from channels_redis.pubsub import (
 )
 
 from chatsite import aio
-from chatsite.redis_clients import Script, retry_policy
+from chatsite.redis_clients import AsyncSentinelConnection, Script, retry_policy
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +132,19 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]
                 await asyncio.sleep(1)
 
 
+def _with_retry(host: dict[str, Any]) -> dict[str, Any]:
+    """The `hosts` entry, retrying on a dead connection; through Sentinel (a `master_name`
+    entry, chatsite.redis_clients.layer_host), asking it for the primary on each reconnect."""
+    if "master_name" in host:
+        return {**host, "retry": retry_policy(), "connection_class": AsyncSentinelConnection}
+    return {**host, "retry": retry_policy()}
+
+
 class _LoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         shards: list[Any] = getattr(self, "_shards")  # noqa: B009 (untyped in channels-redis)
-        self._shards = [_Shard({**s.host, "retry": retry_policy()}, self) for s in shards]
+        self._shards = [_Shard(_with_retry(s.host), self) for s in shards]
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"

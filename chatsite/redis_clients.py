@@ -9,6 +9,11 @@ and the first command on it would fail ("Connection closed by server"), losing a
 or a socket's connect, although Redis is back. The retry reconnects (a pub/sub connection
 also resubscribes) and sends the command again, a few times within a fraction of a second.
 Timeouts are not retried: a Redis that does not answer is failed over quickly instead.
+
+With Sentinel (settings.REDIS_SENTINELS) every client here, the channel layer's and the
+cache's ask the Sentinels for the current primary on each new connection: after a
+failover the first command on a dead connection reconnects, through the same retry, to the
+promoted replica. REDIS_URL then only gives the database number and the password.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -48,11 +55,129 @@ def retry_policy() -> Retry:
     return Retry(backoff, 3, supported_errors=(RedisConnectionError,))
 
 
+Sentinels = list[tuple[str, int]]
+# Asking a Sentinel for the primary: as quick to give up as a command.
+SENTINEL_KWARGS = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT}
+
+
+def parse_sentinels(value: str) -> Sentinels:
+    """`host:port,host:port` (REDIS_SENTINELS) as [(host, port)]; ValueError when malformed."""
+    sentinels = []
+    for entry in filter(None, (item.strip() for item in value.split(","))):
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"a Sentinel is host:port, got {entry!r}")
+        sentinels.append((host.strip("[]"), int(port)))
+    return sentinels
+
+
+def url_options(url: str) -> dict[str, Any]:
+    """What a Sentinel-managed connection keeps of `url`: database, user, password, TLS...;
+    not the host and port, which the Sentinels give."""
+    options = redis.connection.parse_url(url)
+    options.pop("host", None)
+    options.pop("port", None)
+    return dict(options)
+
+
+def sentinel_config() -> tuple[Sentinels, str] | None:
+    """(sentinels, primary's name) when Redis is reached through Sentinel, else None."""
+    from django.conf import settings
+
+    sentinels: Sentinels = getattr(settings, "REDIS_SENTINELS", [])
+    return (sentinels, settings.REDIS_SENTINEL_MASTER) if sentinels else None
+
+
+def layer_host(url: str, sentinels: Sentinels, master: str) -> dict[str, Any]:
+    """A channels-redis `hosts` entry for `url`, or for the primary `master` that
+    `sentinels` name (channels-redis makes a SentinelConnectionPool of it)."""
+    if not sentinels:
+        return {"address": url}
+    return {
+        "sentinels": sentinels,
+        "master_name": master,
+        "sentinel_kwargs": SENTINEL_KWARGS,
+        **url_options(url),
+    }
+
+
+class SentinelConnection(redis.sentinel.SentinelManagedConnection):
+    """A connection to the primary that asks the Sentinels where it is on every (re)connect.
+    redis-py 8.1 reconnects a dropped Sentinel-managed connection at the address it had (its
+    command path calls `connect_check_health`, not the class's `connect`): after a failover
+    that is the dead primary, until the pool is rebuilt."""
+
+    def _connect(self) -> Any:
+        if self.connection_pool.is_master:
+            self.host, self.port = self.connection_pool.get_master_address()
+        return super()._connect()
+
+
+class AsyncSentinelConnection(redis.asyncio.sentinel.SentinelManagedConnection):
+    """`SentinelConnection` for asyncio clients and the channel layer."""
+
+    async def _connect(self) -> None:
+        if self.connection_pool.is_master:
+            self.host, self.port = await self.connection_pool.get_master_address()
+        await super()._connect()
+
+
+class SentinelPool:
+    """Django's RedisCache `pool_class` (OPTIONS) for a primary found through Sentinel:
+    OPTIONS' `sentinels` and `master_name` say where, the LOCATION url the rest."""
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, sentinels: Sentinels, master_name: str, **options: Any
+    ) -> redis.sentinel.SentinelConnectionPool:
+        manager = redis.sentinel.Sentinel(sentinels, sentinel_kwargs=SENTINEL_KWARGS)
+        return redis.sentinel.SentinelConnectionPool(
+            master_name,
+            manager,
+            **{**url_options(url), **options, "connection_class": SentinelConnection},
+        )
+
+
+class _BlockingSentinelPool(
+    redis.asyncio.sentinel.SentinelConnectionPool, redis.asyncio.BlockingConnectionPool
+):
+    """The primary through Sentinel, with the bounded waiting pool of `for_loop`."""
+
+
+def async_client(url: str, *, blocking: bool = False, **kwargs: Any) -> Any:
+    """A new asyncio client for `url`, or for the primary Sentinel names when configured;
+    `blocking`: a pool that waits for a free connection (`max_connections`, `timeout`)."""
+    config = sentinel_config()
+    if config is None:
+        if blocking:
+            pool = redis.asyncio.BlockingConnectionPool.from_url(url, **kwargs)
+            return redis.asyncio.Redis(connection_pool=pool)
+        return redis.asyncio.Redis.from_url(url, **kwargs)
+    sentinels, master = config
+    manager = redis.asyncio.sentinel.Sentinel(sentinels, sentinel_kwargs=SENTINEL_KWARGS)
+    pool_class = (
+        _BlockingSentinelPool if blocking else redis.asyncio.sentinel.SentinelConnectionPool
+    )
+    return manager.master_for(
+        master,
+        connection_pool_class=pool_class,
+        connection_class=AsyncSentinelConnection,
+        **{**url_options(url), **kwargs},
+    )
+
+
 @functools.cache
 def threaded(url: str) -> redis.Redis:
     """The process's blocking client for `url`, shared by every thread (its pool hands each
     command a connection); it gives up after TIMEOUT seconds, like the loops' clients."""
-    return redis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+    timeouts = {"socket_timeout": TIMEOUT, "socket_connect_timeout": TIMEOUT}
+    config = sentinel_config()
+    if config is None:
+        return redis.Redis.from_url(url, **timeouts)
+    manager = redis.sentinel.Sentinel(config[0], sentinel_kwargs=SENTINEL_KWARGS)
+    return manager.master_for(
+        config[1], connection_class=SentinelConnection, **{**url_options(url), **timeouts}
+    )
 
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
@@ -67,15 +192,15 @@ def for_loop(url: str) -> Any:
     by_url = _clients.setdefault(loop, {})
     client: Any = by_url.get(url)
     if client is None:
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
+        client = by_url[url] = async_client(
             url,
+            blocking=True,
             max_connections=MAX_CONNECTIONS,
             timeout=POOL_WAIT,
             socket_timeout=TIMEOUT,
             socket_connect_timeout=TIMEOUT,
             retry=retry_policy(),
         )
-        client = by_url[url] = redis.asyncio.Redis(connection_pool=pool)
         _Idle(client, loop).check()
     client.chatsite_used = loop.time()
     return client

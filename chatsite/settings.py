@@ -12,11 +12,13 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from chatsite.dburl import database_from_url
+from chatsite.redis_clients import layer_host, parse_sentinels
 
 # Lets django-stubs' generic classes (managers, forms) be subscripted at run time.
 django_stubs_ext.monkeypatch()
@@ -216,6 +218,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Channel layer and cache: in-process by default; Redis when REDIS_URL is set.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Redis through Sentinel (docs/deploy.md): `host:port,...`. Every Redis client (channel
+# layer, cache, rate limits, presence, readiness) then asks the Sentinels for the primary
+# named REDIS_SENTINEL_MASTER; REDIS_URL, optional, only gives the database and password.
+try:
+    REDIS_SENTINELS = parse_sentinels(os.environ.get("REDIS_SENTINELS", ""))
+except ValueError as error:
+    raise ImproperlyConfigured(f"REDIS_SENTINELS: {error}") from None
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER") or "mymaster"
+if REDIS_SENTINELS and not REDIS_URL:
+    REDIS_URL = f"redis://{REDIS_SENTINEL_MASTER}/0"  # a name: its host is not used
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -223,16 +235,28 @@ if REDIS_URL:
             # list-based RedisChannelLayer collapses at a few hundred consumers.
             "BACKEND": "chatsite.layers.PubSubLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                "hosts": [
+                    {
+                        **layer_host(REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_MASTER),
+                        "max_connections": 1000,
+                    }
+                ],
                 "prefix": os.environ.get("CHANNEL_PREFIX", "chatsite"),
             },
         }
     }
-    CACHES = {
+    # Through Sentinel, RedisCache's pool comes from chatsite.redis_clients.SentinelPool.
+    _sentinel_pool: dict[str, Any] = {
+        "pool_class": "chatsite.redis_clients.SentinelPool",
+        "sentinels": REDIS_SENTINELS,
+        "master_name": REDIS_SENTINEL_MASTER,
+    }
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "chatsite"),
+            **({"OPTIONS": _sentinel_pool} if REDIS_SENTINELS else {}),
         }
     }
 else:

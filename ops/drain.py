@@ -115,6 +115,10 @@ async def run(stop: Callable[[], None]) -> None:
         if index:
             await asyncio.sleep(step)
         closing.append(asyncio.ensure_future(_close(socket)))
+    # A socket whose handshake passed the draining check just before SIGTERM registers
+    # after the list above was taken: it gets its 1012 too, not the server's bare stop.
+    late = [socket for socket in list(_open) if socket not in sockets]
+    closing.extend(asyncio.ensure_future(_close(socket)) for socket in late)
     if closing:
         await asyncio.wait(closing, timeout=seconds + 5)
     # Let the closed sockets' disconnect handlers finish (presence, receipts).

@@ -12,11 +12,10 @@ import concurrent.futures
 import weakref
 from typing import Any
 
-import redis.asyncio
 from django.conf import settings
 from django.db import connections
 
-from chatsite.redis_clients import retry_policy
+from chatsite.redis_clients import async_client, retry_policy
 
 TIMEOUT = 1.0  # seconds a dependency has to answer
 
@@ -58,7 +57,7 @@ async def _redis_answers() -> bool:
     loop = asyncio.get_running_loop()
     client = _redis_clients.get(loop)
     if client is None:
-        client = _redis_clients[loop] = redis.asyncio.Redis.from_url(
+        client = _redis_clients[loop] = async_client(
             settings.REDIS_URL,
             socket_timeout=TIMEOUT,
             socket_connect_timeout=TIMEOUT,

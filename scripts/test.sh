@@ -8,14 +8,18 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt
 
-# Debian's chromium for the browser tests (Playwright cannot download browsers here).
-if [ ! -x /usr/bin/chromium ]; then
+# Debian's chromium for the browser tests (Playwright cannot download browsers here) and
+# nginx for the live test behind it (tests/ops/test_nginx_restarts.py).
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq </dev/null
-    apt-get install -y -qq chromium </dev/null >/dev/null
+    apt-get install -y -qq "${missing[@]}" </dev/null >/dev/null
   else
-    echo "chromium is missing: run 'sudo apt-get install chromium' first" >&2
+    echo "${missing[*]} missing: run 'sudo apt-get install ${missing[*]}' first" >&2
     exit 1
   fi
 fi

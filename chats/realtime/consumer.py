@@ -34,6 +34,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     delivery: Delivery  # set once the socket holds a presence lease
     outgoing: send_buffer.SendBuffer | None = None
     too_slow = False
+    closed_for_restart = False  # closed with 1012 by the drain (ops/drain.py)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels hops to its shared database thread before every event to close stale
@@ -99,6 +100,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await presence.settle(timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
+        if self.closed_for_restart:
+            # daphne raises on a frame after our 1012 (autobahn's "send on a closed
+            # protocol"), which ended the consumer before its disconnect cleanup ran.
+            return
         metrics.frame_out(frame)
         if not await self.room():
             return
@@ -127,6 +132,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """The drain's close (ops/drain.py): after the sends received so far are acked."""
         await self.delivery.settled(5)
         await self.close(code=drain.CLOSE_SERVICE_RESTART)
+        self.closed_for_restart = True  # the client has its 1012: nothing follows it
 
     # Client frames.
 

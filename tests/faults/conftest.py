@@ -3,7 +3,7 @@
 
 import pytest
 
-from tests.faults.infra import RedisServer, TcpProxy
+from tests.faults.infra import RedisServer, Sentineled, TcpProxy
 from tests.support.fixtures import factory_fixture
 
 
@@ -23,3 +23,11 @@ def private_redis(tmp_path):
 def proxy():
     """`proxy(target_port)`: a TcpProxy the test can cut, freeze or make lose replies."""
     yield from factory_fixture(TcpProxy, TcpProxy.close)
+
+
+@pytest.fixture
+def sentineled(tmp_path):
+    """A Redis primary, a replica and a Sentinel of the test's own (tests/faults/infra.py)."""
+    setup = Sentineled(tmp_path)
+    yield setup
+    setup.stop()

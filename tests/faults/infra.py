@@ -15,9 +15,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
+import redis
 import websockets
 
 from tests.chats.live import Client, Server
@@ -80,6 +82,114 @@ class RedisServer:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=15)
+
+
+class SentinelServer:
+    """One Redis Sentinel (quorum 1, quick to call a primary down) watching `master` as
+    `name`: with a replica beside the primary, killing the primary promotes the replica
+    within a few seconds."""
+
+    def __init__(self, tmp_path: Path, master: RedisServer, name: str = "mymaster") -> None:
+        self.port = free_port()
+        self.name = name
+        self.log_path = tmp_path / f"sentinel-{self.port}.log"
+        self.conf = tmp_path / f"sentinel-{self.port}.conf"
+        self.conf.write_text(  # Sentinel rewrites this file as it learns
+            f"port {self.port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+            f"sentinel monitor {name} 127.0.0.1 {master.port} 1\n"
+            f"sentinel down-after-milliseconds {name} 1000\n"
+            f"sentinel failover-timeout {name} 10000\n"
+        )
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            ["redis-server", str(self.conf), "--sentinel"], stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        self._until(lambda: self.primary_port() is not None, "Sentinel did not start")
+
+    def _ask(self, *command: str) -> Any:
+        client = redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
+        try:
+            return client.execute_command(*command)
+        finally:
+            client.close()
+
+    def primary_port(self) -> int | None:
+        try:
+            address = self._ask("SENTINEL", "get-master-addr-by-name", self.name)
+        except redis.ConnectionError:
+            return None
+        return int(address[1]) if address else None
+
+    def replicas_ready(self) -> int:
+        """Replicas Sentinel knows, is in touch with and could promote."""
+        replicas = self._ask("SENTINEL", "replicas", self.name)
+        ready = 0
+        for replica in replicas:
+            if isinstance(replica, list):  # RESP2: name, value, name, value...
+                replica = dict(zip(replica[::2], replica[1::2], strict=True))
+            if replica.get("master-link-status") == "ok" and "down" not in replica["flags"]:
+                ready += 1
+        return ready
+
+    def until_replicas(self, count: int = 1) -> None:
+        self._until(lambda: self.replicas_ready() >= count, "Sentinel never saw the replica")
+
+    def until_primary_is(self, port: int, timeout: float = 60) -> float:
+        """Wait for Sentinel to name `port` the primary; how long it took."""
+        started = time.monotonic()
+        self._until(lambda: self.primary_port() == port, "no failover", timeout)
+        return time.monotonic() - started
+
+    def _until(self, ready, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"{what}: {self.log_path.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} in {timeout}s: {self.log_path.read_text()}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
+
+class Sentineled:
+    """A Redis primary, its replica and one Sentinel (REDIS_SENTINELS=`sentinels`)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        # The replica's full sync writes an RDB file: in the test's directory, not the cwd.
+        self.primary = RedisServer(tmp_path, "--dir", str(tmp_path))
+        self.primary.start()
+        self.replica = RedisServer(
+            tmp_path, "--dir", str(tmp_path), "--replicaof", "127.0.0.1", str(self.primary.port)
+        )
+        self.replica.start()
+        self.sentinel = SentinelServer(tmp_path, self.primary)
+        self.sentinel.start()
+        self.sentinel.until_replicas(1)
+
+    @property
+    def sentinels(self) -> str:
+        return self.sentinel.address
+
+    def fail_over(self) -> float:
+        """Kill the primary; the seconds until Sentinel names the replica primary."""
+        self.primary.stop()
+        return self.sentinel.until_primary_is(self.replica.port)
+
+    def stop(self) -> None:
+        for server in (self.sentinel, self.replica, self.primary):
+            server.stop()
 
 
 class TcpProxy:

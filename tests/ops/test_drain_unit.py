@@ -46,3 +46,19 @@ async def test_run_with_no_socket_stops_at_once():
     stopped = []
     await asyncio.wait_for(drain.run(lambda: stopped.append(True)), 1)
     assert stopped == [True]
+
+
+@override_settings(DRAIN_SECONDS=0.4)
+async def test_a_socket_registered_during_the_drain_is_closed_with_1012_too():
+    """Its handshake passed the draining check just before SIGTERM; it registers after the
+    drain listed the open sockets."""
+    listed, late = [FakeSocket(), FakeSocket()], FakeSocket()
+    for socket in listed:
+        drain.register(socket)
+    stopped = []
+    running = asyncio.ensure_future(drain.run(lambda: stopped.append(True)))
+    await asyncio.sleep(0.1)  # the drain has listed the two and is spreading their closes
+    drain.register(late)
+    await asyncio.wait_for(running, 5)
+    assert all(socket.closed_at is not None for socket in [*listed, late])
+    assert stopped == [True]
