@@ -71,3 +71,29 @@ def test_a_rename_shows_live_in_the_peers_open_chat_once(browsing, alice, bob):
     alice_page.reload()
     expect(alice_page.locator("#peer-name")).to_have_text("robert")
     expect(alice_page).to_have_title(re.compile("^robert"))
+
+
+def test_with_read_receipts_off_the_sender_sees_delivered_when_the_reader_opens_the_chat(
+    browsing, alice, bob
+):
+    """Bug 2: bob turned read receipts off. Alice's message, sent while bob had no page open,
+    turns "Delivered" on her screen when bob opens the chat and reads it, without a reload,
+    and never "Read"."""
+    bob.send_read_receipts = False
+    bob.save(update_fields=["send_read_receipts"])
+    chat = make_chat(alice, bob)
+    alice_page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    alice_page.evaluate("window.sameDocument = true")
+    composer = alice_page.get_by_role("textbox", name="Message bob")
+    composer.fill("are you there?")
+    composer.press("Enter")
+    status = alice_page.locator("#msg-1 [data-field=status]")
+    expect(status).to_have_text(re.compile("Sent"))
+
+    bob_page = browsing.page(browsing.context(bob), f"/chats/{chat.pk}/")
+    expect(bodies(bob_page)).to_have_text(["are you there?"])
+    expect(status).to_have_text(re.compile("Delivered"))
+    bob_page.reload()  # read again: still no read receipt
+    expect(bodies(bob_page)).to_have_text(["are you there?"])
+    expect(status).not_to_have_text(re.compile("Read"))
+    assert alice_page.evaluate("window.sameDocument") is True
