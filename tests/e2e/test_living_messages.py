@@ -49,7 +49,9 @@ def test_two_users_edit_delete_reply_and_react_live(browsing, alice, bob):
     composer.press("Enter")
     for page in (a, b):
         expect(body(page, 2)).to_have_text("message 1, fixed")
-        expect(page.locator("#msg-2 [data-field=edited]")).to_be_visible()
+        edited = page.locator("#msg-2 [data-field=edited]")
+        expect(edited).to_have_text(re.compile(r"^edited \d{1,2}:\d{2}"))  # with the time
+        expect(edited.locator("time")).to_have_attribute("datetime", re.compile(r"Z$"))
     composer.press("ArrowUp")
     expect(a.locator("#compose-context")).to_contain_text("Editing")
     composer.press("Escape")
