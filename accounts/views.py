@@ -13,9 +13,11 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
-from accounts import limits, safety_views, selectors, services, twofactor
+from accounts import safety_views, selectors, services, twofactor
 from accounts.forms import NotificationsForm, PrivacyForm, SignupForm, UsernameForm
 from accounts.models import User
+from chats import limits
+from chats.validation import Refused
 from chatsite import ratelimit
 from chatsite.net import client_network
 from push import selectors as push_selectors
@@ -150,17 +152,22 @@ class SearchRequest(HttpRequest):
 def search(request: SearchRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:SEARCH_QUERY_MAX]
     context: dict[str, object] = {"q": q, "min_length": selectors.SEARCH_MIN_LENGTH}
-    status = 200
+    retry_after = None
     if len(selectors.normalize_search_query(q)) < selectors.SEARCH_MIN_LENGTH:
         context["hint"] = True
-    elif not limits.search_allowed(user_id=request.user.pk):
-        context["limited"], status = limits.SEARCH_LIMITED, 429
     else:
-        context["results"] = selectors.user_search(viewer=request.user, query=q)
-        context["self_match"] = selectors.user_search_matches_self(viewer=request.user, query=q)
+        try:
+            limits.check_budget("search", user_id=request.user.pk)
+        except Refused as refused:
+            context["limited"], retry_after = refused.detail, refused.retry_after
+        else:
+            context["results"] = selectors.user_search(viewer=request.user, query=q)
+            context["self_match"] = selectors.user_search_matches_self(viewer=request.user, query=q)
     partial = request.htmx and not request.htmx.history_restore_request
     template = "search/search.html#results" if partial else "search/search.html"
-    response = render(request, template, context, status=status)
+    response = render(request, template, context, status=429 if retry_after else 200)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
     # The same URL answers with a fragment or a page: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response

@@ -7,7 +7,7 @@ from ninja import Field as F
 from ninja import Query, Router, Schema, Status
 
 from accounts.models import User
-from api.errors import ApiError, clean_field, from_refused, invalid
+from api.errors import ApiError, check_budget, clean_field, from_refused, invalid
 from api.schemas import (
     ChatOut,
     ChatsOut,
@@ -121,10 +121,7 @@ def message_list(request: HttpRequest, chat_id: int, query: Query[HistoryQuery])
     """History oldest first: the page before `before` (default: the latest), after `after`,
     or around `around` (a search result: 25 messages each side)."""
     user: User = request.auth  # type: ignore[attr-defined]
-    try:
-        limits.check_budget("history", user_id=user.pk)
-    except Refused as refused:
-        raise from_refused(refused) from None
+    check_budget("history", user_id=user.pk)
     chat = _member_chat(user, chat_id)
     if sum(v is not None for v in (query.before, query.after, query.around)) > 1:
         raise invalid("after", "Give one of before, after and around.")

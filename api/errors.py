@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from chats import limits
 from chats.validation import Refused
 
 T = TypeVar("T")
@@ -64,6 +65,15 @@ def from_refused(refused: Refused, field: str | None = None) -> ApiError:
         return invalid(field, refused.detail, refused.code)
     headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
     return ApiError(status, refused.code, refused.detail, headers=headers)
+
+
+def check_budget(kind: str, *, user_id: int) -> None:
+    """Count one request against the user's `kind` budget (`chats.limits.BUDGETS`); over
+    it, 429 `rate_limited` with `Retry-After`."""
+    try:
+        limits.check_budget(kind, user_id=user_id)
+    except Refused as refused:
+        raise from_refused(refused) from None
 
 
 def clean_field(field: str, clean: Callable[[Any], T], value: Any) -> T:

@@ -1,4 +1,5 @@
-"""Changes to a sent message: edit, delete for everyone, reactions (docs/api.md)."""
+"""Changes to a sent message: edit, delete for everyone, reactions (docs/api.md). Each
+counts against the send rate, checked first, as a send is."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from accounts.models import User
-from api.errors import clean_field, from_refused
+from api.errors import check_budget, clean_field, from_refused
 from api.schemas import MessageEditIn, MessageOut, error_responses
 from api.security import session_auth
 from chats import message_changes, selectors
@@ -35,6 +36,7 @@ def message_edit(
 ) -> dict[str, Any]:
     """Edit your message (within MESSAGE_EDIT_WINDOW); returns its new state."""
     user: User = request.auth  # type: ignore[attr-defined]
+    check_budget("send", user_id=user.pk)
     body = clean_field("body", clean_body, payload.body)
     try:
         change = message_changes.message_edit(user=user, chat_id=chat_id, seq=seq, body=body)
@@ -47,6 +49,7 @@ def message_edit(
 def message_delete(request: HttpRequest, chat_id: int, seq: int) -> Status[None]:
     """Delete your message for everyone: its text is erased, its place stays."""
     user: User = request.auth  # type: ignore[attr-defined]
+    check_budget("send", user_id=user.pk)
     try:
         message_changes.message_delete(user=user, chat_id=chat_id, seq=seq)
     except Refused as refused:
@@ -68,6 +71,7 @@ def reaction_remove(request: HttpRequest, chat_id: int, seq: int, emoji: str) ->
 
 def _react(request: HttpRequest, chat_id: int, seq: int, emoji: str, *, on: bool) -> dict[str, Any]:
     user: User = request.auth  # type: ignore[attr-defined]
+    check_budget("send", user_id=user.pk)
     emoji = clean_field("emoji", clean_emoji, emoji)
     try:
         change = message_changes.message_react(

@@ -7,9 +7,8 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from accounts import limits
 from accounts.models import User
-from api.errors import ApiError, invalid
+from api.errors import check_budget, invalid
 from api.schemas import MessageSearchOut, error_responses
 from api.security import session_auth
 from chats import search, search_text
@@ -30,9 +29,7 @@ def message_search(request: HttpRequest, query: Query[SearchQuery]) -> dict[str,
     user: User = request.auth  # type: ignore[attr-defined]
     if search_text.parse(query.q).empty:
         return {"results": [], "next": None}
-    if not limits.search_allowed(user_id=user.pk):
-        retry = {"Retry-After": str(limits.search_retry_after())}
-        raise ApiError(429, "rate_limited", limits.SEARCH_LIMITED, headers=retry)
+    check_budget("search", user_id=user.pk)
     try:
         page = search.message_search(user=user, query=query.q, before=query.before, sort=query.sort)
     except search.BadCursor as bad:

@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Query, Router
 
-from accounts import limits, selectors
+from accounts import selectors
 from accounts.models import User
-from api.errors import ApiError, invalid
+from api.errors import check_budget, invalid
 from api.schemas import UsersOut, error_responses
 from api.security import session_auth
 from chats.selectors import iso_utc
@@ -19,9 +19,7 @@ def users_search(request: HttpRequest, search: Query[str] = "") -> dict[str, obj
     user: User = request.auth  # type: ignore[attr-defined]
     if len(selectors.normalize_search_query(search)) < selectors.SEARCH_MIN_LENGTH:
         raise invalid("search", f"Type at least {selectors.SEARCH_MIN_LENGTH} characters.")
-    if not limits.search_allowed(user_id=user.pk):
-        retry = {"Retry-After": str(limits.search_retry_after())}
-        raise ApiError(429, "rate_limited", limits.SEARCH_LIMITED, headers=retry)
+    check_budget("search", user_id=user.pk)
     results = selectors.user_search(viewer=user, query=search[:100])
     return {
         "users": [

@@ -1,4 +1,5 @@
-"""Per-user rate limits shared by the socket, the HTML fallback and the API."""
+"""Per-user rate limits shared by the socket, the HTML pages and the API: each budget is
+counted by one helper (`check_budget[_async]`), at the edge, before anything is done."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from chats.validation import Refused
 from chatsite import ratelimit
 
 RATE_LIMITED = "You are sending too fast; wait a moment and try again."
-# The budgets of everything else a client can ask for: (setting, what the refusal says).
+# The budgets of everything a client can ask for: (setting, what the refusal says). Edits,
+# deletions and reactions count as sends (issue 16: rate limits apply to them as to sends).
 BUDGETS = {
+    "send": ("SEND_RATE", RATE_LIMITED),
     "sync": ("SYNC_RATE", "Too many sync requests; wait and sync again."),
     "read": ("READ_RATE", "Too many read marks; wait a moment."),
     "typing": ("TYPING_RATE", "Too many typing notices; wait a moment."),
     "history": ("HISTORY_RATE", "Too many history requests; wait and try again."),
+    "search": ("SEARCH_RATE", "You are searching too fast. Wait a minute and try again."),
     "discard": ("DISCARD_RATE", "Too many discards; wait a moment."),
 }
 

@@ -5,7 +5,8 @@ step a moderator's removal takes too, chats/moderation.py) inside its transactio
 announced after commit as the message's full current state to both members
 (`events.message_changed`). A refused change raises Refused and writes nothing; a change
 that changes nothing (the same text, a reaction already there) takes no version and is
-not announced. Input is validated at the edge (chats/validation.py); the rules are here.
+not announced. Input is validated and the send rate counted at the edges (chats/validation.py,
+chats/limits.py: the API and the socket, as for a send); the rules are here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from chats import events, limits, rules, selectors
+from chats import events, rules, selectors
 from chats.models import Chat, Message, MessageEdit, Reaction
 from chats.validation import Refused
 
@@ -111,11 +112,9 @@ def _check_author(user: User, message: Message) -> None:
 
 
 def _check_allowed(user: User, members: list[int]) -> None:
-    """Blocks and the rate limit, as for a send (checked last: a refused action costs no
-    allowance)."""
+    """Blocks, as for a send (the rate limit is the edges', as for a send)."""
     if rules.blocked_peers(user_id=user.pk, peer_ids=[m for m in members if m != user.pk]):
         raise Refused("blocked", "You cannot change messages in a chat with a blocked user.")
-    limits.check_send_rate(user_id=user.pk)
 
 
 def _changed(message: Message, members: list[int]) -> Change:

@@ -9,8 +9,8 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from accounts import limits
-from chats import search, search_text
+from chats import limits, search, search_text
+from chats.validation import Refused
 from chats.views import AuthedRequest
 
 
@@ -21,22 +21,25 @@ def message_search(request: AuthedRequest) -> HttpResponse:
     sort: search.Sort = "relevance" if request.GET.get("sort") == "relevance" else "newest"
     before = request.GET.get("before") or None
     context: dict[str, object] = {"q": q, "sort": sort, "min_length": search_text.MIN_QUERY}
-    status = 200
+    status, retry_after = 200, None
     if search_text.parse(q).empty:
         context["hint"] = True
-    elif not limits.search_allowed(user_id=request.user.pk):
-        context["limited"], status = limits.SEARCH_LIMITED, 429
     else:
         try:
+            limits.check_budget("search", user_id=request.user.pk)
             context["page"] = search.message_search(
                 user=request.user,
                 query=q,
                 before=before,
                 sort=sort,  # type: ignore[arg-type]
             )
+        except Refused as refused:  # the search budget, shared with the user search
+            context["limited"], status, retry_after = refused.detail, 429, refused.retry_after
         except search.BadCursor as bad:
             context["error"], status = str(bad), 400
     response = render(request, _template(request, before), context, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
     patch_vary_headers(response, ["HX-Request"])
     return response
 

@@ -90,9 +90,14 @@ def chat_start(request: AuthedRequest) -> HttpResponse:
 @vary_on_headers(*_PARTIAL_HEADERS)
 def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     """The chat page; for htmx, older history, or the chat's panel when the chat slot asks
-    (switching chats from the list without reloading)."""
-    chat = _member_chat(request, chat_id)
+    (switching chats from the list without reloading). Each counts against the history
+    budget, as the API's history does."""
     before_seq = parse_seq(request.GET.get("before"))
+    try:
+        limits.check_budget("history", user_id=request.user.pk)
+    except Refused as refused:
+        return _rate_limited(request, refused, before_seq)
+    chat = _member_chat(request, chat_id)
     history = _history(request, chat.pk, before_seq)
     page = history["page"]
     peer = selectors.peer_of(chat, request.user.pk)
@@ -122,6 +127,25 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     context["summaries"] = selectors.chat_summaries(user_id=request.user.pk)
     context["unread_total"] = selectors.unread_total(context["summaries"])
     return render(request, "chats/detail.html", context)
+
+
+def _rate_limited(request: AuthedRequest, refused: Refused, before: int | None) -> HttpResponse:
+    """429: for an htmx load of older or newer messages, its link again (htmx swaps a 429)
+    saying why, on a click only."""
+    after = parse_seq(request.GET.get("after"))
+    if _partial(request) == "part" and (before is not None or after is not None):
+        older = before is not None
+        context: dict[str, Any] = {
+            "id": "load-older" if older else "load-newer",
+            "param": "before" if older else "after",
+            "seq": before if older else after,
+            "limited": refused.detail,
+        }
+        response = render(request, "chats/detail.html#limited", context, status=429)
+    else:
+        response = HttpResponse(refused.detail, status=429, content_type="text/plain")
+    response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 def _history(request: AuthedRequest, chat_id: int, before: int | None) -> dict[str, Any]:

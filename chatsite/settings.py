@@ -291,7 +291,7 @@ SIGNUP_RATE = (env_int("SIGNUP_RATE_COUNT", 10), 3600)
 SEND_RATE = (env_int("SEND_RATE_BURST", 10), 2)
 # How long after sending its author may edit a message, in seconds; 0: no limit.
 MESSAGE_EDIT_WINDOW = env_int("MESSAGE_EDIT_WINDOW", 24 * 3600)
-SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 60), 60)
+SEARCH_RATE = (env_int("SEARCH_RATE_COUNT", 120), 60)
 # Every other frame and read a client can ask for, per user across sockets and processes.
 SYNC_RATE = env_rate("SYNC_RATE", (20, 10))
 READ_RATE = env_rate("READ_RATE", (60, 10))

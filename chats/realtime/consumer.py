@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -151,14 +152,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await db(actions.typing)(self.user, frame["chat"])
 
     # Changes to a message come back, as to every socket of both members, as its new state.
+    # Each counts against the send rate, checked first, as a send's is.
 
     async def on_edit(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("send", user_id=self.user.pk)
         await db(actions.edit)(self.user, frame)
 
     async def on_delete(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("send", user_id=self.user.pk)
         await db(actions.delete)(self.user, frame)
 
     async def on_react(self, frame: dict[str, Any]) -> None:
+        await limits.check_budget_async("send", user_id=self.user.pk)
         await db(actions.react)(self.user, frame)
 
     # Channel-layer events.
@@ -215,5 +220,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return True
         self.too_slow = True
         logger.warning("socket of user %s too slow: closed 4408", self.user.pk)
-        await self.close(code=CLOSE_TOO_SLOW)
+        self.outgoing.abandon()
+        with contextlib.suppress(OSError):  # uvicorn: dropped while the close waited
+            await self.close(code=CLOSE_TOO_SLOW)
         return False

@@ -237,7 +237,8 @@ function confirmDelete(node) {
   dialog.querySelector('button[value="cancel"]').focus();
 }
 
-// A quote: scroll to the message it quotes, loading older history until it is there.
+// A quote: scroll to the message it quotes, loading older history until it is there. A
+// load that failed (the history budget spent: 429) ends it; the link offers to try again.
 
 async function showQuoted(seq) {
   for (let tries = 0; tries < 40; tries++) {
@@ -249,7 +250,7 @@ async function showQuoted(seq) {
       return;
     }
     const older = document.querySelector("#load-older a");
-    if (!older) return;
+    if (!older || (tries > 0 && older.closest(".failed"))) return;
     older.click();
     await new Promise((resolve) => {
       document.body.addEventListener("htmx:afterSettle", resolve, { once: true });

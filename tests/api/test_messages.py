@@ -78,9 +78,31 @@ def test_not_an_emoji_is_400_and_blocked_is_403(api_client, alice, bob, chat):
     assert_error(api.put(url(chat, emoji="👍")), 403, "blocked")
 
 
-def test_rate_limited_is_429(api_client, alice, chat, settings):
+@pytest.mark.parametrize(
+    ("method", "emoji", "payload"),
+    [("patch", None, {"body": "y"}), ("delete", None, None), ("put", "👍", None)],
+)
+def test_rate_limited_is_429_with_retry_after_and_changes_nothing(
+    api_client, alice, chat, settings, method, emoji, payload
+):
     settings.SEND_RATE = (0, 60)
-    assert_error(api_client(alice).patch(url(chat), {"body": "y"}), 429, "rate_limited")
+    call = getattr(api_client(alice), method)
+    response = call(url(chat, emoji=emoji), payload) if payload else call(url(chat, emoji=emoji))
+    assert_error(response, 429, "rate_limited")
+    assert 1 <= int(response["Retry-After"]) <= 60
+    message = Message.objects.get(chat=chat, seq=1)
+    assert (message.body, message.version, message.deleted_at) == ("message 0", 1, None)
+
+
+def test_edits_deletes_and_reactions_count_against_the_send_rate(api_client, alice, chat, settings):
+    settings.SEND_RATE = (3, 3600)
+    api = api_client(alice)
+    send = {"client_id": str(uuid.uuid4()), "body": "two"}
+    assert api.post(f"/api/chats/{chat.pk}/messages/", send).status_code == 201
+    assert api.patch(url(chat), {"body": "y"}).status_code == 200
+    assert api.put(url(chat, emoji="👍")).status_code == 200
+    assert_error(api.delete(url(chat, emoji="👍")), 429, "rate_limited")
+    assert_error(api.post(f"/api/chats/{chat.pk}/messages/", send), 429, "rate_limited")
 
 
 def test_post_with_reply_to(api_client, bob, chat):

@@ -93,12 +93,16 @@ class TestEdit:
         refused("not_found", edit, alice, chat, seq=9)
         refused("not_found", edit, carol, chat, seq=1)
 
-    def test_blocked_and_rate_limited_like_a_send(self, alice, bob, chat, settings):
+    def test_blocked_like_a_send(self, alice, bob, chat):
         Block.objects.create(blocker=bob, blocked=alice)
         refused("blocked", edit, alice, chat)
-        Block.objects.all().delete()
+
+    def test_the_rate_limit_is_the_edges_not_the_services(self, alice, bob, chat, settings):
+        # As for a send: the API and the socket count the send rate before calling in.
         settings.SEND_RATE = (0, 60)
-        refused("rate_limited", edit, alice, chat)
+        assert edit(alice, chat).changed
+        assert react(bob, chat).changed
+        assert delete(alice, chat).changed
 
 
 class TestDelete:

@@ -131,18 +131,45 @@ def test_a_change_made_while_offline_shows_after_reconnecting(browsing, alice, b
     assert page.evaluate("window.__sameDocument") is True
 
 
-def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsing, alice, bob):
+def quoting_the_first(browsing, alice, bob, messages):
+    """alice's page of a chat of `messages` of hers and bob's reply to the first, last."""
     chat = make_chat(alice, bob)
-    make_messages(chat, alice, 60)
+    make_messages(chat, alice, messages)
     services.message_send(
         sender=bob, chat_id=chat.pk, client_id=str(uuid.uuid4()), body="about that", reply_to=1
     )
-    page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    return browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+
+
+def test_clicking_a_quote_loads_older_history_and_scrolls_to_the_original(browsing, alice, bob):
+    page = quoting_the_first(browsing, alice, bob, 60)
     expect(page.locator("#msg-1")).to_have_count(0)  # beyond the first page
     quote = page.locator("#msg-61 [data-field=quote]")
     expect(quote).to_contain_text("message 0")
     quote.click()
     expect(page.locator("#msg-1")).to_be_in_viewport()
+
+
+def test_a_quote_stops_loading_older_history_once_the_budget_refuses_it(browsing, alice, bob):
+    page = quoting_the_first(browsing, alice, bob, 120)
+    older = []
+
+    def refuse(route):  # the server's answer once HISTORY_RATE is spent (test_read_budgets)
+        older.append(route.request.url)
+        limited = '<li class="load-older failed" id="load-older"><a href="?before=72" '
+        limited += 'hx-get="?before=72" hx-target="#load-older" hx-swap="outerHTML">'
+        limited += "Too many history requests; wait and try again.</a></li>"
+        route.fulfill(status=429, headers={"Retry-After": "60"}, body=limited)
+
+    history = re.compile(r".*[?&]before=.*")
+    page.route(history, refuse)
+    page.locator("#msg-121 [data-field=quote]").click()
+    expect(page.locator("#load-older.failed")).to_contain_text("Too many history requests")
+    page.wait_for_timeout(7000)  # the loop used to try again every 3 s, 40 times
+    assert len(older) == 1, older
+    page.unroute(history)
+    page.locator("#load-older a").click()  # trying again later works
+    expect(page.locator("#msg-22")).to_have_count(1)
 
 
 def test_changes_to_old_messages_are_not_announced_as_new(browsing, alice, bob):

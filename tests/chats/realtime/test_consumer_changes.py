@@ -92,15 +92,42 @@ async def test_a_foreign_chat_is_not_found_and_a_deleted_message_gone(
     assert (await a.recv_until("error"))[0]["code"] == "gone"
 
 
-async def test_blocked_and_rate_limited_changes_are_refused(socket, alice, bob, chat, settings):
+async def test_blocked_changes_are_refused(socket, alice, bob, chat):
     a = await socket(alice)
     await db(Block.objects.create)(blocker=bob, blocked=alice)
     await a.send({"type": "react", "chat": chat.pk, "seq": 1, "emoji": "👍", "on": True})
     assert (await a.recv_until("error"))[0]["code"] == "blocked"
-    await db(Block.objects.all().delete)()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "edit", "seq": 1, "body": "new"},
+        {"type": "delete", "seq": 1},
+        {"type": "react", "seq": 1, "emoji": "👍", "on": True},
+    ],
+)
+async def test_changes_over_the_send_rate_are_refused_with_retry_after(
+    socket, alice, chat, settings, frame
+):
+    a = await socket(alice)
     settings.SEND_RATE = (0, 60)
-    await a.send({"type": "edit", "chat": chat.pk, "seq": 1, "body": "new"})
-    assert (await a.recv_until("error"))[0]["code"] == "rate_limited"
+    await a.send({**frame, "chat": chat.pk})
+    error, seen = await a.recv_until("error")
+    assert (error["code"], error["chat"], error["seq"]) == ("rate_limited", chat.pk, 1)
+    assert 1 <= error["retry_after"] <= 60
+    assert [f for f in seen if f["type"] == "message"] == []
+    message = await db(Message.objects.get)(chat=chat, seq=1)
+    assert (message.body, message.version, message.deleted_at) == ("message 0", 1, None)
+
+
+async def test_changes_count_against_the_send_rate_of_every_socket(socket, alice, chat, settings):
+    a1, a2 = await socket(alice), await socket(alice)
+    settings.SEND_RATE = (1, 3600)
+    await a1.send({"type": "react", "chat": chat.pk, "seq": 1, "emoji": "👍", "on": True})
+    await message_frame(a1)
+    await a2.send({"type": "send", "chat": chat.pk, "client_id": cid(), "body": "over"})
+    assert (await a2.recv_until("error"))[0]["code"] == "rate_limited"
 
 
 async def test_send_with_reply_to_quotes_the_original(socket, alice, bob, chat):

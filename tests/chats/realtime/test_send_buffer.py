@@ -50,6 +50,33 @@ async def test_probe_reads_an_asyncio_transports_buffer():
         theirs.close()
 
 
+async def test_an_asyncio_transport_pauses_sends_only_past_the_cap_and_an_abandoned_one_drops():
+    # uvicorn's send waits while its transport is over the high-water mark (64 KiB by
+    # default): the 4408 close behind it could never be queued.
+    ours, theirs = pysocket.socketpair()
+    theirs.setblocking(False)
+    transport, _ = await asyncio.get_running_loop().create_connection(asyncio.Protocol, sock=ours)
+
+    class Protocol:
+        def __init__(self):
+            self.transport = transport
+
+        async def send(self, message):
+            pass
+
+    try:
+        buffer = send_buffer.SendBuffer(Protocol().send, limit=1_000_000, drain_seconds=0.2)
+        assert transport.get_write_buffer_limits()[1] == 2_000_000
+        transport.write(b"x" * 8_000_000)  # the peer reads nothing
+        buffer.abandon()
+        assert not transport.is_closing()
+        await asyncio.sleep(0.4)
+        assert transport.is_closing()
+    finally:
+        transport.close()
+        theirs.close()
+
+
 def test_an_unknown_server_is_no_probe():
     assert send_buffer.probe(lambda message: None) is None
 
