@@ -81,7 +81,7 @@ def _chats(user: User) -> Iterable[dict[str, Any]]:
         peer = chat.user_high if chat.user_low_id == user.pk else chat.user_low
         yield {
             "id": chat.pk,
-            "peer": peer.username,
+            "peer": peer.display_name,
             "peer_id": peer.pk,
             "created_at": iso_utc(chat.created_at),
             "last_seq": chat.last_seq,

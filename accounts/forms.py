@@ -7,8 +7,8 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import UserCreationForm
 
-from accounts.models import User, username_validator
-from accounts.selectors import username_taken
+from accounts.models import User, canonical_username, username_validator
+from accounts.selectors import USERNAME_REFUSALS, username_status
 
 RECOVERY_CODE_SHAPE = re.compile(r"[0-9a-z]{5}-[0-9a-z]{5}")
 
@@ -25,10 +25,7 @@ class SignupForm(UserCreationForm):
         fields = ("username",)
 
     def clean_username(self) -> str:
-        username: str = self.cleaned_data["username"].strip()
-        if username_taken(username=username):
-            raise forms.ValidationError("That username is taken.", code="unique")
-        return username
+        return _available(self.cleaned_data["username"], user_id=None)
 
 
 class UsernameForm(forms.Form):
@@ -40,10 +37,16 @@ class UsernameForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_username(self) -> str:
-        username: str = self.cleaned_data["username"].strip()
-        if username_taken(username=username, exclude_pk=self.user.pk):
-            raise forms.ValidationError("That username is taken.", code="unique")
-        return username
+        return _available(self.cleaned_data["username"], user_id=self.user.pk)
+
+
+def _available(username: str, *, user_id: int | None) -> str:
+    """The typed name, stripped, if the account `user_id` (None: a new one) may take it."""
+    username = username.strip()
+    status = username_status(username=username, user_id=user_id)
+    if status != "free":
+        raise forms.ValidationError(USERNAME_REFUSALS[status], code=status)
+    return username
 
 
 class PrivacyForm(forms.ModelForm):
@@ -148,3 +151,36 @@ class TwoFactorDisableForm(PasswordConfirmForm):
         help_text="From your authenticator app, or one of your recovery codes.",
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
     )
+
+
+class DeleteAccountForm(PasswordConfirmForm):
+    """Deleting the account: the password, the username typed again, a code when two-factor
+    sign-in is on (checked by the view: checking spends it), and what to do with messages."""
+
+    username = forms.CharField(
+        label="Type your username to confirm",
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    code = forms.CharField(
+        label="Code",
+        max_length=50,
+        required=False,
+        help_text="With two-factor sign-in on: a code from your authenticator app, or one of "
+        "your recovery codes.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
+    erase_messages = forms.BooleanField(
+        label="Also delete everything I wrote",
+        required=False,
+        help_text="Without it, your messages stay in the other person's history, shown as "
+        "sent by “Deleted account”.",
+    )
+
+    def clean_username(self) -> str:
+        typed: str = self.cleaned_data["username"].strip()
+        if canonical_username(typed) != canonical_username(self.user.username):
+            raise forms.ValidationError(
+                "That is not your username: type it to confirm.", code="wrong_username"
+            )
+        return typed

@@ -19,6 +19,16 @@ def is_username(value: Any) -> bool:
     return isinstance(value, str) and _USERNAME.fullmatch(value) is not None
 
 
+def canonical_username(username: str) -> str:
+    """The form in which usernames are compared: the case-insensitive uniqueness of
+    `User.username` (its Lower("username") constraint; names are ASCII)."""
+    return username.lower()
+
+
+# How a deleted account is named wherever a sender or a peer shows.
+DELETED_ACCOUNT_NAME = "Deleted account"
+
+
 username_validator = RegexValidator(
     USERNAME_PATTERN,
     "Usernames are 3 to 30 characters: letters, digits, underscores, dots and hyphens.",
@@ -59,6 +69,9 @@ class User(AbstractUser):
     notification_previews = models.BooleanField(
         default=True, help_text="Show message text in notifications."
     )
+    # Set when the account was deleted: the row stays as a tombstone (its messages keep a
+    # sender), named DELETED_ACCOUNT_NAME, with a freed username and no way to sign in.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()  # type: ignore[misc]
 
@@ -73,6 +86,30 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    @property
+    def display_name(self) -> str:
+        """The name others see: the username, or DELETED_ACCOUNT_NAME once deleted."""
+        return DELETED_ACCOUNT_NAME if self.deleted_at is not None else self.username
+
+
+def display_name_of(username: str, deleted_at: object) -> str:
+    """`User.display_name` from the two values a query read (no User built)."""
+    return DELETED_ACCOUNT_NAME if deleted_at is not None else username
+
+
+class UsernameReservation(models.Model):
+    """A name given up (by a rename or a deleted account) that no other account may take
+    before `reserved_until`; its previous owner may take it back."""
+
+    canonical = models.CharField(max_length=30, unique=True)
+    previous_owner = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="username_reservations"
+    )
+    reserved_until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.canonical} reserved until {self.reserved_until:%Y-%m-%d}"
 
 
 class RecoveryCode(models.Model):

@@ -3,10 +3,13 @@ sessions. Thin: a form, a service, a template."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -18,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts import export as user_export
 from accounts import selectors, services, throttling, twofactor
 from accounts.forms import (
+    DeleteAccountForm,
     OtpForm,
     PasswordConfirmForm,
     RecoverForm,
@@ -30,6 +34,8 @@ from accounts.models import User
 RECOVERY_FAILED = "That username and recovery code do not match an account, or the code was used."
 CODES_FILENAME = "chatsite-recovery-codes.txt"
 WRONG_CODE = "That code is not right (or was already used)."
+CODE_REQUIRED = "Two-factor sign-in is on: enter a code from your authenticator app."
+DeleteCheck = Literal["ok", "invalid", "locked"]
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -216,3 +222,49 @@ def export_response(user: User) -> StreamingHttpResponse:
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    """Delete my account: the password, the username typed again, a code with 2FA."""
+    user: User = request.user  # type: ignore[assignment]
+    form = DeleteAccountForm(request.POST or None, user=user)
+    if request.method == "POST":
+        checked = delete_account_check(request, form)
+        if checked == "locked":
+            return HttpResponse(status=429)  # AxesMiddleware answers with the lockout page
+        if checked == "ok":
+            services.user_delete(user=user, erase_messages=form.cleaned_data["erase_messages"])
+            logout(request)  # its session row is already gone: this clears the cookie's
+            messages.success(request, "Your account was deleted.")
+            return redirect("home")
+    context = {
+        "form": form,
+        "twofactor_enabled": twofactor.twofactor_enabled(user=user),
+        "reserve_days": settings.USERNAME_RESERVE_DAYS,
+    }
+    return render(request, "accounts/delete.html", context)
+
+
+def delete_account_check(request: HttpRequest, form: DeleteAccountForm) -> DeleteCheck:
+    """The page's and the API's check before a deletion: the form (password, username),
+    then the second factor when it is on. A wrong password or code counts in the login's
+    lockout; a code is only spent by a request whose password and name were right."""
+    user = form.user
+    if not throttling.attempt_allowed(request, username=user.username):
+        return "locked"
+    if not form.is_valid():
+        if "password" in form.errors:
+            throttling.attempt_failed(request, username=user.username)
+        return "invalid"
+    if twofactor.twofactor_enabled(user=user):
+        code = form.cleaned_data["code"]
+        if not code:
+            form.add_error("code", ValidationError(CODE_REQUIRED, code="code_required"))
+            return "invalid"
+        if not twofactor.second_factor_check(user=user, code=code):
+            throttling.attempt_failed(request, username=user.username)
+            form.add_error("code", ValidationError(WRONG_CODE, code="wrong_code"))
+            return "invalid"
+    return "ok"

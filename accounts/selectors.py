@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from ua_parser import parse as ua_parse
 
-from accounts.models import SessionRecord, User
+from accounts.models import SessionRecord, User, UsernameReservation, canonical_username
 from chats.rules import block_between_sql
 
 SEARCH_LIMIT = 20
@@ -41,12 +41,28 @@ class SearchResult:
     presence: Presence
 
 
-def username_taken(*, username: str, exclude_pk: int | None = None) -> bool:
-    """True when another account holds `username`, compared case-insensitively."""
-    qs = User.objects.filter(username__iexact=username)
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    return qs.exists()
+UsernameStatus = Literal["free", "taken", "reserved"]
+USERNAME_TAKEN = "That username is taken."
+USERNAME_RESERVED = "That username is not available."
+USERNAME_REFUSALS = {"taken": USERNAME_TAKEN, "reserved": USERNAME_RESERVED}
+
+
+def username_status(*, username: str, user_id: int | None = None) -> UsernameStatus:
+    """Whether `username` may be taken by the account `user_id` (None: a new account): the
+    one rule. `taken` when another account holds it (compared case-insensitively),
+    `reserved` when it was given up (a rename, a deleted account) less than
+    USERNAME_RESERVE_DAYS ago by an account other than `user_id`."""
+    holders = User.objects.filter(username__iexact=username)
+    if user_id is not None:
+        holders = holders.exclude(pk=user_id)
+    if holders.exists():
+        return "taken"
+    reservations = UsernameReservation.objects.filter(
+        canonical=canonical_username(username), reserved_until__gt=timezone.now()
+    )
+    if user_id is not None:
+        reservations = reservations.exclude(previous_owner_id=user_id)
+    return "reserved" if reservations.exists() else "free"
 
 
 def session_expires_at(*, session_key: str) -> datetime | None:

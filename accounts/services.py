@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
@@ -11,11 +12,23 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import selectors, throttling
 from accounts.hashers import RecoveryCodeHasher
-from accounts.models import RecoveryCode, SessionRecord, User
-from chats import events
+from accounts.models import (
+    DELETED_ACCOUNT_NAME,
+    RecoveryCode,
+    SessionRecord,
+    User,
+    UsernameReservation,
+    canonical_username,
+)
+from chats import events, limits, message_changes, moderation
+from chats import services as chat_services
+from chatsite import presence_store, ratelimit
 from chatsite.net import client_ip
+from push import mutes as push_mutes
 from push import services as push_services
 
 RECOVERY_CODE_COUNT = 10
@@ -34,9 +47,15 @@ class UsernameTaken(Exception):
     """Another account holds this username (case-insensitively)."""
 
 
+class UsernameReserved(UsernameTaken):
+    """The username was given up less than USERNAME_RESERVE_DAYS ago by another account."""
+
+
 def user_create(*, username: str, password: str) -> User:
     try:
         with transaction.atomic():
+            if selectors.username_status(username=username) == "reserved":
+                raise UsernameReserved(username)
             return User.objects.create_user(username=username, password=password)
     except IntegrityError:
         raise UsernameTaken(username) from None
@@ -47,14 +66,39 @@ def user_change_username(*, user: User, username: str) -> User:
     try:
         with transaction.atomic():
             user.save(update_fields=["username"])
+            username_given_up(user=user, old=old, new=username)
             if old != username:
                 transaction.on_commit(
                     lambda: events.user_renamed(user_id=user.pk, old=old, new=username)
                 )
-    except IntegrityError:
+    except (IntegrityError, UsernameReserved) as error:
         user.refresh_from_db(fields=["username"])
+        if isinstance(error, UsernameReserved):
+            raise
         raise UsernameTaken(username) from None
     return user
+
+
+def username_given_up(*, user: User, old: str, new: str | None) -> None:
+    """`user` goes from `old` to `new` (None: the account is deleted): `new` must not be
+    reserved for another account (UsernameReserved), and is theirs again if it was
+    reserved for them; `old` is reserved for them for USERNAME_RESERVE_DAYS. In the
+    caller's transaction."""
+    if new is not None and canonical_username(old) == canonical_username(new):
+        return  # only the case changed: the name stays theirs
+    now = timezone.now()
+    if new is not None:
+        if selectors.username_status(username=new, user_id=user.pk) == "reserved":
+            raise UsernameReserved(new)
+        UsernameReservation.objects.filter(canonical=canonical_username(new)).delete()
+    UsernameReservation.objects.filter(reserved_until__lte=now).delete()  # lapsed ones
+    UsernameReservation.objects.update_or_create(
+        canonical=canonical_username(old),
+        defaults={
+            "previous_owner": user,
+            "reserved_until": now + timedelta(days=settings.USERNAME_RESERVE_DAYS),
+        },
+    )
 
 
 def user_change_password(*, user: User, password: str) -> User:
@@ -92,6 +136,73 @@ def user_set_toast_sound(*, user: User, toast_sound: bool) -> User:
     user.toast_sound = toast_sound
     user.save(update_fields=["toast_sound"])
     return user
+
+
+def user_delete(*, user: User, erase_messages: bool = False) -> None:
+    """Delete the account (the edge checked the password, the code and the typed name).
+
+    The row stays as a tombstone, so the other members keep their chats and history, shown
+    as sent by "Deleted account" (User.display_name): no username (a freed name outside the
+    username pattern, so no one can sign in as it), no password, no profile, no settings.
+    Its sessions end (their sockets close with 4401 after commit), and its recovery codes,
+    authenticator, session records, push subscriptions and mutes, blocks, receipts and
+    lockout records go; its name is reserved for USERNAME_RESERVE_DAYS; with
+    `erase_messages` every text it wrote is erased as "delete for everyone" does
+    (chats.message_changes.messages_erase_of). Nothing of it stays in Redis: its presence
+    and rate-limit counts are dropped after commit. What is kept, and why: docs/privacy.md."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if user.deleted_at is not None:
+            return
+        former = user.username
+        session_keys = list(
+            Session.objects.filter(record__user=user).values_list("session_key", flat=True)
+        )
+        sessions_end(user=user)
+        SessionRecord.objects.filter(user=user).delete()
+        RecoveryCode.objects.filter(user=user).delete()
+        TOTPDevice.objects.filter(user=user).delete()
+        push_services.subscriptions_remove_all(user=user)
+        push_mutes.mutes_remove_all(user=user)
+        throttling.attempts_forget(user=user)
+        chat_services.account_forget(user=user)
+        if erase_messages:
+            message_changes.messages_erase_of(user=user)
+        username_given_up(user=user, old=former, new=None)
+        moderation.account_deleted_log(user=user, former_username=former)
+        _tombstone(user)
+        # Sockets of sessions without a record (none since records exist) re-check and close.
+        transaction.on_commit(lambda: events.user_sessions_changed(user_id=user.pk), robust=True)
+        # The peers' open pages show "Deleted account" wherever the old name was.
+        transaction.on_commit(
+            lambda: events.user_renamed(user_id=user.pk, old=former, new=DELETED_ACCOUNT_NAME),
+            robust=True,
+        )
+        transaction.on_commit(lambda: _forget_outside_database(user.pk, session_keys), robust=True)
+
+
+def _tombstone(user: User) -> None:
+    user.username = f"{DELETED_USERNAME_PREFIX}{user.pk}"
+    user.set_unusable_password()
+    user.deleted_at = timezone.now()
+    user.is_active = user.is_staff = user.is_superuser = False
+    user.first_name = user.last_name = user.email = ""
+    user.last_login = user.last_seen = None
+    user.hide_presence, user.send_read_receipts = True, False
+    user.toast_sound = user.notification_previews = False
+    user.save()
+    user.groups.clear()
+    user.user_permissions.clear()
+
+
+# Outside the username pattern (accounts.models.is_username): no one signs up or in as it.
+DELETED_USERNAME_PREFIX = "~deleted-"
+
+
+def _forget_outside_database(user_id: int, session_keys: list[str]) -> None:
+    presence_store.store().forget(user_id)
+    ratelimit.forget(limits.user_keys(user_id))
+    cache.delete_many([_activity_key(key) for key in session_keys])
 
 
 def session_ended(*, user_id: int, session_key: str) -> None:
@@ -209,7 +320,11 @@ def session_record_touch(*, session_key: str, ip: str) -> None:
 def _activity_window_open(session_key: str) -> bool:
     """True once per window per session (and starts the next window)."""
     window = settings.SESSION_ACTIVITY_SECONDS
-    return bool(cache.add(f"session-active:{session_key}", 1, timeout=window))
+    return bool(cache.add(_activity_key(session_key), 1, timeout=window))
+
+
+def _activity_key(session_key: str) -> str:
+    return f"session-active:{session_key}"
 
 
 def _ip_or_none(value: str) -> str | None:

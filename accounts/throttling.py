@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -93,3 +94,11 @@ def _code_page(request: HttpRequest) -> tuple[str, Any]:
 
 
 LOCKOUT_PAGES = {"accounts:recover": _recover_page, "accounts:login_code": _code_page}
+
+
+def attempts_forget(*, user: User) -> None:
+    """The account is deleted: the lockout's records of it (attempts, sign-ins with their
+    addresses and browsers) go too."""
+    identity = f"user:{user.pk}"
+    for model in (AccessAttempt, AccessFailureLog, AccessLog):
+        model.objects.filter(username=identity).delete()

@@ -24,6 +24,7 @@ urlpatterns = [
     path("2fa/disable/", safety_views.twofactor_disable, name="twofactor_disable"),
     path("sessions/", safety_views.sessions, name="sessions"),
     path("export/", safety_views.export, name="export"),
+    path("delete/", safety_views.delete_account, name="delete"),
     path("sessions/<int:session_id>/end/", safety_views.session_end, name="session_end"),
     path("sessions/end-others/", safety_views.sessions_end_others, name="sessions_end_others"),
 ]

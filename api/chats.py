@@ -52,7 +52,7 @@ def _chat_out(summary: selectors.ChatSummary, user: User, muted: bool) -> dict[s
         sender = user if summary.last_sender_id == user.pk else summary.peer
         last_message = {
             "seq": summary.last_seq,
-            "sender": sender.username,
+            "sender": sender.display_name,
             "body": "" if summary.last_removed else summary.last_body or "",
             "sent_at": selectors.iso_utc(summary.last_message_at)
             if summary.last_message_at
@@ -61,7 +61,7 @@ def _chat_out(summary: selectors.ChatSummary, user: User, muted: bool) -> dict[s
         }
     return {
         "id": summary.id,
-        "peer": summary.peer.username,
+        "peer": summary.peer.display_name,
         "last_seq": summary.last_seq,
         "read_seq": summary.read_seq,
         "unread": summary.unread,

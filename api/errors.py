@@ -28,6 +28,7 @@ REFUSED_STATUS = {
     "blocked": 403,
     "forbidden": 403,
     "gone": 410,
+    "account_deleted": 410,
     "rate_limited": 429,
 }
 

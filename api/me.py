@@ -2,16 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest
 from ninja import Router, Status
 
 from accounts import services
-from accounts.forms import UsernameForm
+from accounts.forms import DeleteAccountForm, UsernameForm
 from accounts.models import User
+from accounts.safety_views import delete_account_check
+from accounts.selectors import USERNAME_RESERVED
+from accounts.throttling import LOCKOUT_MESSAGE
 from api.errors import ApiError, form_errors, invalid
-from api.schemas import MeOut, MePatchIn, PasswordIn, error_responses
+from api.schemas import DeleteMeIn, MeOut, MePatchIn, PasswordIn, error_responses
 from api.security import session_auth
 from push import services as push_services
 
@@ -45,6 +48,8 @@ def me_update(request: HttpRequest, payload: MePatchIn) -> dict[str, Any]:
             raise ApiError(400, "invalid", "Invalid username.", errors=form_errors(form.errors, {}))
         try:
             services.user_change_username(user=user, username=form.cleaned_data["username"])
+        except services.UsernameReserved:
+            raise invalid("username", USERNAME_RESERVED, "reserved") from None
         except services.UsernameTaken:
             raise invalid("username", "That username is taken.", "taken") from None
     if payload.hide_presence is not None or payload.send_read_receipts is not None:
@@ -79,4 +84,39 @@ def me_password(request: HttpRequest, payload: PasswordIn) -> Status[None]:
         raise ApiError(400, "invalid", "The password was not changed.", errors=errors)
     services.user_change_password(user=user, password=payload.new_password)
     update_session_auth_hash(request, user)
+    return Status(204, None)
+
+
+# The API's error code for each reason the deletion form gives.
+DELETE_ERROR_CODES = {"wrong": "wrong_password"}
+
+
+@router.delete("/me/", response={204: None, **error_responses(400, 401, 403, 429)})
+def me_delete(request: HttpRequest, payload: DeleteMeIn) -> Status[None]:
+    """Delete your account (your password, your username typed again, and a code with
+    two-factor sign-in): every session ends, and your messages stay in the other person's
+    history as sent by "Deleted account", or with `erase_messages` their text is erased.
+    See docs/privacy.md."""
+    user: User = request.auth  # type: ignore[attr-defined]
+    data = {
+        "password": payload.password,
+        "username": payload.username,
+        "code": payload.code or "",
+        "erase_messages": payload.erase_messages,
+    }
+    form = DeleteAccountForm(data, user=user)
+    checked = delete_account_check(request, form)
+    if checked == "locked":
+        raise ApiError(429, "locked_out", LOCKOUT_MESSAGE)
+    if checked == "invalid":
+        errors = next(iter(form.errors.as_data().values()))
+        code = errors[0].code or "invalid"
+        raise ApiError(
+            400,
+            DELETE_ERROR_CODES.get(code, code),
+            str(errors[0].messages[0]),
+            errors=form_errors(form.errors, {}),
+        )
+    services.user_delete(user=user, erase_messages=payload.erase_messages)
+    logout(request)
     return Status(204, None)

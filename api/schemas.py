@@ -191,6 +191,19 @@ class TwoFactorSetupOut(Schema):
     otpauth_url: str = Field(description="otpauth://totp/... (what the QR code holds).")
 
 
+class DeleteMeIn(In):
+    password: Text = Field(max_length=4096)
+    username: Text = Field(max_length=150, description="Your username, typed to confirm.")
+    code: Text | None = Field(
+        None,
+        max_length=50,
+        description="With two-factor sign-in on: an authenticator or recovery code.",
+    )
+    erase_messages: bool = Field(
+        False, description="Also erase the text of every message you wrote (delete for everyone)."
+    )
+
+
 class CodeIn(In):
     code: Text = Field(max_length=50)
 

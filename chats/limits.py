@@ -22,6 +22,12 @@ BUDGETS = {
 }
 
 
+def user_keys(user_id: int) -> list[str]:
+    """The rate-limit keys counting this user's actions (with those under them, such as
+    typing per chat): what `ratelimit.forget` drops when the account is deleted."""
+    return [f"{kind}:{user_id}" for kind in dict.fromkeys(("send", "typing", "report", *BUDGETS))]
+
+
 def check_send_rate(*, user_id: int) -> None:
     if send_allowance(user_id=user_id, count=1) < 1:
         raise send_refusal()

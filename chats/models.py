@@ -217,6 +217,8 @@ class ModerationLog(models.Model):
         USER_REACTIVATED = "user_reactivated", "User reactivated"
         REPORT_DISMISSED = "report_dismissed", "Report dismissed"
         REPORT_RESOLVED = "report_resolved", "Report resolved (action already taken)"
+        # By the account's owner (no moderator): the former username, kept for moderators.
+        ACCOUNT_DELETED = "account_deleted", "Account deleted by its owner"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Null only once the moderator's own account has been deleted.

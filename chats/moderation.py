@@ -39,6 +39,17 @@ def clean_reason(reason: Any, *, required: bool) -> str:
     return reason
 
 
+def account_deleted_log(*, user: User, former_username: str) -> None:
+    """An account was deleted by its owner: the audit log keeps which tombstone had which
+    name (its reports and removed messages stay readable to moderators), nothing else."""
+    ModerationLog.objects.create(
+        moderator=None,
+        action=ModerationLog.Action.ACCOUNT_DELETED,
+        target_user=user,
+        reason=f"Former username: {former_username}",
+    )
+
+
 # Reports, by members.
 
 
@@ -172,10 +183,13 @@ def user_deactivate(
 
 
 def user_reactivate(*, user: User, moderator: User, reason: Any = "") -> bool:
-    """Let a deactivated account log in again; False when it was already active."""
+    """Let a deactivated account log in again; False when it was already active, or
+    was deleted by its owner (a tombstone never comes back)."""
     reason = clean_reason(reason, required=False)
     with transaction.atomic():
-        changed = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
+        changed = User.objects.filter(pk=user.pk, is_active=False, deleted_at=None).update(
+            is_active=True
+        )
         if changed:
             _log(
                 action=ModerationLog.Action.USER_REACTIVATED,
@@ -183,7 +197,7 @@ def user_reactivate(*, user: User, moderator: User, reason: Any = "") -> bool:
                 target_user_id=user.pk,
                 reason=reason,
             )
-    user.is_active = True
+            user.is_active = True
     return bool(changed)
 
 

@@ -9,8 +9,9 @@ it, from the same pieces; tests/chats/test_rules.py runs every rule on both.
   twin: `_MEMBERS`);
 - blocks: a block stands between two users when either has blocked the other
   (`blocked_peers`; twins: `block_between_sql`, `blocked_peers_sql`);
-- who may send to a chat: a member, with no block either way between the two members
-  (`send_targets`; twin: the `t` part of `send_one_chat_sql`);
+- who may send to a chat: a member, with no block either way between the two members,
+  to a peer whose account is not deleted (`send_targets`; twin: the `t` part of
+  `send_one_chat_sql`);
 - seqs and versions: a new message takes the chat's next seq and next version, a change to
   a message the next version, under the chat row's lock (`seqs_take`, `versions_take`,
   `message_version_take`; twins: `send_one_chat_sql`'s `s`, `message_change_sql`);
@@ -36,11 +37,13 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q
 
+from accounts.models import User
 from chats.models import Block, Chat, Membership, Message
 from chats.validation import Refused
 
 _CHAT, _MEMBERSHIP = Chat._meta.db_table, Membership._meta.db_table
 _MESSAGE, _BLOCK = Message._meta.db_table, Block._meta.db_table
+_USER = User._meta.db_table
 
 # -- Membership: the Membership rows ----------------------------------------------------
 
@@ -51,8 +54,12 @@ def member_of(user_id: int) -> Q:
 
 
 def members_of(*, chat_ids: Iterable[int]) -> dict[int, list[int]]:
-    """The members of each of `chat_ids`, in id order, in one query."""
-    rows = Membership.objects.filter(chat_id__in=list(chat_ids)).order_by("chat_id", "user_id")
+    """The members of each of `chat_ids`, in id order, in one query (none for no chats: the
+    receipts writer asks on every flush, and its deliveries mostly know their peer)."""
+    ids = list(chat_ids)
+    if not ids:
+        return {}
+    rows = Membership.objects.filter(chat_id__in=ids).order_by("chat_id", "user_id")
     members: dict[int, list[int]] = {}
     for chat_id, user_id in rows.values_list("chat_id", "user_id"):
         members.setdefault(chat_id, []).append(user_id)
@@ -99,20 +106,26 @@ def blocked_peers_sql() -> str:
     )
 
 
-# -- Who may send: members, with no block between the two ---------------------------------
+# -- Who may send: members, with no block between the two, to an account not deleted -------
 
 
 @dataclass(frozen=True)
 class SendTarget:
-    """A chat `user` may store messages in (a member), its other member, and whether a
-    block stands between the two (then only resends are acked)."""
+    """A chat `user` may store messages in (a member), its other member, whether a block
+    stands between the two, and whether the peer's account was deleted (in either case
+    only resends are acked)."""
 
     chat_id: int
     peer_id: int
     blocked: bool
+    peer_deleted: bool = False
 
 
 _BLOCKED = block_between_sql("me.user_id", "peer.user_id")
+# The peer's account was deleted: its chats stay readable and take no new messages.
+_PEER_DELETED = (
+    f"EXISTS (SELECT 1 FROM {_USER} du WHERE du.id = peer.user_id AND du.deleted_at IS NOT NULL)"
+)
 
 
 def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
@@ -122,15 +135,17 @@ def send_targets(*, user_id: int, chat_ids: list[int]) -> dict[int, SendTarget]:
         return {}
     marks = ", ".join(["%s"] * len(chat_ids))
     sql = (
-        f"SELECT c.id, peer.user_id, {_BLOCKED} {_MEMBERS.format(user='%s')} "
-        f"WHERE c.id IN ({marks})"
+        f"SELECT c.id, peer.user_id, {_BLOCKED}, {_PEER_DELETED} "
+        f"{_MEMBERS.format(user='%s')} WHERE c.id IN ({marks})"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id, user_id, *chat_ids])
         rows = cursor.fetchall()
     return {
-        chat_id: SendTarget(chat_id=chat_id, peer_id=peer_id, blocked=bool(blocked))
-        for chat_id, peer_id, blocked in rows
+        chat_id: SendTarget(
+            chat_id=chat_id, peer_id=peer_id, blocked=bool(blocked), peer_deleted=bool(deleted)
+        )
+        for chat_id, peer_id, blocked, deleted in rows
     }
 
 
@@ -240,7 +255,14 @@ def message_shown(message: Message) -> bool:
 
 
 # What a reply's quote shows of the message it answers (chats.selectors.quote_of).
-QUOTED_FIELDS = ("seq", "body", "deleted_at", "removed_at", "sender__username")
+QUOTED_FIELDS = (
+    "seq",
+    "body",
+    "deleted_at",
+    "removed_at",
+    "sender__username",
+    "sender__deleted_at",
+)
 
 
 def reply_targets(*, chat_id: int, seqs: set[int]) -> dict[int, Message | Refused]:
@@ -282,7 +304,7 @@ def send_one_chat_sql(count: int) -> str:
     return (
         "WITH t AS (SELECT c.id, c.last_seq AS before, peer.user_id AS peer, "
         f"me.read_seq AS my_read, peer.read_seq AS peer_read {_MEMBERS.format(user='%(user)s')} "
-        f"WHERE c.id = %(chat)s AND NOT {_BLOCKED}), "
+        f"WHERE c.id = %(chat)s AND NOT {_BLOCKED} AND NOT {_PEER_DELETED}), "
         f"s AS (UPDATE {_CHAT} c SET last_seq = c.last_seq + %(n)s, "
         "version = c.version + %(n)s, last_message_at = %(now)s "
         # c.id by the parameter too: joined on t.id alone, a planner without statistics

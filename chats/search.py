@@ -98,8 +98,9 @@ def _matching(user: User, parsed: Query) -> QuerySet[Message]:
     if parsed.peer:
         rows = rows.filter(chat__memberships__user__username__iexact=parsed.peer)
     return rows.select_related("sender", "chat__user_low", "chat__user_high").only(
-        "chat", "seq", "body", "created_at", "sender__username",
+        "chat", "seq", "body", "created_at", "sender__username", "sender__deleted_at",
         "chat__user_low__username", "chat__user_high__username",
+        "chat__user_low__deleted_at", "chat__user_high__deleted_at",
     )  # fmt: skip
 
 
@@ -163,8 +164,8 @@ def _hit(user: User, message: Message, parsed: Query) -> SearchHit:
     return SearchHit(
         chat_id=message.chat_id,
         seq=message.seq,
-        sender=message.sender.username,
-        peer=peer_of(message.chat, user.pk).username,
+        sender=message.sender.display_name,
+        peer=peer_of(message.chat, user.pk).display_name,
         sent_at=message.created_at,
         snippet=search_text.snippet(message.body, parsed),
     )

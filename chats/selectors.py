@@ -15,7 +15,7 @@ from django.db.models import (
     QuerySet,
 )
 
-from accounts.models import User
+from accounts.models import User, display_name_of
 from chats import rules
 from chats.models import Block, Chat, Membership, Message, Reaction
 from chats.validation import is_id
@@ -73,7 +73,8 @@ def membership_get(*, user_id: int, chat_id: int) -> Membership:
 PEER_FIELDS = tuple(
     f.attname
     for f in User._meta.concrete_fields
-    if f.attname in {"id", "username", "last_seen", "hide_presence", "send_read_receipts"}
+    if f.attname
+    in {"id", "username", "last_seen", "hide_presence", "send_read_receipts", "deleted_at"}
 )
 
 
@@ -190,12 +191,15 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
 
 
 def _with_sender_name(messages: QuerySet[Message]) -> QuerySet[Message]:
-    """Messages with only the username of their sender (and what a reply quotes of the
+    """Messages with only the name of their sender (and what a reply quotes of the
     message it answers): history and sync show nothing else of the sender, and building
     50-500 full User rows per page costs more than the query."""
     fields = [f.name for f in Message._meta.concrete_fields]
     return messages.select_related("sender", "reply_to__sender").only(
-        *fields, "sender__username", *(f"reply_to__{name}" for name in rules.QUOTED_FIELDS)
+        *fields,
+        "sender__username",
+        "sender__deleted_at",
+        *(f"reply_to__{name}" for name in rules.QUOTED_FIELDS),
     )
 
 
@@ -215,11 +219,12 @@ def reactions_of(*, message_ids: list[int]) -> dict[int, dict[str, list[str]]]:
     rows = (
         Reaction.objects.filter(message_id__in=message_ids)
         .order_by("id")
-        .values_list("message_id", "emoji", "user__username")
+        .values_list("message_id", "emoji", "user__username", "user__deleted_at")
     )
     out: dict[int, dict[str, list[str]]] = {}
-    for message_id, emoji, username in rows:
-        out.setdefault(message_id, {}).setdefault(emoji, []).append(username)
+    for message_id, emoji, username, deleted_at in rows:
+        name = display_name_of(username, deleted_at)
+        out.setdefault(message_id, {}).setdefault(emoji, []).append(name)
     return out
 
 
@@ -296,7 +301,7 @@ def message_payload(
         "id": message.pk,
         "chat": message.chat_id,
         "seq": message.seq,
-        "sender": message.sender.username,
+        "sender": message.sender.display_name,
         "body": message.body if shown else "",
         "sent_at": iso_utc(message.created_at),
         "client_id": message.client_id,
@@ -317,7 +322,7 @@ def quote_of(message: Message) -> dict[str, Any] | None:
     shown = rules.message_shown(original)
     return {
         "seq": original.seq,
-        "sender": original.sender.username,
+        "sender": original.sender.display_name,
         "body": original.body[:QUOTE_CHARS] if shown else "",
         "deleted": not shown,
     }

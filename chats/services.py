@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -136,6 +137,10 @@ def _store_in_transaction(sender: User, sends: list[Send]) -> dict[int, Sent | R
             results[send.index] = Refused("not_found", "No such chat.")
         elif send.client_id in firsts:
             repeats.append((send, firsts[send.client_id]))
+        elif target.peer_deleted:
+            results[send.index] = _refused_unless_resend(
+                sender, send, Refused("account_deleted", PEER_DELETED)
+            )
         elif target.blocked:
             results[send.index] = _blocked(sender, target.peer_id, send)
         else:
@@ -205,14 +210,23 @@ def _reply_targets(
     return found
 
 
-def _blocked(sender: User, peer_id: int, send: Send) -> Sent | Refused:
-    # A resend of a message stored before the block still gets its ack.
+PEER_DELETED = "This account was deleted: it cannot receive messages."
+
+
+def _refused_unless_resend(sender: User, send: Send, refusal: Refused) -> Sent | Refused:
+    """A resend of a message stored before (a block, the peer's deletion) still gets its ack."""
     existing = selectors.messages_by_client_id(sender=sender, client_ids=[send.client_id])
     if send.client_id in existing:
         return _resend_of(existing[send.client_id], send)
+    return refusal
+
+
+def _blocked(sender: User, peer_id: int, send: Send) -> Sent | Refused:
     if selectors.is_blocked(blocker_id=sender.pk, blocked_id=peer_id):
-        return Refused("blocked", "You blocked this user; unblock them to send messages.")
-    return Refused("blocked", "You cannot send messages to this user.")
+        refusal = Refused("blocked", "You blocked this user; unblock them to send messages.")
+    else:
+        refusal = Refused("blocked", "You cannot send messages to this user.")
+    return _refused_unless_resend(sender, send, refusal)
 
 
 def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
@@ -353,6 +367,26 @@ def unblock_user(*, blocker: User, blocked: User) -> bool:
     return bool(deleted)
 
 
+def account_forget(*, user: User) -> None:
+    """The account is being deleted (`user` still has its name): its blocks (either way)
+    and its receipts go. Its memberships stay, so the other members keep the chats and
+    their history; its pointers drop to zero, so their messages show as sent, never as
+    delivered or read. After commit the peers' open pages stop showing its presence."""
+    Block.objects.filter(Q(blocker=user) | Q(blocked=user)).delete()
+    Membership.objects.filter(user=user).update(read_seq=0, delivered_seq=0)
+    peers = list(
+        Membership.objects.filter(chat__memberships__user=user)
+        .exclude(user=user)
+        .values_list("user_id", flat=True)
+    )
+    known_as = User(pk=user.pk, username=user.username)  # the name the peers' pages show
+    _after_commit(
+        lambda: events.presence(
+            subject=known_as, status=presence.HIDDEN, last_seen=None, user_ids=peers
+        )
+    )
+
+
 def presence_privacy_changed(*, user: User) -> None:
     """After `user` turns hiding presence on or off: they and everyone sharing a chat with
     them hear what they may now see of each other."""
@@ -407,7 +441,10 @@ def _announce_presences(announce: list[tuple[User, str, datetime, list[int]]]) -
         events.presence(subject=user, status=status, last_seen=at, user_ids=audience)
 
 
-_LAST_SEEN_SQL = f"UPDATE {User._meta.db_table} SET last_seen = %s WHERE id = %s"
+# A deleted account's sockets close after its deletion: its last_seen stays erased.
+_LAST_SEEN_SQL = (
+    f"UPDATE {User._meta.db_table} SET last_seen = %s WHERE id = %s AND deleted_at IS NULL"
+)
 
 
 def _after_commit(announce: Callable[[], None]) -> None:

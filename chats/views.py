@@ -234,7 +234,7 @@ def chat_block(request: AuthedRequest, chat_id: int) -> HttpResponse:
     chat = _member_chat(request, chat_id)
     peer = selectors.peer_of(chat, request.user.pk)
     services.block_user(blocker=request.user, blocked=peer)
-    messages.success(request, f"You blocked {peer.username}. They can no longer message you.")
+    messages.success(request, f"You blocked {peer.display_name}. They can no longer message you.")
     return _back_to(request, chat)
 
 
@@ -244,7 +244,7 @@ def chat_unblock(request: AuthedRequest, chat_id: int) -> HttpResponse:
     chat = _member_chat(request, chat_id)
     peer = selectors.peer_of(chat, request.user.pk)
     services.unblock_user(blocker=request.user, blocked=peer)
-    messages.success(request, f"You unblocked {peer.username}.")
+    messages.success(request, f"You unblocked {peer.display_name}.")
     return _back_to(request, chat)
 
 

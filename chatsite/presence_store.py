@@ -14,6 +14,7 @@ leases (chats/realtime/presence.py), the rules read them (chats/presence.py).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
 import time
@@ -45,6 +46,9 @@ class Store(Protocol):
     def sockets(self, user_id: int) -> int:
         """How many sockets the user has open now, anywhere (no grace period: push/)."""
         ...
+
+    def forget(self, user_id: int) -> None:
+        """Drop the user's leases and grace period (a deleted account)."""
 
     # The same, for the event loop (the sockets' calls): no worker-thread hop.
 
@@ -121,6 +125,11 @@ class LocalStore:
     def sockets(self, user_id: int) -> int:
         with self.lock:
             return len(self._live(user_id, time.time()))
+
+    def forget(self, user_id: int) -> None:
+        with self.lock:
+            self.leases.pop(user_id, None)
+            self.grace.pop(user_id, None)
 
     # In process: no I/O, so the event loop calls these directly.
 
@@ -259,6 +268,9 @@ class RedisStore:
         sockets, _grace = self._keys(user_id)
         return int(self.client.zcount(sockets, f"({time.time()}", "+inf"))
 
+    def forget(self, user_id: int) -> None:
+        self.client.delete(*self._keys(user_id))
+
     async def attach_async(self, user_id: int, socket_id: str, limit: int) -> int:
         args = self._attach_args(socket_id, limit)
         return int(await self._run_async(_ATTACH_ASYNC, user_id, args))
@@ -308,8 +320,35 @@ def store() -> Store:
     return _store_for(settings.REDIS_URL, prefix)
 
 
+# The users with a socket open in this process, and how many: a lease here implies one in
+# the store, so a recipient found here is online without asking the store or the database
+# (push/dispatch.py, in its own thread: a dict lookup is atomic). Written on the event loop
+# by chats/realtime/presence.py, after the lease is taken and before it is given back.
+_here: collections.Counter[int] = collections.Counter()
+_here_lock = threading.Lock()  # tests run sockets on more than one loop and thread
+
+
+def opened_here(user_id: int) -> None:
+    with _here_lock:
+        _here[user_id] += 1
+
+
+def closed_here(user_id: int) -> None:
+    with _here_lock:
+        _here[user_id] -= 1
+        if _here[user_id] <= 0:
+            del _here[user_id]
+
+
+def sockets_here(user_id: int) -> int:
+    """How many sockets the user has open in this process (a lower bound of `sockets`)."""
+    return _here.get(user_id, 0)
+
+
 def reset_local() -> None:
     """Forget every local registration (tests start each from zero)."""
+    with _here_lock:
+        _here.clear()
     with contextlib.suppress(Exception):
         s = store()
         if isinstance(s, LocalStore):

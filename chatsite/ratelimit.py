@@ -82,6 +82,19 @@ return total
 )
 
 
+def forget(keys: list[str]) -> None:
+    """Drop every window's count of each of `keys` and of the keys under it (`typing:5`
+    also drops `typing:5:12`): a deleted account leaves nothing in Redis. In-process
+    counts (no Redis) lapse with their window."""
+    if not settings.REDIS_URL or not keys:
+        return
+    client = redis_clients.threaded(settings.REDIS_URL)
+    for key in keys:
+        found = list(client.scan_iter(match=f"{_prefix()}:rl:{key}:*", count=1000))
+        if found:
+            client.delete(*found)
+
+
 def retry_after(window: int) -> int:
     """Whole seconds until the current window of `window` seconds ends (at least 1)."""
     return max(1, math.ceil(window - time.time() % window))

@@ -283,6 +283,10 @@ AXES_VERBOSE = False
 # The sessions page's "last active" is written at most this often per session.
 SESSION_ACTIVITY_SECONDS = env_int("SESSION_ACTIVITY_SECONDS", 60)
 
+# A username given up by a rename or a deleted account is held this many days for its
+# previous owner, so no one takes over a name people still recognise.
+USERNAME_RESERVE_DAYS = env_int("USERNAME_RESERVE_DAYS", 30)
+
 # Two-factor sign-in (django-otp TOTP): the name authenticator apps show for the account.
 OTP_TOTP_ISSUER = os.environ.get("TOTP_ISSUER") or "Chatsite"
 

@@ -98,7 +98,13 @@ def wait_idle(timeout: float = 10) -> bool:
 
 
 def enqueue_pushes(work: list[_Work]) -> None:
-    from push import tasks
+    # A recipient with a socket open in this process is online: no push, and no query (a
+    # chat's messages mostly go to a peer with a socket open; a lease here implies one in
+    # the store, so this only skips work the presence check below would have skipped).
+    work = [item for item in work if presence_store.sockets_here(item[2]) == 0]
+    if not work:
+        return
+    from push import tasks  # the web push libraries, only in processes that push
 
     targets = selectors.push_targets(pairs={(chat_id, user_id) for _, chat_id, user_id in work})
     if not targets:

@@ -26,3 +26,8 @@ def chat_mute_set(*, user: User, chat_id: int, muted: bool) -> bool:
             lambda: events.chat_muted(user_id=user.pk, chat_id=chat_id, muted=muted), robust=True
         )
     return muted
+
+
+def mutes_remove_all(*, user: User) -> None:
+    """The account is deleted: its mutes go."""
+    ChatMute.objects.filter(user=user).delete()

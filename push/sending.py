@@ -60,7 +60,7 @@ def payload_of(message: Message, subscription: PushSubscription) -> dict[str, An
         "type": "message",
         "chat": message.chat_id,
         "seq": message.seq,
-        "sender": message.sender.username,
+        "sender": message.sender.display_name,
         "body": message.body if subscription.user.notification_previews else None,
         "url": f"/chats/{message.chat_id}/",
     }

@@ -81,6 +81,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.expiry is not None:
             self.expiry.stop()
         if self.presence is not None:
+            presence.leave(self.presence)
             metrics.socket_closed()
             drain.unregister(self)
             logs.socket_closed(code)

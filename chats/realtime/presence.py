@@ -20,7 +20,7 @@ from chats import services
 from chats.presence import HIDDEN as HIDDEN  # the consumer forwards these as they come
 from chats.presence import OFFLINE, ONLINE
 from chats.realtime import worker_pool
-from chatsite import aio
+from chatsite import aio, presence_store
 from chatsite.presence_store import lease_seconds, store
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class Connection:
     user_id: int
     socket_id: str
     renewing: asyncio.Task[None] | None = field(default=None, repr=False)
+    here: bool = field(default=False, repr=False)  # counted in presence_store.sockets_here
 
     async def renew_forever(self) -> None:
         while True:
@@ -53,14 +54,25 @@ async def connect(user: User, socket_id: str) -> Connection | None:
     if came_online < 0:
         return None
     connection = Connection(user.pk, socket_id)
+    presence_store.opened_here(user.pk)
+    connection.here = True
     connection.renewing = asyncio.ensure_future(connection.renew_forever())
     if came_online:
         await _changed(user.pk, ONLINE, datetime.now(UTC))
     return connection
 
 
+def leave(connection: Connection) -> None:
+    """The socket is closing: no longer counted as open in this process (before its lease
+    is given back; called again by `disconnect`, which may never run if Redis is down)."""
+    if connection.here:
+        connection.here = False
+        presence_store.closed_here(connection.user_id)
+
+
 async def disconnect(connection: Connection) -> None:
     """Unregister a socket; after the last one, the user goes offline once the grace ends."""
+    leave(connection)
     if connection.renewing is not None:
         connection.renewing.cancel()
     token = uuid.uuid4().hex

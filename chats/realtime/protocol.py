@@ -128,7 +128,7 @@ def chat_entry(
     status, last_seen = presence
     return {
         "id": summary.id,
-        "peer": summary.peer.username,
+        "peer": summary.peer.display_name,
         "last_seq": summary.last_seq,
         "version": summary.version,
         "read_seq": summary.read_seq,

@@ -26,6 +26,7 @@ ENDPOINTS = {
     ("delete", "/api/chats/{chat_id}/messages/{seq}/reactions/{emoji}/"),
     ("get", "/api/me/"),
     ("patch", "/api/me/"),
+    ("delete", "/api/me/"),
     ("post", "/api/me/password/"),
     ("patch", "/api/chats/{chat_id}/"),
     ("get", "/api/push/key"),

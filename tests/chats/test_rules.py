@@ -7,6 +7,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import User
 from chats import rules, selectors, services
 from chats.models import Chat, Membership, Message
 from chats.validation import Refused
@@ -86,6 +87,15 @@ def test_a_block_either_way_refuses_and_nothing_is_taken(path, alice, bob, direc
     blocker, blocked = (alice, bob) if direction.startswith("sender") else (bob, alice)
     services.block_user(blocker=blocker, blocked=blocked)
     stored, _ = store(path, alice, chat, ["hi"])
+    assert refused(stored)
+    assert Message.objects.count() == 0
+    assert Chat.objects.get(pk=chat.pk).version == 0
+
+
+def test_a_peer_whose_account_was_deleted_takes_no_message_and_nothing_is_taken(path, alice, bob):
+    chat = make_chat(alice, bob)
+    User.objects.filter(pk=bob.pk).update(deleted_at=timezone.now())
+    stored, _ = store(path, alice, chat, ["still there?"])
     assert refused(stored)
     assert Message.objects.count() == 0
     assert Chat.objects.get(pk=chat.pk).version == 0
@@ -204,6 +214,11 @@ def test_membership_is_a_membership_row_not_the_pair(way, alice, bob, carol):
     assert members_by(way, alice, chat) == (False, [bob.pk])
     with pytest.raises(Chat.DoesNotExist):
         selectors.chat_get_for_member(user_id=alice.pk, chat_id=chat.pk)
+
+
+def test_members_of_no_chats_asks_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert rules.members_of(chat_ids=[]) == {}
 
 
 # Blocks: either way between two users; the ORM form and its SQL twins.

@@ -115,6 +115,7 @@ def test_signed_in_pages_have_no_serious_axe_violations(lived_in, browsing, alic
         ("/search/?q=zz", "search without results"),
         ("/accounts/profile/", "profile"),
         ("/accounts/password/", "password"),
+        ("/accounts/delete/", "delete account"),
     ]:
         page.goto(browsing.url + path)
         problems += axe_problems(page, label)

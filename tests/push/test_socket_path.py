@@ -7,11 +7,13 @@ import uuid
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
+from chatsite import presence_store
 from push import dispatch
 from tests.chats.conftest import Socket
-from tests.factories import make_chat
+from tests.factories import make_chat, make_messages
 from tests.push.test_sending import run_queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,3 +57,25 @@ async def test_a_socket_send_pushes_to_the_offline_recipient_only(
 
     assert [p["body"] for p in double.delivered("laptop")] == ["while you were away"]
     assert double.delivered("alice") == []  # the sender's socket was open, and it is hers
+
+
+async def test_a_recipient_with_a_socket_open_here_costs_no_query(alice, bob, subscribe):
+    """The dispatcher skips a recipient with a socket open in this process before asking the
+    database who subscribed (the store would say they are online anyway)."""
+    chat = await db(make_chat)(alice, bob)
+    [message] = await db(make_messages)(chat, alice, 1)
+    await db(subscribe)(bob, "laptop")
+    work = [(message.pk, chat.pk, bob.pk)]
+
+    def queries_to_dispatch() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            dispatch.enqueue_pushes(work)
+        return len(queries)
+
+    recipient = Socket(bob)
+    assert (await recipient.connect())[0]
+    assert presence_store.sockets_here(bob.pk) == 1
+    assert await db(queries_to_dispatch)() == 0
+    await recipient.comm.disconnect()
+    assert presence_store.sockets_here(bob.pk) == 0
+    assert await db(queries_to_dispatch)() > 0  # offline now: asked, and queued
