@@ -17,7 +17,7 @@ from chats.models import Block, Chat, Membership, Message, Report
 from chats.selectors import iso_utc
 
 EXPORT_FORMAT = "chatsite-export"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: messages carry edited_at and deleted (issue 16)
 PAGE = 2_000
 CHUNK_BYTES = 64 * 1024
 
@@ -97,15 +97,19 @@ def _chat(user: User, chat: dict[str, Any], *, first: bool) -> Iterator[str]:
         page = list(
             Message.objects.filter(chat_id=chat["id"], seq__gt=after)
             .order_by("seq")
-            .values_list("seq", "sender_id", "body", "created_at", "removed_at")[:PAGE]
+            .values_list(
+                "seq", "sender_id", "body", "created_at", "edited_at", "removed_at", "deleted_at"
+            )[:PAGE]
         )
-        for seq, sender_id, body, created_at, removed_at in page:
+        for seq, sender_id, body, created_at, edited_at, removed_at, deleted_at in page:
             message = {
                 "seq": seq,
                 "sender": names.get(sender_id, ""),
-                "body": "" if removed_at is not None else body,
+                "body": "" if removed_at is not None or deleted_at is not None else body,
                 "sent_at": iso_utc(created_at),
+                "edited_at": None if edited_at is None or deleted_at else iso_utc(edited_at),
                 "removed": removed_at is not None,
+                "deleted": deleted_at is not None,
             }
             yield separator + json.dumps(message, ensure_ascii=False)
             separator = ", "

@@ -235,9 +235,13 @@ class ExportProfileOut(Schema):
 class ExportMessageOut(Schema):
     seq: int = Field(description="Gapless per chat, from 1.")
     sender: str = Field(description="The sender's username (you or the peer).")
-    body: str = Field(description="Empty when a moderator removed the message.")
+    body: str = Field(
+        description="Empty when a moderator removed the message or its author deleted it."
+    )
     sent_at: str
+    edited_at: str | None = Field(description="The last edit, or null.")
     removed: bool
+    deleted: bool = Field(description="Deleted for everyone by its author.")
 
 
 class ExportChatOut(Schema):
@@ -264,7 +268,7 @@ class ExportReportOut(Schema):
 
 class ExportOut(Schema):
     format: Literal["chatsite-export"]
-    version: Literal[1]
+    version: Literal[2]
     exported_at: str
     profile: ExportProfileOut
     chats: list[ExportChatOut]

@@ -45,7 +45,7 @@ def test_the_export_holds_profile_chats_both_sides_blocks_and_reports(alice, bob
     make_exchange(bob, carol, "secret between bob and carol", "shh")
 
     data = read(ApiClient(alice).get("/api/me/export/"))
-    assert data["format"] == "chatsite-export" and data["version"] == 1
+    assert data["format"] == "chatsite-export" and data["version"] == 2
     assert data["profile"] | {"date_joined": None} == {
         "id": alice.pk,
         "username": "alice",
@@ -113,3 +113,17 @@ def test_a_big_history_streams_in_bounded_memory(alice, bob):
     assert total > 15_000_000  # the document is over 15 MB ...
     assert peak < 5_000_000, peak  # ... and never more than a few pages of it in memory
     assert chunks > total // (2 * export.CHUNK_BYTES)
+
+
+@pytest.mark.usefixtures("no_send_limit")
+def test_edited_and_deleted_messages_export_as_they_are_now(alice, bob):
+    from chats import message_changes
+
+    chat = make_exchange(alice, bob, "hi bob", "hi alice")
+    message_changes.message_edit(user=alice, chat_id=chat.pk, seq=1, body="hello bob")
+    message_changes.message_edit(user=bob, chat_id=chat.pk, seq=2, body="secret")
+    message_changes.message_delete(user=bob, chat_id=chat.pk, seq=2)
+    [exported] = read(ApiClient(alice).get("/api/me/export/"))["chats"]
+    got = [(m["body"], m["edited_at"] is not None, m["deleted"]) for m in exported["messages"]]
+    assert got == [("hello bob", True, False), ("", False, True)]
+    assert exported["messages"][0]["edited_at"].endswith("Z")

@@ -123,3 +123,13 @@ def test_post_with_reply_to(api_client, bob, chat):
         {"client_id": str(uuid.uuid4()), "body": "answer", "reply_to": 9},
     )
     assert_error(bad, 400, "invalid", "reply_to")
+
+
+def test_reply_to_a_deleted_message_is_410_and_stores_nothing(api_client, alice, bob, chat):
+    api_client(alice).delete(url(chat))
+    response = api_client(bob).post(
+        f"/api/chats/{chat.pk}/messages/",
+        {"client_id": str(uuid.uuid4()), "body": "answer", "reply_to": 1},
+    )
+    assert_error(response, 410, "gone")
+    assert Message.objects.filter(chat=chat).count() == 1

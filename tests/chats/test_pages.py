@@ -273,3 +273,36 @@ def test_switching_chats_in_place_gets_the_panel_and_a_history_restore_the_page(
         listing = client.get("/chats/", **headers).content.decode()
         assert "<html" in listing
         assert '<div class="chat-slot" id="chat-slot" hx-history-elt>' in listing
+
+
+def test_history_shows_edits_deletions_quotes_and_reactions(alice, bob):
+    """Issue 16 on the server-rendered history (first page and an older page): "edited" with
+    its time, "This message was deleted" with no actions, a quote that follows its original,
+    and who reacted with what."""
+    from chats import message_changes, services
+
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 2)  # seqs 1, 2
+    services.message_send(sender=bob, chat_id=chat.pk, client_id="r", body="re", reply_to=2)
+    message_changes.message_edit(user=alice, chat_id=chat.pk, seq=1, body="fixed")
+    for user in (bob, alice):
+        message_changes.message_react(user=user, chat_id=chat.pk, seq=1, emoji="👍", on=True)
+    message_changes.message_delete(user=alice, chat_id=chat.pk, seq=2)
+    client = logged_in(bob)
+    for html in (
+        client.get(f"/chats/{chat.pk}/").content.decode(),
+        client.get(f"/chats/{chat.pk}/?before=4", HTTP_HX_REQUEST="true").content.decode(),
+    ):
+        items = {
+            int(seq): item
+            for seq, item in re.findall(
+                r'(?s)<li class="msg[^"]*"\s+id="msg-(\d+)"(.*?)</li>\n', html
+            )
+        }
+        edited = Message.objects.get(chat=chat, seq=1).edited_at
+        assert '<p class="body" data-field="body">fixed</p>' in items[1]
+        assert f'<time datetime="{edited.isoformat()}' in items[1]
+        assert 'aria-label="👍 2: bob, alice"' in items[1]
+        assert 'data-deleted="true"' in items[2] and "This message was deleted" in items[2]
+        assert "message 1" not in items[2] and "msg-actions-button" not in items[2]
+        assert re.search(r'href="#msg-2" data-seq="2".*<em>deleted message</em>', items[3])

@@ -1,5 +1,5 @@
 """Issue 16 in a real browser, two users: edit, delete, reply and react, each seen live by
-the other; an edit made while a tab was offline shows after it reconnects."""
+the other; an edit or a deletion made while a tab was offline shows after it reconnects."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chats import message_changes, services
+from chats.models import Message
 from tests.e2e.test_accessibility import axe_problems
 from tests.e2e.test_catch_up import off_the_browser_loop
 from tests.factories import make_chat, make_messages
@@ -48,7 +49,9 @@ def test_two_users_edit_delete_reply_and_react_live(browsing, alice, bob):
     composer.press("Enter")
     for page in (a, b):
         expect(body(page, 2)).to_have_text("message 1, fixed")
-        expect(page.locator("#msg-2 [data-field=edited]")).to_be_visible()
+        edited = page.locator("#msg-2 [data-field=edited]")
+        expect(edited).to_have_text(re.compile(r"^edited \d{1,2}:\d{2}"))  # with the time
+        expect(edited.locator("time")).to_have_attribute("datetime", re.compile(r"Z$"))
     composer.press("ArrowUp")
     expect(a.locator("#compose-context")).to_contain_text("Editing")
     composer.press("Escape")
@@ -93,7 +96,23 @@ def test_two_users_edit_delete_reply_and_react_live(browsing, alice, bob):
     assert browsing.csp_violations == []
 
 
-def test_an_edit_made_while_offline_shows_after_reconnecting(browsing, alice, bob):
+OFFLINE_CHANGES = {
+    "edit": (
+        lambda chat, user: message_changes.message_edit(
+            user=user, chat_id=chat.pk, seq=1, body="edited"
+        ),
+        "edited",
+    ),
+    "delete": (
+        lambda chat, user: message_changes.message_delete(user=user, chat_id=chat.pk, seq=1),
+        "This message was deleted",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", OFFLINE_CHANGES)
+def test_a_change_made_while_offline_shows_after_reconnecting(browsing, alice, bob, kind):
+    change, shown = OFFLINE_CHANGES[kind]
     chat = make_chat(alice, bob)
     make_messages(chat, alice, 2)
     context = browsing.context(bob)
@@ -103,13 +122,11 @@ def test_an_edit_made_while_offline_shows_after_reconnecting(browsing, alice, bo
     context.set_offline(True)
     expect(page.locator("#conn-status")).to_contain_text("Reconnecting…")
 
-    off_the_browser_loop(
-        lambda: message_changes.message_edit(user=alice, chat_id=chat.pk, seq=1, body="edited")
-    )
+    off_the_browser_loop(lambda: change(chat, alice))
 
     context.set_offline(False)
     expect(page.locator("#conn-status")).to_be_hidden()
-    expect(body(page, 1)).to_have_text("edited")
+    expect(body(page, 1)).to_have_text(shown)
     expect(page.locator("#message-list li.msg")).to_have_count(2)
     assert page.evaluate("window.__sameDocument") is True
 
@@ -218,3 +235,47 @@ def test_a_quote_of_a_message_older_than_the_loaded_history_follows_its_changes(
     expect(quote).to_contain_text("deleted message")
     expect(quote).not_to_contain_text("rewritten")
     expect(page.locator("#message-list li.msg")).to_have_count(50)  # nothing drawn twice
+
+
+def test_the_actions_menu_works_from_the_keyboard_and_a_reply_can_be_cancelled(
+    browsing, alice, bob
+):
+    chat = make_chat(alice, bob)
+    make_messages(chat, alice, 1)
+    page = browsing.page(browsing.context(bob), f"/chats/{chat.pk}/")
+    expect(page.locator("#presence")).to_have_text(re.compile("Online|Offline|Last seen"))
+    composer = page.locator("#composer-body")
+    composer.focus()
+
+    # Shift+Tab from the composer reaches the message's "Message actions" button, shown.
+    for _ in range(12):
+        page.keyboard.press("Shift+Tab")
+        if page.evaluate("document.activeElement.getAttribute('aria-label')") == "Message actions":
+            break
+    button = page.get_by_role("button", name="Message actions")
+    expect(button).to_be_focused()
+    assert page.evaluate("getComputedStyle(document.activeElement).opacity") == "1"
+
+    # Enter opens the menu on its first item; arrows move; Escape closes it onto the button.
+    page.keyboard.press("Enter")
+    menu = page.get_by_role("menu", name="Message actions")
+    expect(menu.get_by_role("menuitem", name="Reply")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    expect(menu.get_by_role("menuitem", name="React 👍")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(menu).to_have_count(0)
+    expect(button).to_be_focused()
+
+    # Reply from the keyboard, then cancel it: the next message is sent without a quote.
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    context = page.locator("#compose-context")
+    expect(context).to_contain_text("Replying to alice")
+    expect(composer).to_be_focused()
+    context.get_by_role("button", name="Cancel reply").click()
+    expect(context).to_be_hidden()
+    composer.fill("not a reply")
+    composer.press("Enter")
+    expect(body(page, 2)).to_have_text("not a reply")
+    expect(page.locator("#msg-2 [data-field=quote]")).to_be_hidden()
+    assert Message.objects.get(chat=chat, seq=2).reply_to_id is None

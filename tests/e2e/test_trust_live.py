@@ -1,5 +1,7 @@
 """Issue 23 on the real server, two users in two browsers: messages typed fast under the rate
-limit are stored and shown in the order they were typed, and a rename is announced live."""
+limit are stored and shown in the order they were typed, a rename is announced live, the
+sender sees "Delivered" with the reader's receipts off, and a send refused by a block stays
+failed across a reload."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from chats import services
 from chats.models import Message
 from chats.selectors import HISTORY_PAGE
 from tests.factories import make_chat
@@ -71,3 +74,53 @@ def test_a_rename_shows_live_in_the_peers_open_chat_once(browsing, alice, bob):
     alice_page.reload()
     expect(alice_page.locator("#peer-name")).to_have_text("robert")
     expect(alice_page).to_have_title(re.compile("^robert"))
+
+
+def test_with_read_receipts_off_the_sender_sees_delivered_when_the_reader_opens_the_chat(
+    browsing, alice, bob
+):
+    """Bug 2: bob turned read receipts off. Alice's message, sent while bob had no page open,
+    turns "Delivered" on her screen when bob opens the chat and reads it, without a reload,
+    and never "Read"."""
+    bob.send_read_receipts = False
+    bob.save(update_fields=["send_read_receipts"])
+    chat = make_chat(alice, bob)
+    alice_page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    alice_page.evaluate("window.sameDocument = true")
+    composer = alice_page.get_by_role("textbox", name="Message bob")
+    composer.fill("are you there?")
+    composer.press("Enter")
+    status = alice_page.locator("#msg-1 [data-field=status]")
+    expect(status).to_have_text(re.compile("Sent"))
+
+    bob_page = browsing.page(browsing.context(bob), f"/chats/{chat.pk}/")
+    expect(bodies(bob_page)).to_have_text(["are you there?"])
+    expect(status).to_have_text(re.compile("Delivered"))
+    bob_page.reload()  # read again: still no read receipt
+    expect(bodies(bob_page)).to_have_text(["are you there?"])
+    expect(status).not_to_have_text(re.compile("Read"))
+    assert alice_page.evaluate("window.sameDocument") is True
+
+
+def test_a_send_refused_by_a_block_stays_failed_across_reload_on_the_real_server(
+    browsing, alice, bob
+):
+    """Bug 5 with two users and the real server: bob blocked alice; her message is refused,
+    stays in her outbox as failed after a reload (Retry and Discard), and is never stored."""
+    chat = make_chat(alice, bob)
+    services.block_user(blocker=bob, blocked=alice)
+    page = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
+    composer = page.get_by_role("textbox", name="Message bob")
+    composer.fill("are you there?")
+    composer.press("Enter")
+    failed = page.locator("#message-list li.msg.failed")
+    expect(failed).to_have_count(1)
+    page.reload()
+    expect(failed).to_have_count(1)
+    expect(failed.locator("[data-field=status]")).to_have_text(re.compile("Not sent"))
+    expect(failed.get_by_role("button", name="Retry")).to_be_visible()
+    failed.get_by_role("button", name="Discard").click()
+    expect(failed).to_have_count(0)
+    page.reload()
+    expect(page.locator("#message-list li.msg")).to_have_count(0)
+    assert not Message.objects.filter(chat=chat).exists()

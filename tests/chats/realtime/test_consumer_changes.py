@@ -154,6 +154,18 @@ async def test_send_with_a_bad_reply_to_is_refused(socket, alice, bob, chat, rep
     assert await db(Message.objects.filter(chat=chat).count)() == 1
 
 
+async def test_send_replying_to_a_deleted_message_is_gone(socket, alice, bob, chat):
+    await db(message_changes.message_delete)(user=alice, chat_id=chat.pk, seq=1)
+    b = await socket(bob)
+    client_id = cid()
+    await b.send(
+        {"type": "send", "chat": chat.pk, "client_id": client_id, "body": "x", "reply_to": 1}
+    )
+    error, _ = await b.recv_until("error")
+    assert (error["code"], error["chat"], error["client_id"]) == ("gone", chat.pk, client_id)
+    assert await db(Message.objects.filter(chat=chat).count)() == 1
+
+
 async def test_sync_since_returns_each_offline_change_once_in_its_latest_state(
     socket, alice, bob, chat
 ):

@@ -136,6 +136,22 @@ async def test_read_receipts_off_on_either_side_means_no_read_frames(
     assert b.hello["chats"][0]["unread"] == 0
 
 
+async def test_a_read_with_receipts_off_still_sends_the_sender_delivered(socket, alice, bob):
+    """Issue 23, bug 2: messages stored while the reader had no socket reach them when they
+    open the chat; reading moves the delivered pointer, and the sender hears `delivered`
+    although the reader turned read receipts off (and hears no `read`)."""
+    chat = await db(make_chat)(alice, bob)
+    await set_privacy(bob, send_read_receipts=False)
+    await db(make_messages)(chat, alice, 2)
+    a, b = await socket(alice), await socket(bob)
+    assert a.hello["chats"][0]["peer_delivered_seq"] == 0
+    await b.send({"type": "read", "chat": chat.pk, "seq": 2})
+    delivered, seen = await a.recv_until("delivered")
+    assert delivered == {"type": "delivered", "chat": chat.pk, "user": "bob", "seq": 2}
+    seen += await marker(b, [a], chat)
+    assert [f for f in seen if f["type"] == "read"] == []
+
+
 async def test_a_blocked_user_cannot_send_and_sees_no_presence_or_typing(socket, alice, bob, carol):
     chat = await db(make_chat)(alice, bob)
     ac = await db(make_chat)(alice, carol)
