@@ -14,10 +14,10 @@ from django.utils import timezone
 from accounts import twofactor
 from accounts.models import User
 from chats.models import Block, Chat, Membership, Message, Report
-from chats.selectors import iso_utc
+from chats.selectors import iso_utc, reactions_of
 
 EXPORT_FORMAT = "chatsite-export"
-EXPORT_VERSION = 2  # 2: messages carry edited_at and deleted (issue 16)
+EXPORT_VERSION = 3  # 2: messages carry edited_at and deleted (issue 16); 3: reactions, reply_to
 PAGE = 2_000
 CHUNK_BYTES = 64 * 1024
 
@@ -98,10 +98,21 @@ def _chat(user: User, chat: dict[str, Any], *, first: bool) -> Iterator[str]:
             Message.objects.filter(chat_id=chat["id"], seq__gt=after)
             .order_by("seq")
             .values_list(
-                "seq", "sender_id", "body", "created_at", "edited_at", "removed_at", "deleted_at"
+                "seq",
+                "sender_id",
+                "body",
+                "created_at",
+                "edited_at",
+                "removed_at",
+                "deleted_at",
+                "pk",
+                "reply_to__seq",
             )[:PAGE]
         )
-        for seq, sender_id, body, created_at, edited_at, removed_at, deleted_at in page:
+        shown = [row[7] for row in page if row[5] is None and row[6] is None]
+        reactions = reactions_of(message_ids=shown)  # one query per page
+        for row in page:
+            seq, sender_id, body, created_at, edited_at, removed_at, deleted_at, pk, reply = row
             message = {
                 "seq": seq,
                 "sender": names.get(sender_id, ""),
@@ -110,6 +121,8 @@ def _chat(user: User, chat: dict[str, Any], *, first: bool) -> Iterator[str]:
                 "edited_at": None if edited_at is None or deleted_at else iso_utc(edited_at),
                 "removed": removed_at is not None,
                 "deleted": deleted_at is not None,
+                "reply_to": reply,
+                "reactions": reactions.get(pk, {}),
             }
             yield separator + json.dumps(message, ensure_ascii=False)
             separator = ", "

@@ -242,6 +242,10 @@ class ExportMessageOut(Schema):
     edited_at: str | None = Field(description="The last edit, or null.")
     removed: bool
     deleted: bool = Field(description="Deleted for everyone by its author.")
+    reply_to: int | None = Field(description="The seq of the message this one answers, or null.")
+    reactions: dict[str, list[str]] = Field(
+        description="Emoji -> the usernames that reacted with it, in the order they reacted."
+    )
 
 
 class ExportChatOut(Schema):
@@ -268,7 +272,7 @@ class ExportReportOut(Schema):
 
 class ExportOut(Schema):
     format: Literal["chatsite-export"]
-    version: Literal[2]
+    version: Literal[3]
     exported_at: str
     profile: ExportProfileOut
     chats: list[ExportChatOut]

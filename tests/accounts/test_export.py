@@ -45,7 +45,7 @@ def test_the_export_holds_profile_chats_both_sides_blocks_and_reports(alice, bob
     make_exchange(bob, carol, "secret between bob and carol", "shh")
 
     data = read(ApiClient(alice).get("/api/me/export/"))
-    assert data["format"] == "chatsite-export" and data["version"] == 2
+    assert data["format"] == "chatsite-export" and data["version"] == 3
     assert data["profile"] | {"date_joined": None} == {
         "id": alice.pk,
         "username": "alice",
@@ -127,3 +127,18 @@ def test_edited_and_deleted_messages_export_as_they_are_now(alice, bob):
     got = [(m["body"], m["edited_at"] is not None, m["deleted"]) for m in exported["messages"]]
     assert got == [("hello bob", True, False), ("", False, True)]
     assert exported["messages"][0]["edited_at"].endswith("Z")
+
+
+@pytest.mark.usefixtures("no_send_limit")
+def test_replies_and_reactions_export_as_they_are_now(alice, bob):
+    from chats import message_changes, services
+
+    chat = make_exchange(alice, bob, "lunch?", "sure")
+    services.message_send(sender=alice, chat_id=chat.pk, client_id="a2", body="12:30", reply_to=2)
+    message_changes.message_react(user=bob, chat_id=chat.pk, seq=1, emoji="👍", on=True)
+    message_changes.message_react(user=alice, chat_id=chat.pk, seq=1, emoji="👍", on=True)
+    message_changes.message_react(user=alice, chat_id=chat.pk, seq=2, emoji="🎉", on=True)
+    message_changes.message_delete(user=bob, chat_id=chat.pk, seq=2)  # takes its reactions
+    [exported] = read(ApiClient(alice).get("/api/me/export/"))["chats"]
+    got = [(m["seq"], m["reply_to"], m["reactions"]) for m in exported["messages"]]
+    assert got == [(1, None, {"👍": ["bob", "alice"]}), (2, None, {}), (3, 2, {})]
