@@ -10,12 +10,22 @@ import { el, me } from "./util.js";
 
 const announced = new Set();
 
+// A page already on its way elsewhere (the profile form that made the rename is submitting)
+// must not reload: a reload would replace that navigation and its "changed" message.
+let leaving = false;
+addEventListener("beforeunload", () => {
+  leaving = true;
+});
+addEventListener("pageshow", () => {
+  leaving = false;
+});
+
 export function renamed(f) {
   const old = f.old;
   const name = f.new;
   if (typeof old !== "string" || typeof name !== "string" || !old || !name || old === name) return;
   if (old === me) {
-    location.reload();
+    if (!leaving) location.reload();
     return;
   }
   presence.rename(old, name);
