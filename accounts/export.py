@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from accounts import twofactor
@@ -155,3 +156,11 @@ def _reports(user: User) -> list[dict[str, Any]]:
 
 def _iso(value: datetime | None) -> str | None:
     return iso_utc(value) if value is not None else None
+
+
+def export_response(user: User) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(export_chunks(user=user), content_type="application/json")
+    filename = export_filename(user=user)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response

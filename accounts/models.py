@@ -90,7 +90,7 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         """The name others see: the username, or DELETED_ACCOUNT_NAME once deleted."""
-        return DELETED_ACCOUNT_NAME if self.deleted_at is not None else self.username
+        return display_name_of(self.username, self.deleted_at)
 
 
 def display_name_of(username: str, deleted_at: object) -> str:

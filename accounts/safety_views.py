@@ -3,14 +3,11 @@ sessions. Thin: a form, a service, a template."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
@@ -18,8 +15,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import export as user_export
-from accounts import selectors, services, throttling, twofactor
+from accounts import checks, selectors, services, throttling, twofactor
+from accounts.export import export_response
 from accounts.forms import (
     DeleteAccountForm,
     OtpForm,
@@ -31,11 +28,7 @@ from accounts.forms import (
 )
 from accounts.models import User
 
-RECOVERY_FAILED = "That username and recovery code do not match an account, or the code was used."
 CODES_FILENAME = "chatsite-recovery-codes.txt"
-WRONG_CODE = "That code is not right (or was already used)."
-CODE_REQUIRED = "Two-factor sign-in is on: enter a code from your authenticator app."
-DeleteCheck = Literal["ok", "invalid", "locked"]
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -89,7 +82,7 @@ def recover(request: HttpRequest) -> HttpResponse:
             )
         except services.RecoveryFailed:
             throttling.attempt_failed(request, username=username)
-            form.add_error(None, RECOVERY_FAILED)
+            form.add_error(None, checks.RECOVERY_FAILED)
         else:
             return render(request, "accounts/recovered.html", {"codes_left": left})
     return render(request, "accounts/recover.html", {"form": form})
@@ -113,7 +106,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
             login(request, user, backend=MODEL_BACKEND)
             return redirect(next_url or settings.LOGIN_REDIRECT_URL)
         throttling.attempt_failed(request, username=user.username)
-        form.add_error("code", WRONG_CODE)
+        form.add_error("code", checks.WRONG_CODE)
     return render(request, "accounts/login_code.html", {"form": form})
 
 
@@ -174,7 +167,7 @@ def twofactor_disable(request: HttpRequest) -> HttpResponse:
             twofactor.twofactor_disable(user=user)
             messages.success(request, "Two-factor sign-in is off.")
             return redirect("accounts:profile")
-        form.add_error("code", WRONG_CODE)
+        form.add_error("code", checks.WRONG_CODE)
     return render(request, "accounts/twofactor.html", {"enabled": True, "form": form})
 
 
@@ -214,16 +207,6 @@ def export(request: HttpRequest) -> HttpResponseBase:
     return render(request, "accounts/export.html", {"form": form})
 
 
-def export_response(user: User) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
-        user_export.export_chunks(user=user), content_type="application/json"
-    )
-    filename = user_export.export_filename(user=user)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete_account(request: HttpRequest) -> HttpResponse:
@@ -231,7 +214,7 @@ def delete_account(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     form = DeleteAccountForm(request.POST or None, user=user)
     if request.method == "POST":
-        checked = delete_account_check(request, form)
+        checked = checks.delete_account_check(request, form)
         if checked == "locked":
             return HttpResponse(status=429)  # AxesMiddleware answers with the lockout page
         if checked == "ok":
@@ -245,26 +228,3 @@ def delete_account(request: HttpRequest) -> HttpResponse:
         "reserve_days": settings.USERNAME_RESERVE_DAYS,
     }
     return render(request, "accounts/delete.html", context)
-
-
-def delete_account_check(request: HttpRequest, form: DeleteAccountForm) -> DeleteCheck:
-    """The page's and the API's check before a deletion: the form (password, username),
-    then the second factor when it is on. A wrong password or code counts in the login's
-    lockout; a code is only spent by a request whose password and name were right."""
-    user = form.user
-    if not throttling.attempt_allowed(request, username=user.username):
-        return "locked"
-    if not form.is_valid():
-        if "password" in form.errors:
-            throttling.attempt_failed(request, username=user.username)
-        return "invalid"
-    if twofactor.twofactor_enabled(user=user):
-        code = form.cleaned_data["code"]
-        if not code:
-            form.add_error("code", ValidationError(CODE_REQUIRED, code="code_required"))
-            return "invalid"
-        if not twofactor.second_factor_check(user=user, code=code):
-            throttling.attempt_failed(request, username=user.username)
-            form.add_error("code", ValidationError(WRONG_CODE, code="wrong_code"))
-            return "invalid"
-    return "ok"

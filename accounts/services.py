@@ -158,8 +158,7 @@ def user_delete(*, user: User, erase_messages: bool = False) -> None:
         session_keys = list(
             Session.objects.filter(record__user=user).values_list("session_key", flat=True)
         )
-        sessions_end(user=user)
-        SessionRecord.objects.filter(user=user).delete()
+        sessions_end(user=user)  # their SessionRecords cascade with the sessions
         RecoveryCode.objects.filter(user=user).delete()
         TOTPDevice.objects.filter(user=user).delete()
         push_services.subscriptions_remove_all(user=user)

@@ -48,7 +48,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                     password=form.cleaned_data["password1"],
                 )
             except services.UsernameTaken:
-                form.add_error("username", "That username is taken.")
+                form.add_error("username", selectors.USERNAME_TAKEN)
             else:
                 codes = services.recovery_codes_create(user=user)
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -86,7 +86,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                     user=user, username=username_form.cleaned_data["username"]
                 )
             except services.UsernameTaken:
-                username_form.add_error("username", "That username is taken.")
+                username_form.add_error("username", selectors.USERNAME_TAKEN)
             else:
                 messages.success(request, "Your username was changed.")
                 return redirect("accounts:profile")

@@ -8,6 +8,7 @@ from django.middleware.csrf import get_token
 from ninja import Router, Status
 
 from accounts import throttling, twofactor
+from accounts.checks import WRONG_CODE
 from accounts.models import User
 from accounts.throttling import LOCKOUT_MESSAGE
 from api.errors import ApiError
@@ -19,7 +20,6 @@ router = Router(tags=["auth"])
 
 BAD_CREDENTIALS = "Please enter a correct username and password."
 OTP_REQUIRED = 'Two-factor sign-in is on: send the code from your authenticator as "otp".'
-OTP_INVALID = "That code is not right (or was already used)."
 
 
 @router.get("/auth/csrf/", response=CsrfOut, auth=None)
@@ -56,7 +56,7 @@ def auth_login(request: HttpRequest, payload: LoginIn) -> dict[str, Any]:
             throttling.attempt_failed(request, username=payload.username)
             if getattr(request, "axes_locked_out", False):
                 raise ApiError(429, "locked_out", LOCKOUT_MESSAGE)
-            raise ApiError(401, "otp_invalid", OTP_INVALID)
+            raise ApiError(401, "otp_invalid", WRONG_CODE)
     login(request, user)
     return {**me_out(user), "csrf_token": get_token(request)}
 

@@ -149,7 +149,7 @@ def message_send(request: HttpRequest, chat_id: int, payload: MessageIn) -> Stat
     user: User = request.auth  # type: ignore[attr-defined]
     chat = _member_chat(user, chat_id)
     try:
-        limits.check_send_rate(user_id=user.pk)
+        limits.check_budget("send", user_id=user.pk)
     except Refused as refused:
         raise from_refused(refused) from None
     client_id = clean_field("client_id", clean_client_id, payload.client_id)

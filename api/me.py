@@ -8,10 +8,10 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from accounts import services
+from accounts.checks import delete_account_check
 from accounts.forms import DeleteAccountForm, UsernameForm
 from accounts.models import User
-from accounts.safety_views import delete_account_check
-from accounts.selectors import USERNAME_RESERVED
+from accounts.selectors import USERNAME_RESERVED, USERNAME_TAKEN
 from accounts.throttling import LOCKOUT_MESSAGE
 from api.errors import ApiError, form_errors, invalid
 from api.schemas import DeleteMeIn, MeOut, MePatchIn, PasswordIn, error_responses
@@ -51,7 +51,7 @@ def me_update(request: HttpRequest, payload: MePatchIn) -> dict[str, Any]:
         except services.UsernameReserved:
             raise invalid("username", USERNAME_RESERVED, "reserved") from None
         except services.UsernameTaken:
-            raise invalid("username", "That username is taken.", "taken") from None
+            raise invalid("username", USERNAME_TAKEN, "taken") from None
     if payload.hide_presence is not None or payload.send_read_receipts is not None:
         services.user_update_privacy(
             user=user,

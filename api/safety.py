@@ -11,8 +11,9 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Status
 
 from accounts import selectors, services, throttling, twofactor
+from accounts.checks import RECOVERY_FAILED, WRONG_CODE
+from accounts.export import export_response
 from accounts.models import User
-from accounts.safety_views import RECOVERY_FAILED, WRONG_CODE, export_response
 from accounts.throttling import LOCKOUT_MESSAGE
 from api.auth import csrf_only
 from api.errors import ApiError, invalid

@@ -25,17 +25,15 @@ BUDGETS = {
 def user_keys(user_id: int) -> list[str]:
     """The rate-limit keys counting this user's actions (with those under them, such as
     typing per chat): what `ratelimit.forget` drops when the account is deleted."""
-    return [f"{kind}:{user_id}" for kind in dict.fromkeys(("send", "typing", "report", *BUDGETS))]
-
-
-def check_send_rate(*, user_id: int) -> None:
-    if send_allowance(user_id=user_id, count=1) < 1:
-        raise send_refusal()
+    return [f"{kind}:{user_id}" for kind in (*BUDGETS, "report")]
 
 
 def send_refusal() -> Refused:
     """A send over the limit: `rate_limited`, with the seconds until the window ends."""
-    return Refused("rate_limited", RATE_LIMITED, ratelimit.retry_after(settings.SEND_RATE[1]))
+    limit_setting, message = BUDGETS["send"]
+    return Refused(
+        "rate_limited", message, ratelimit.retry_after(getattr(settings, limit_setting)[1])
+    )
 
 
 def send_allowance(*, user_id: int, count: int) -> int:

@@ -193,6 +193,28 @@ def message_version_take(*, message: Message) -> int:
     return version
 
 
+def versions_write(rows: list[tuple[int, int]], fields: dict[str, Any]) -> None:
+    """`message_version_take` for many messages whose versions the caller took
+    (`versions_take`): each message (id, version) gets its version and `fields`, in one
+    statement joined to the rows (UPDATE ... FROM: SQLite 3.33+ and PostgreSQL). Django's
+    bulk_update built a CASE per field and row: 13 s for 10,000 messages; a statement per
+    row, 6 s."""
+    if not rows:
+        return
+    values = [
+        connection.ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v
+        for v in fields.values()
+    ]
+    assignments = "".join(f", {connection.ops.quote_name(name)} = %s" for name in fields)
+    pairs = ", ".join(["(%s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v (id, version) AS (VALUES {pairs}) UPDATE {_MESSAGE} "
+            f"SET version = v.version{assignments} FROM v WHERE {_MESSAGE}.id = v.id",
+            [*(value for row in rows for value in row), *values],
+        )
+
+
 def message_change_sql(assignments: str = "") -> str:
     """`message_version_take` as one PostgreSQL statement, with the change itself:
     `assignments` (say "removed_at = %(at)s") are applied to message %(message)s of chat
@@ -252,6 +274,11 @@ def unread_total_sql(user: str) -> str:
 def message_shown(message: Message) -> bool:
     """Whether members see the message's text: not deleted by its author, nor removed."""
     return message.deleted_at is None and message.removed_at is None
+
+
+def shown_q() -> Q:
+    """`message_shown` as a filter on messages."""
+    return Q(deleted_at=None, removed_at=None)
 
 
 # What a reply's quote shows of the message it answers (chats.selectors.quote_of).

@@ -90,7 +90,7 @@ def _names_valid(parsed: Query, user: User) -> bool:
 
 def _matching(user: User, parsed: Query) -> QuerySet[Message]:
     chats = Chat.objects.filter(rules.member_of(user.pk)).values("pk")
-    rows = Message.objects.filter(chat__in=chats, deleted_at__isnull=True, removed_at__isnull=True)
+    rows = Message.objects.filter(rules.shown_q(), chat__in=chats)
     if parsed.has_text:
         rows = rows.filter(_text_match(parsed))
     if parsed.sender:

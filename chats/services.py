@@ -374,11 +374,7 @@ def account_forget(*, user: User) -> None:
     delivered or read. After commit the peers' open pages stop showing its presence."""
     Block.objects.filter(Q(blocker=user) | Q(blocked=user)).delete()
     Membership.objects.filter(user=user).update(read_seq=0, delivered_seq=0)
-    peers = list(
-        Membership.objects.filter(chat__memberships__user=user)
-        .exclude(user=user)
-        .values_list("user_id", flat=True)
-    )
+    peers = selectors.chat_peer_ids(user_id=user.pk)
     known_as = User(pk=user.pk, username=user.username)  # the name the peers' pages show
     _after_commit(
         lambda: events.presence(

@@ -175,7 +175,7 @@ def chat_send(request: AuthedRequest, chat_id: int) -> HttpResponse:
         try:
             body = clean_body(form.cleaned_data["body"])
             client_id = clean_client_id(form.client_id_or_new())
-            limits.check_send_rate(user_id=request.user.pk)
+            limits.check_budget("send", user_id=request.user.pk)
             services.message_send(
                 sender=request.user, chat_id=chat.pk, client_id=client_id, body=body
             )

@@ -254,3 +254,25 @@ def test_a_block_stands_between_two_users_either_way(path, alice, bob, carol, us
     assert blocked_by(path, erin, [alice, bob]) == set()
     services.unblock_user(blocker=alice, blocked=bob)
     assert blocked_by(path, alice, [bob, carol]) == {carol.pk}
+
+
+# Delete for everyone: one message (message_delete) or every message of a leaving account
+# (messages_erase_of, whose versions rules.versions_write writes in one statement).
+@pytest.mark.parametrize("way", ["one", "all of an account"])
+def test_delete_for_everyone_leaves_the_same_row_by_either_writer(way, alice, bob):
+    from chats import message_changes
+    from chats.models import MessageEdit, Reaction
+
+    chat = make_chat(alice, bob)
+    [message] = make_messages(chat, alice, 1)
+    MessageEdit.objects.create(message=message, body="an earlier text")
+    Reaction.objects.create(message=message, user=bob, emoji="👍")
+    before = Chat.objects.get(pk=chat.pk).version
+    if way == "one":
+        message_changes.message_delete(user=alice, chat_id=chat.pk, seq=message.seq)
+    else:
+        assert message_changes.messages_erase_of(user=alice) == 1
+    message.refresh_from_db()
+    assert (message.body, message.deleted_at is not None) == ("", True)
+    assert message.version == Chat.objects.get(pk=chat.pk).version == before + 1
+    assert not MessageEdit.objects.exists() and not Reaction.objects.exists()
