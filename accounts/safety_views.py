@@ -161,6 +161,8 @@ def twofactor_confirm(request: HttpRequest) -> HttpResponse:
 @require_POST
 def twofactor_disable(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
+    if not twofactor.twofactor_enabled(user=user):  # nothing to turn off: spend no code
+        return redirect("accounts:profile")
     form = TwoFactorDisableForm(request.POST, user=user)
     if form.is_valid():
         if twofactor.second_factor_check(user=user, code=form.cleaned_data["code"]):

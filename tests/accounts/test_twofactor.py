@@ -188,3 +188,11 @@ def test_the_admin_login_goes_through_the_code_step(alice, with_2fa):
     password_step(client, next_url="/admin/")
     assert code_step(client, code())["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+def test_turning_off_when_it_is_off_spends_no_recovery_code(alice):
+    codes = services.recovery_codes_create(user=alice)
+    client = logged_in(alice)
+    response = client.post("/accounts/2fa/disable/", {"password": PASSWORD, "code": codes[0]})
+    assert response.status_code == 302
+    assert services.recovery_code_use(user=alice, code=codes[0]) == len(codes) - 1
