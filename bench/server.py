@@ -121,6 +121,9 @@ def start_product(
     return server
 
 
+WS_PROTOCOL = "chatsite.uvicorn_ws:CoalescingWebSocketProtocol"
+
+
 def _server_command(app: str, port: int) -> list[str]:
     """uvicorn (as docs/deploy.md runs it) or daphne (the default server), from
     BENCH_SERVER (`python -m bench run --server`)."""
@@ -132,7 +135,9 @@ def _server_command(app: str, port: int) -> list[str]:
             "--backlog=1024",
             "--loop=uvloop",
             "--http=httptools",
-            "--ws=websockets-sansio",
+            # The protocol docs/deploy.md serves with (chatsite/uvicorn_ws.py); BENCH_WS
+            # names another (`websockets-sansio`: uvicorn's own) for a comparison.
+            "--ws=" + os.environ.get("BENCH_WS", WS_PROTOCOL),
             "--ws-per-message-deflate=false",
             "--ws-ping-interval=20",
             "--ws-ping-timeout=30",

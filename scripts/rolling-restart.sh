@@ -4,8 +4,8 @@
 # others carry the users meanwhile and never more than one process is out.
 #
 # Usage: scripts/rolling-restart.sh [PORT...]
-#   PORT...          the instances' ports (default: every running chatsite@ / chatsite-uvicorn@ unit)
-#   UNIT             the systemd template (default chatsite; chatsite-uvicorn for uvicorn)
+#   PORT...          the instances' ports (default: every running chatsite@ / chatsite-daphne@ unit)
+#   UNIT             the systemd template (default chatsite, on uvicorn; chatsite-daphne for daphne)
 #   RESTART_COMMAND  how to restart one instance, {port} replaced (default: systemctl restart UNIT@{port})
 #   READY_TIMEOUT    seconds to wait for /readyz after a restart before giving up (default 60)
 #   SETTLE           seconds to wait after /readyz is 200, for the load balancer to see it (default 2)

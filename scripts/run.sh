@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run Chatsite in the embedded mode (SQLite, in-memory channel layer).
-# Usage: ./scripts/run.sh   (HOST and PORT override 127.0.0.1:8000; SERVER=uvicorn for uvicorn)
+# Usage: ./scripts/run.sh   (HOST and PORT override 127.0.0.1:8000; SERVER=daphne for daphne)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +20,11 @@ WORKER=$!
 trap 'kill "$WORKER" 2>/dev/null; wait "$WORKER" 2>/dev/null' EXIT INT TERM
 
 echo "Chatsite is running at http://$HOST:$PORT/  (Ctrl+C to stop)"
-if [ "${SERVER:-daphne}" = uvicorn ]; then
+if [ "${SERVER:-uvicorn}" = daphne ]; then
+  .venv/bin/daphne -b "$HOST" -p "$PORT" chatsite.asgi:application
+else
   # The faster server of docs/benchmarks.md, as docs/deploy.md runs it.
   .venv/bin/uvicorn --host "$HOST" --port "$PORT" --loop uvloop --http httptools \
-    --ws websockets-sansio --ws-per-message-deflate false --lifespan off \
-    chatsite.asgi:application
-else
-  .venv/bin/daphne -b "$HOST" -p "$PORT" chatsite.asgi:application
+    --ws chatsite.uvicorn_ws:CoalescingWebSocketProtocol --ws-per-message-deflate false \
+    --lifespan off chatsite.asgi:application
 fi

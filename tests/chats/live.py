@@ -41,7 +41,7 @@ def server_command(server: str, fd: int, ping: tuple[str, str]) -> list[str]:
             str(fd),
             "--loop=uvloop",
             "--http=httptools",
-            "--ws=websockets-sansio",
+            "--ws=chatsite.uvicorn_ws:CoalescingWebSocketProtocol",
             "--ws-per-message-deflate=false",
             f"--ws-ping-interval={ping[0]}",
             f"--ws-ping-timeout={ping[1]}",

@@ -127,7 +127,7 @@ def signup_and_login(origin, username):
 
 @pytest.fixture
 def daphne_as_deployed(monkeypatch):
-    """daphne with `-v 0`, as deploy/chatsite@.service runs it: its access log (plain text
+    """daphne with `-v 0`, as deploy/chatsite-daphne@.service runs it: its access log (plain text
     on stdout) is off, nginx keeps one."""
     command = live.server_command
 
