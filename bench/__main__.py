@@ -193,6 +193,32 @@ def cmd_run(args: argparse.Namespace) -> None:
     cmd_report(args)
 
 
+def cmd_capacity(args: argparse.Namespace) -> None:
+    from bench import db
+
+    config = Config()
+    url = db.fresh_empty_pg(config, "cap")
+    try:
+        db.migrate(django_env(config, url))
+        command = ["capacity-run", "--seconds", str(args.seconds), "--connections"]
+        sub([*command, args.connections, "--batches", args.batches], django_env(config, url))
+    finally:
+        db.drop_pg(config, "cap")
+
+
+def cmd_capacity_run(args: argparse.Namespace) -> None:
+    django_setup()
+    from bench import capacity
+
+    out = capacity.run(
+        seconds=args.seconds,
+        connections=[int(n) for n in args.connections.split(",")],
+        batches=[int(n) for n in args.batches.split(",")],
+        chats=args.chats,
+    )
+    print(f"wrote {write_json('capacity', out)}")
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from bench import report
 
@@ -245,6 +271,19 @@ def main() -> None:
     queries.add_argument("--rows", default="B7,B8,B10,send")
     queries.add_argument("--out", default="queries")
     queries.set_defaults(func=cmd_queries)
+    capacity = commands.add_parser(
+        "capacity", help="the send statement's cost on PostgreSQL and Redis PUBLISH throughput"
+    )
+    capacity.add_argument("--seconds", type=float, default=12, help="per measurement")
+    capacity.add_argument("--connections", default="1,2,4,8", help="comma list")
+    capacity.add_argument("--batches", default="1,10", help="messages per statement, comma list")
+    capacity.set_defaults(func=cmd_capacity)
+    capacity_run = commands.add_parser("capacity-run", help="(internal) against a migrated db")
+    capacity_run.add_argument("--seconds", type=float, default=12)
+    capacity_run.add_argument("--connections", default="1,2,4,8")
+    capacity_run.add_argument("--batches", default="1,10")
+    capacity_run.add_argument("--chats", type=int, default=2000)
+    capacity_run.set_defaults(func=cmd_capacity_run)
     report = commands.add_parser("report", help="rewrite docs/benchmarks.md from bench/results")
     report.set_defaults(func=cmd_report)
     floor = commands.add_parser("floor", help="run the floor relay alone")
