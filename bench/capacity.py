@@ -64,13 +64,21 @@ class Sender:
     peer_id: int
 
 
-def seed_senders(chats: int) -> list[Sender]:
-    """`chats` one-to-one chats of fresh users; the sender of each is its first user."""
+def seed_senders(chats: int, *, chats_per_user: int = 1) -> list[Sender]:
+    """`chats` one-to-one chats of fresh users; the sender of each is its first user.
+
+    Each of those users is in `chats_per_user` chats in all (the others with users made
+    for them): the send statement and the read mark sum a member's unread over every chat
+    they are in."""
     from bench import seed
 
     users = seed.seed_users([f"cap{i}" for i in range(2 * chats)])
     pairs = [(users[2 * i], users[2 * i + 1]) for i in range(chats)]
     chat_ids = seed.seed_chats(pairs)
+    extra = chats_per_user - 1
+    if extra > 0:
+        others = seed.seed_users([f"capo{i}" for i in range(extra)])
+        seed.seed_chats([(user, other) for user in users for other in others], last_seq=5)
     seed.settle()
     return [Sender(low, chat, high) for (low, high), chat in zip(pairs, chat_ids, strict=True)]
 
@@ -389,17 +397,24 @@ def publish_runs(
 
 
 def run(
-    *, seconds: float, connections: list[int], batches: list[int], chats: int
+    *,
+    seconds: float,
+    connections: list[int],
+    batches: list[int],
+    chats: int,
+    chats_per_user: int = 1,
+    redis: bool = True,
 ) -> dict[str, Any]:
     """Every measurement (Django set up, DATABASE_URL a fresh migrated database)."""
     from django.conf import settings
 
     body = "On my way, see you at the station in ten minutes - bring the tickets please!"
     url = os.environ["DATABASE_URL"]
-    senders = seed_senders(chats)
+    senders = seed_senders(chats, chats_per_user=chats_per_user)
     out: dict[str, Any] = {
         "seconds": seconds,
         "chats": chats,
+        "chats_per_user": chats_per_user,
         "body_chars": len(body),
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
     }
@@ -421,6 +436,8 @@ def run(
     wait_for_quiet_machine()
     out["receipts"] = receipts(senders, url=url, seconds=seconds, body=body)
     print(f"pg receipts: {out['receipts']}", flush=True)
+    if not redis:
+        return out
     redis_url = settings.REDIS_URL
     payload = event_payload(body)
     if shutil.which("redis-benchmark") is None:

@@ -27,14 +27,19 @@ def database_url() -> str:
 
 
 def test_counted_sends_are_stored_in_gapless_seqs():
-    senders = capacity.seed_senders(6)
+    senders = capacity.seed_senders(6, chats_per_user=3)
+    for sender in senders:
+        for user in (sender.user_id, sender.peer_id):
+            assert Membership.objects.filter(user_id=user).count() == 3
     result = capacity.send_statement(
         senders, url=database_url(), connections=2, batch=3, seconds=0.3, body="hi"
     )
     assert result["refused"] == 0
     assert result["messages"] == 3 * result["statements"] > 0
     assert Message.objects.count() == result["messages"]
-    for chat in Chat.objects.annotate(n=Count("messages"), top=Max("messages__seq")):
+    sent_to = [s.chat_id for s in senders]
+    chats = Chat.objects.filter(pk__in=sent_to)
+    for chat in chats.annotate(n=Count("messages"), top=Max("messages__seq")):
         assert chat.n == (chat.top or 0) == chat.last_seq
 
 
