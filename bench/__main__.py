@@ -193,6 +193,36 @@ def cmd_run(args: argparse.Namespace) -> None:
     cmd_report(args)
 
 
+def cmd_capacity(args: argparse.Namespace) -> None:
+    from bench import db
+
+    config = Config()
+    url = db.fresh_empty_pg(config, "cap")
+    try:
+        db.migrate(django_env(config, url))
+        command = ["capacity-run", "--seconds", str(args.seconds), "--connections"]
+        command += [args.connections, "--batches", args.batches, "--out", args.out]
+        command += ["--chats-per-user", str(args.chats_per_user)]
+        sub([*command, *(["--no-redis"] if args.no_redis else [])], django_env(config, url))
+    finally:
+        db.drop_pg(config, "cap")
+
+
+def cmd_capacity_run(args: argparse.Namespace) -> None:
+    django_setup()
+    from bench import capacity
+
+    out = capacity.run(
+        seconds=args.seconds,
+        connections=[int(n) for n in args.connections.split(",")],
+        batches=[int(n) for n in args.batches.split(",")],
+        chats=args.chats,
+        chats_per_user=args.chats_per_user,
+        redis=not args.no_redis,
+    )
+    print(f"wrote {write_json(args.out, out)}")
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from bench import report
 
@@ -245,6 +275,27 @@ def main() -> None:
     queries.add_argument("--rows", default="B7,B8,B10,send")
     queries.add_argument("--out", default="queries")
     queries.set_defaults(func=cmd_queries)
+    capacity = commands.add_parser(
+        "capacity", help="the send statement's cost on PostgreSQL and Redis PUBLISH throughput"
+    )
+    capacity.add_argument("--seconds", type=float, default=12, help="per measurement")
+    capacity.add_argument("--connections", default="1,2,4,8", help="comma list")
+    capacity.add_argument("--batches", default="1,10", help="messages per statement, comma list")
+    capacity.add_argument(
+        "--chats-per-user", type=int, default=1, help="chats each sender and recipient is in"
+    )
+    capacity.add_argument("--no-redis", action="store_true", help="PostgreSQL only")
+    capacity.add_argument("--out", default="capacity", help="bench/results/<out>.json")
+    capacity.set_defaults(func=cmd_capacity)
+    capacity_run = commands.add_parser("capacity-run", help="(internal) against a migrated db")
+    capacity_run.add_argument("--seconds", type=float, default=12)
+    capacity_run.add_argument("--connections", default="1,2,4,8")
+    capacity_run.add_argument("--batches", default="1,10")
+    capacity_run.add_argument("--chats", type=int, default=2000)
+    capacity_run.add_argument("--chats-per-user", type=int, default=1)
+    capacity_run.add_argument("--no-redis", action="store_true")
+    capacity_run.add_argument("--out", default="capacity")
+    capacity_run.set_defaults(func=cmd_capacity_run)
     report = commands.add_parser("report", help="rewrite docs/benchmarks.md from bench/results")
     report.set_defaults(func=cmd_report)
     floor = commands.add_parser("floor", help="run the floor relay alone")

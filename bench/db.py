@@ -33,16 +33,19 @@ def migrate(env: dict[str, str]) -> None:
 
 def make_template(config: Config) -> None:
     """Create and migrate the template database (and SQLite template file) from scratch."""
-    drop_pg(config, "template")
-    with _admin(config) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config.db_name("template")))
-        )
-    migrate(django_env(config, config.db_url("template")))
+    migrate(django_env(config, fresh_empty_pg(config, "template")))
     config.tmp.mkdir(parents=True, exist_ok=True)
     sqlite_template = config.tmp / "template.sqlite3"
     sqlite_template.unlink(missing_ok=True)
     migrate(django_env(config, f"sqlite:///{sqlite_template}"))
+
+
+def fresh_empty_pg(config: Config, suffix: str) -> str:
+    """A new empty database (to migrate); returns its URL."""
+    drop_pg(config, suffix)
+    with _admin(config) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config.db_name(suffix))))
+    return config.db_url(suffix)
 
 
 def fresh_pg(config: Config, suffix: str) -> str:
