@@ -2,7 +2,9 @@
 
 It imports the rules (services, selectors, validation, events) and is never imported by them.
 
-- consumer.py: the WebSocket consumer, one per browser tab; routes frames and events.
+- consumer.py: the WebSocket consumer, one per browser tab: connect, disconnect, frames out
+  and in; it mixes in client_frames.py (a handler per client frame type) and layer_events.py
+  (a handler per channel-layer event).
 - delivery.py: a socket's delivery bookkeeping: the versions forwarded per chat, the gap fill,
   its send batches, and the messages held while a batch's acks are out.
 - protocol.py: client frames parsed and validated, server frames built (docs/protocol.md).

@@ -12,23 +12,23 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from chats import events, limits
+from chats import events
 from chats.realtime import presence, protocol, receipts, send_buffer, socket_auth
 from chats.realtime import socket_work as actions
+from chats.realtime.client_frames import ClientFrames
 from chats.realtime.delivery import UNAVAILABLE, Delivery
-from chats.realtime.worker_pool import db
+from chats.realtime.layer_events import CLOSE_UNAUTHENTICATED, LayerEvents
 from chats.validation import Refused
 from chatsite import metrics
 from ops import drain, logs
 
 logger = logging.getLogger(__name__)
 
-CLOSE_UNAUTHENTICATED = 4401
 CLOSE_TOO_MANY = 4429
 CLOSE_TOO_SLOW = 4408
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
     presence: presence.Connection | None = None
     expiry: socket_auth.SessionExpiry | None = None
     delivery: Delivery  # set once the socket holds a presence lease
@@ -133,90 +133,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.delivery.settled(5)
         await self.close(code=drain.CLOSE_SERVICE_RESTART)
         self.closed_for_restart = True  # the client has its 1012: nothing follows it
-
-    # Client frames.
-
-    async def on_send(self, frame: dict[str, Any]) -> None:
-        self.delivery.send(frame)
-
-    async def on_discard(self, frame: dict[str, Any]) -> None:
-        await limits.check_budget_async("discard", user_id=self.user.pk)
-        await self.delivery.discard(frame)
-
-    async def on_sync(self, frame: dict[str, Any]) -> None:
-        await limits.check_budget_async("sync", user_id=self.user.pk)
-        # The reply to an earlier sync is still queued: wait until most of it is read.
-        if self.outgoing is not None and not await self.room(self.outgoing.limit // 8):
-            return
-        await self.delivery.sync(frame)
-
-    async def on_read(self, frame: dict[str, Any]) -> None:
-        await limits.check_budget_async("read", user_id=self.user.pk)
-        await db(actions.read)(self.user, frame["chat"], frame["seq"])
-
-    async def on_typing(self, frame: dict[str, Any]) -> None:
-        await limits.check_budget_async("typing", user_id=self.user.pk)
-        await db(actions.typing)(self.user, frame["chat"])
-
-    # Changes to a message come back, as to every socket of both members, as its new state.
-    # Each counts against the send rate, checked first, as a send's is.
-
-    async def on_edit(self, frame: dict[str, Any]) -> None:
-        await limits.check_budget_async("send", user_id=self.user.pk)
-        await db(actions.edit)(self.user, frame)
-
-    async def on_delete(self, frame: dict[str, Any]) -> None:
-        await limits.check_budget_async("send", user_id=self.user.pk)
-        await db(actions.delete)(self.user, frame)
-
-    async def on_react(self, frame: dict[str, Any]) -> None:
-        await limits.check_budget_async("send", user_id=self.user.pk)
-        await db(actions.react)(self.user, frame)
-
-    # Channel-layer events.
-
-    async def chat_message(self, event: dict[str, Any]) -> None:
-        await self.delivery.message(event)
-
-    async def chat_unread(self, event: dict[str, Any]) -> None:
-        await self.send_json(protocol.unread(event["chat"], event["unread"], event["unread_total"]))
-
-    async def chat_read(self, event: dict[str, Any]) -> None:
-        await self.send_json(protocol.read(event["chat"], event["user"], event["seq"]))
-
-    async def chat_delivered(self, event: dict[str, Any]) -> None:
-        await self.send_json(protocol.delivered(event["chat"], event["user"], event["seq"]))
-
-    async def chat_muted(self, event: dict[str, Any]) -> None:
-        await self.send_json(protocol.muted(event["chat"], event["muted"]))
-
-    async def chat_typing(self, event: dict[str, Any]) -> None:
-        await self.send_json(protocol.typing(event["chat"], event["user"]))
-
-    async def presence_changed(self, event: dict[str, Any]) -> None:
-        status = event["status"]
-        # Announcements from two processes can cross: forward only what is still true
-        # (or the announcement itself, when the store cannot tell).
-        if status == presence.HIDDEN or await presence.current(event["user_id"]) in (None, status):
-            await self.send_json(protocol.presence(event["user"], status, event["last_seen"]))
-
-    async def user_renamed(self, event: dict[str, Any]) -> None:
-        await self.send_json(protocol.renamed(event["old"], event["new"]))
-
-    async def chat_message_removed(self, event: dict[str, Any]) -> None:
-        frame = {"type": "message_removed", "chat": event["chat"], "seq": event["seq"]}
-        await self.send_json({**frame, "id": event["id"]})
-
-    async def session_check(self, event: dict[str, Any]) -> None:
-        expires_at = await socket_auth.signed_in_until(self.scope.get("session_key"), self.user.pk)
-        if expires_at is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-        elif self.expiry is not None:
-            self.expiry.arm(expires_at)
-
-    async def session_ended(self, event: dict[str, Any]) -> None:
-        if event["session"] == events.session_digest(self.scope["session"].session_key):
-            await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def room(self, below: int | None = None) -> bool:
         """Wait until fewer than `below` bytes (default SOCKET_SEND_BUFFER) are queued for the
