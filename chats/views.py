@@ -9,7 +9,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -18,6 +17,7 @@ from chats import limits, moderation, selectors, services
 from chats.forms import SendForm, StartChatForm
 from chats.models import Chat
 from chats.validation import Refused, clean_body, clean_client_id, parse_seq
+from chatsite import htmx
 
 
 class AuthedRequest(HttpRequest):
@@ -36,18 +36,14 @@ def _partial(request: AuthedRequest) -> str | None:
     """What part of a page an htmx request asks for: the chat slot (switching chats in
     place), another part, or None for the whole page (also for a history restore, which
     htmx fills its `hx-history-elt` from)."""
-    if not request.htmx or request.htmx.history_restore_request:
+    if not htmx.wants_fragment(request):
         return None
     return "slot" if request.htmx.target == "chat-slot" else "part"
 
 
-# One URL serves the page and its partials: caches must tell them apart.
-_PARTIAL_HEADERS = ("HX-Request", "HX-Target", "HX-History-Restore-Request")
-
-
 @login_required
 @require_GET
-@vary_on_headers(*_PARTIAL_HEADERS)
+@htmx.vary_on_fragment
 def chat_list(request: AuthedRequest) -> HttpResponse:
     """The chats page; for htmx, just the list (the client refreshes it with that), or the
     empty panel when the chat slot asks."""
@@ -87,7 +83,7 @@ def chat_start(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@vary_on_headers(*_PARTIAL_HEADERS)
+@htmx.vary_on_fragment
 def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     """The chat page; for htmx, older history, or the chat's panel when the chat slot asks
     (switching chats from the list without reloading). Each counts against the history
