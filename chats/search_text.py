@@ -86,22 +86,24 @@ def _fold_char(char: str) -> str:
     return (low if len(low) == 1 else base).translate(_CASEFOLD)
 
 
-class _Folds(dict[int, str]):
-    """`str.translate`'s table for `fold`, filled in as characters are met."""
-
-    def __missing__(self, code: int) -> str:
-        self[code] = folded = _fold_char(chr(code))
-        return folded
-
-
-_FOLDS = _Folds()
+# The blocks whose letters fold (Latin, Greek, Cyrillic and the other alphabets below CJK,
+# Latin and Cyrillic extensions, ligatures, full-width forms); other characters stay as they
+# are. Only the characters that change are kept: `str.translate` leaves the rest.
+_FOLD_BLOCKS = [(0x41, 0x5B), (0x80, 0x3000), (0xA640, 0xA800), (0xAB30, 0xABC0)]
+_FOLD_BLOCKS += [(0xFB00, 0xFB50), (0xFF00, 0xFFF0)]
+_FOLDS = {
+    code: folded
+    for start, end in _FOLD_BLOCKS
+    for code in range(start, end)
+    if (folded := _fold_char(chr(code))) != chr(code)
+}
 _WORD = re.compile(r"[^\W_]+")
 
 
 def fold(text: str) -> str:
     """`text` folded as the indexes fold it (case, Latin marks), character by character, so
     it keeps its length and a snippet can mark the body's own characters."""
-    return text.translate(_FOLDS)
+    return text.lower() if text.isascii() else text.translate(_FOLDS)
 
 
 def words(text: str) -> list[str]:
