@@ -9,7 +9,6 @@ from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.middleware import HtmxDetails
 
@@ -18,7 +17,7 @@ from accounts.forms import NotificationsForm, PrivacyForm, SignupForm, UsernameF
 from accounts.models import User
 from chats import limits
 from chats.validation import Refused
-from chatsite import ratelimit
+from chatsite import htmx, ratelimit
 from chatsite.net import client_network
 from push import selectors as push_selectors
 
@@ -149,6 +148,7 @@ class SearchRequest(HttpRequest):
 
 @login_required
 @require_GET
+@htmx.vary_on_fragment
 def search(request: SearchRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:SEARCH_QUERY_MAX]
     context: dict[str, object] = {"q": q, "min_length": selectors.SEARCH_MIN_LENGTH}
@@ -163,11 +163,9 @@ def search(request: SearchRequest) -> HttpResponse:
         else:
             context["results"] = selectors.user_search(viewer=request.user, query=q)
             context["self_match"] = selectors.user_search_matches_self(viewer=request.user, query=q)
-    partial = request.htmx and not request.htmx.history_restore_request
-    template = "search/search.html#results" if partial else "search/search.html"
+    fragment = htmx.wants_fragment(request)
+    template = "search/search.html#results" if fragment else "search/search.html"
     response = render(request, template, context, status=429 if retry_after else 200)
     if retry_after:
         response["Retry-After"] = str(retry_after)
-    # The same URL answers with a fragment or a page: caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
     return response

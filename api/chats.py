@@ -125,19 +125,18 @@ def message_list(request: HttpRequest, chat_id: int, query: Query[HistoryQuery])
     chat = _member_chat(user, chat_id)
     if sum(v is not None for v in (query.before, query.after, query.around)) > 1:
         raise invalid("after", "Give one of before, after and around.")
-    if query.around is not None:
-        messages, older, newer = selectors.messages_around(chat_id=chat.pk, seq=query.around)
-        payloads = selectors.message_payloads(messages)
-        return {"messages": payloads, "has_more": older, "has_newer": newer}
-    if query.after is not None:
-        messages, more = selectors.messages_after(
-            chat_id=chat.pk, after=query.after, limit=query.limit
-        )
-    else:
-        messages, more = selectors.messages_before(
-            chat_id=chat.pk, before=query.before, limit=query.limit
-        )
-    return {"messages": selectors.message_payloads(messages), "has_more": more}
+    page = selectors.history_page(
+        chat_id=chat.pk,
+        before=query.before,
+        after=query.after,
+        around=query.around,
+        limit=query.limit,
+    )
+    payloads = selectors.message_payloads(page.messages)
+    if page.around is not None:
+        return {"messages": payloads, "has_more": page.has_older, "has_newer": page.has_newer}
+    more = page.has_newer if query.after is not None else page.has_older
+    return {"messages": payloads, "has_more": more}
 
 
 @router.post(

@@ -1,10 +1,13 @@
-"""The text side of message search: folding, the query language, snippets.
+"""The text side of message search: folding, word splitting, the query language, snippets.
 
-Folding is stated once here and used on both sides of a match: PostgreSQL's stored
-`tsvector` is built from `translate(body, FOLD_FROM, FOLD_TO)` (the migration takes the two
-strings from this module; the `unaccent` extension is not always installed) and the query's
-words are folded by `fold` the same way; SQLite's FTS5 tokenizer (`unicode61
-remove_diacritics 2`) folds both the index and the query itself. Both engines lower-case.
+Both engines must cut a body into the same words and fold them the same way, or a query finds
+a message on one database and not on the other. SQLite's FTS5 tokenizer (`unicode61
+remove_diacritics 2`) is the reference, since it cannot be changed: words are runs of letters
+and digits, lower-cased, with the marks of Latin letters removed (Greek and Cyrillic keep
+theirs: `й` is not `и`). `fold` and `words` state that rule for the query and the snippets;
+`pg_document` states it in SQL for PostgreSQL's stored `tsvector` (migration 0007), where the
+default parser would otherwise keep `alice@example.com`, `example.com/path` or `3.14` as one
+word, and drop `<b>` as a tag.
 """
 
 from __future__ import annotations
@@ -20,32 +23,91 @@ MIN_QUERY = 2  # a shorter query finds nothing and costs no statement
 MAX_QUERY = 200
 MAX_TERMS = 8  # words and phrases together: more narrows nothing a person means
 
+# The marks of a decomposed Latin letter (é is e + U+0301), removed as FTS5 removes them. The
+# text is both a Python and a PostgreSQL regular expression.
+LATIN_MARKS = r"([A-Za-z])[\u0300-\u036F]+"
+_LATIN_MARKS = re.compile(LATIN_MARKS)
 
-def _fold_pairs() -> tuple[str, str]:
-    """Latin letters with diacritics (U+00C0-U+024F) and their lower-case base letter."""
+
+def _casefold_pairs() -> tuple[str, str]:
+    """Lower-case letters whose case fold is another letter (final and medial sigma, long s
+    and s, micro sign and mu): lower-casing keeps them apart, FTS5 folds them."""
     src, dst = [], []
-    for code in range(0xC0, 0x250):
+    for code in range(0x80, 0x10000):
         char = chr(code)
-        parts = unicodedata.normalize("NFKD", char)
-        base = "".join(c for c in parts if not unicodedata.combining(c)).lower()
-        if len(base) == 1 and base.isascii() and base.isalpha() and base != char:
+        folded = char.casefold()
+        is_fold = len(folded) == 1 and folded != char and folded.lower() == folded
+        if unicodedata.category(char) == "Ll" and is_fold:
             src.append(char)
-            dst.append(base)
+            dst.append(folded)
     return "".join(src), "".join(dst)
 
 
-FOLD_FROM, FOLD_TO = _fold_pairs()
-_FOLD = str.maketrans(FOLD_FROM, FOLD_TO)
+CASEFOLD_FROM, CASEFOLD_TO = _casefold_pairs()
+_CASEFOLD = str.maketrans(CASEFOLD_FROM, CASEFOLD_TO)
+
+
+def _separator_class() -> str:
+    """A character class of the punctuation, symbols and spaces that end a word, for
+    PostgreSQL: ASCII, Latin-1, General Punctuation and CJK punctuation. PostgreSQL's parser
+    splits at other non-letters itself under a UTF-8 `LC_CTYPE`; it cannot under `C`."""
+    blocks = [(0x01, 0x80), (0x80, 0xC0), (0xD7, 0xD8), (0xF7, 0xF8), (0x2000, 0x2070)]
+    blocks.append((0x3000, 0x3040))
+    codes = [c for a, b in blocks for c in range(a, b) if not chr(c).isalnum() and c != 0x20]
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    parts = [f"\\u{a:04X}" + (f"-\\u{b:04X}" if b > a else "") for a, b in ranges]
+    return "[" + "".join(parts) + "]+"
+
+
+SEPARATORS = _separator_class()
+
+
+def pg_document(column: str) -> str:
+    """The SQL text PostgreSQL indexes for `column`: Latin marks removed, separators made
+    spaces, case folded as `fold` does (lower-casing is `to_tsvector`'s, by `LC_CTYPE`)."""
+    unmarked = (
+        f"normalize(regexp_replace(normalize({column}, NFD), '{LATIN_MARKS}', '\\1', 'g'), NFC)"
+    )
+    spaced = f"regexp_replace({unmarked}, '{SEPARATORS}', ' ', 'g')"
+    return f"translate({spaced}, '{CASEFOLD_FROM}', '{CASEFOLD_TO}')"
+
+
+def _fold_char(char: str) -> str:
+    base = unicodedata.normalize("NFD", char)
+    base = unicodedata.normalize("NFC", _LATIN_MARKS.sub(r"\1", base))
+    if len(base) != 1:
+        base = char
+    low = base.lower()
+    return (low if len(low) == 1 else base).translate(_CASEFOLD)
+
+
+# The blocks whose letters fold (Latin, Greek, Cyrillic and the other alphabets below CJK,
+# Latin and Cyrillic extensions, ligatures, full-width forms); other characters stay as they
+# are. Only the characters that change are kept: `str.translate` leaves the rest.
+_FOLD_BLOCKS = [(0x41, 0x5B), (0x80, 0x3000), (0xA640, 0xA800), (0xAB30, 0xABC0)]
+_FOLD_BLOCKS += [(0xFB00, 0xFB50), (0xFF00, 0xFFF0)]
+_FOLDS = {
+    code: folded
+    for start, end in _FOLD_BLOCKS
+    for code in range(start, end)
+    if (folded := _fold_char(chr(code))) != chr(code)
+}
 _WORD = re.compile(r"[^\W_]+")
 
 
 def fold(text: str) -> str:
-    """`text` with accents folded as the index folds them, lower-cased, same length."""
-    return "".join(c if len(low := c.lower()) != 1 else low for c in text.translate(_FOLD))
+    """`text` folded as the indexes fold it (case, Latin marks), character by character, so
+    it keeps its length and a snippet can mark the body's own characters."""
+    return text.lower() if text.isascii() else text.translate(_FOLDS)
 
 
 def words(text: str) -> list[str]:
-    """The words of `text` (letters and digits), folded."""
+    """The words of `text` (runs of letters and digits), folded."""
     return _WORD.findall(fold(text))
 
 

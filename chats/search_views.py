@@ -6,16 +6,17 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from chats import limits, search, search_text
 from chats.validation import Refused
 from chats.views import AuthedRequest
+from chatsite import htmx
 
 
 @login_required
 @require_GET
+@htmx.vary_on_fragment
 def message_search(request: AuthedRequest) -> HttpResponse:
     q = request.GET.get("q", "")[: search_text.MAX_QUERY]
     sort: search.Sort = "relevance" if request.GET.get("sort") == "relevance" else "newest"
@@ -40,11 +41,10 @@ def message_search(request: AuthedRequest) -> HttpResponse:
     response = render(request, _template(request, before), context, status=status)
     if retry_after:
         response["Retry-After"] = str(retry_after)
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
 def _template(request: AuthedRequest, before: str | None) -> str:
-    if not request.htmx or request.htmx.history_restore_request:
+    if not htmx.wants_fragment(request):
         return "search/messages.html"
     return "search/messages.html#more" if before else "search/messages.html#results"

@@ -279,6 +279,35 @@ def messages_after(
     return rows[:limit], len(rows) > limit
 
 
+@dataclass(frozen=True)
+class HistoryPage:
+    messages: list[Message]  # oldest first
+    has_older: bool  # known for a page before a seq, the latest, and around a seq
+    has_newer: bool  # known for a page after a seq and around a seq
+    around: int | None  # the seq the page was opened around, when it was
+
+
+def history_page(
+    *,
+    chat_id: int,
+    before: int | None = None,
+    after: int | None = None,
+    around: int | None = None,
+    limit: int = HISTORY_PAGE,
+) -> HistoryPage:
+    """The page of a chat's history the chat page and the API show: `limit` messages after
+    seq `after`, else before seq `before`, else `around` a seq (AROUND each side), else the
+    latest. The edges decide what to do with more than one (the API refuses it)."""
+    if after is not None:
+        page, has_newer = messages_after(chat_id=chat_id, after=after, limit=limit)
+        return HistoryPage(page, False, has_newer, None)
+    if before is None and around is not None:
+        page, has_older, has_newer = messages_around(chat_id=chat_id, seq=around)
+        return HistoryPage(page, has_older, has_newer, around)
+    page, has_older = messages_before(chat_id=chat_id, before=before, limit=limit)
+    return HistoryPage(page, has_older, False, None)
+
+
 def message_changes(
     *, chat_id: int, since: int, before: int | None = None, limit: int = SYNC_LIMIT
 ) -> tuple[list[Message], bool]:

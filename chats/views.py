@@ -9,7 +9,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -18,6 +17,7 @@ from chats import limits, moderation, selectors, services
 from chats.forms import SendForm, StartChatForm
 from chats.models import Chat
 from chats.validation import Refused, clean_body, clean_client_id, parse_seq
+from chatsite import htmx
 
 
 class AuthedRequest(HttpRequest):
@@ -36,18 +36,14 @@ def _partial(request: AuthedRequest) -> str | None:
     """What part of a page an htmx request asks for: the chat slot (switching chats in
     place), another part, or None for the whole page (also for a history restore, which
     htmx fills its `hx-history-elt` from)."""
-    if not request.htmx or request.htmx.history_restore_request:
+    if not htmx.wants_fragment(request):
         return None
     return "slot" if request.htmx.target == "chat-slot" else "part"
 
 
-# One URL serves the page and its partials: caches must tell them apart.
-_PARTIAL_HEADERS = ("HX-Request", "HX-Target", "HX-History-Restore-Request")
-
-
 @login_required
 @require_GET
-@vary_on_headers(*_PARTIAL_HEADERS)
+@htmx.vary_on_fragment
 def chat_list(request: AuthedRequest) -> HttpResponse:
     """The chats page; for htmx, just the list (the client refreshes it with that), or the
     empty panel when the chat slot asks."""
@@ -87,7 +83,7 @@ def chat_start(request: AuthedRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@vary_on_headers(*_PARTIAL_HEADERS)
+@htmx.vary_on_fragment
 def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     """The chat page; for htmx, older history, or the chat's panel when the chat slot asks
     (switching chats from the list without reloading). Each counts against the history
@@ -98,8 +94,14 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
     except Refused as refused:
         return _rate_limited(request, refused, before_seq)
     chat = _member_chat(request, chat_id)
-    history = _history(request, chat.pk, before_seq)
-    page = history["page"]
+    after_seq = parse_seq(request.GET.get("after"))
+    history = selectors.history_page(
+        chat_id=chat.pk,
+        before=before_seq,
+        after=after_seq,
+        around=parse_seq(request.GET.get("around")),
+    )
+    page = history.messages
     peer = selectors.peer_of(chat, request.user.pk)
     peer_membership = selectors.membership_get(user_id=peer.pk, chat_id=chat.pk)
     receipts = selectors.read_receipts_shared(viewer=request.user, subject=peer)
@@ -111,15 +113,15 @@ def chat_detail(request: AuthedRequest, chat_id: int) -> HttpResponse:
         "i_blocked": selectors.is_blocked(blocker_id=request.user.pk, blocked_id=peer.pk),
         "peer_delivered_seq": peer_membership.delivered_seq,
         "messages_page": selectors.with_reactions(page),
-        "has_more": history["has_more"],
-        "has_newer": history["has_newer"],
-        "around": history["around"],
+        "has_more": history.has_older,
+        "has_newer": history.has_newer,
+        "around": history.around,
         "oldest_seq": page[0].seq if page else None,
         "newest_seq": page[-1].seq if page else None,
         "membership": selectors.membership_get(user_id=request.user.pk, chat_id=chat.pk),
     }
     partial = _partial(request)
-    if (before_seq is not None or history["after"] is not None) and partial:
+    if (before_seq is not None or after_seq is not None) and partial:
         return render(request, "chats/detail.html#history", context)
     context["new_client_id"] = str(uuid.uuid4())
     if partial == "slot":
@@ -146,24 +148,6 @@ def _rate_limited(request: AuthedRequest, refused: Refused, before: int | None) 
         response = HttpResponse(refused.detail, status=429, content_type="text/plain")
     response["Retry-After"] = str(refused.retry_after)
     return response
-
-
-def _history(request: AuthedRequest, chat_id: int, before: int | None) -> dict[str, Any]:
-    """The page of messages asked for: before a seq (older), after one (newer, as the
-    history opened `around` a search result loads on), around one, or the latest."""
-    after = parse_seq(request.GET.get("after"))
-    around = parse_seq(request.GET.get("around")) if before is None and after is None else None
-    has_more = has_newer = False
-    if after is not None:
-        page, has_newer = selectors.messages_after(
-            chat_id=chat_id, after=after, limit=selectors.HISTORY_PAGE
-        )
-    elif around is not None:
-        page, has_more, has_newer = selectors.messages_around(chat_id=chat_id, seq=around)
-    else:
-        page, has_more = selectors.messages_before(chat_id=chat_id, before=before)
-    return {"page": page, "has_more": has_more, "has_newer": has_newer,
-            "around": around, "after": after}  # fmt: skip
 
 
 @login_required

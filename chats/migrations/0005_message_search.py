@@ -8,10 +8,28 @@ moderators' removal) is covered without knowing about the index. Neither is in t
 state: each operation runs only on its own vendor.
 """
 
+import unicodedata
+
 from django.db import migrations
 
 from accounts.migrations._vendor import VendorRunSQL
-from chats.search_text import FOLD_FROM, FOLD_TO
+
+
+def _fold_pairs() -> tuple[str, str]:
+    """Latin letters with diacritics (U+00C0-U+024F) and their lower-case base letter (the
+    table as it was when this migration was written: 0007 replaces the column)."""
+    src, dst = [], []
+    for code in range(0xC0, 0x250):
+        char = chr(code)
+        parts = unicodedata.normalize("NFKD", char)
+        base = "".join(c for c in parts if not unicodedata.combining(c)).lower()
+        if len(base) == 1 and base.isascii() and base.isalpha() and base != char:
+            src.append(char)
+            dst.append(base)
+    return "".join(src), "".join(dst)
+
+
+FOLD_FROM, FOLD_TO = _fold_pairs()
 
 SHOWN = "{row}.deleted_at IS NULL AND {row}.removed_at IS NULL"
 

@@ -1,5 +1,8 @@
-"""History opened around a message (a search result): selectors.messages_around, the chat
-page's `?around=` and `?after=`, and the API's `around`."""
+"""History opened around a message (a search result): selectors.messages_around and
+selectors.history_page (the one choice of window), the chat page's `?around=` and `?after=`,
+and the API's `around`."""
+
+import re
 
 import pytest
 
@@ -65,6 +68,33 @@ def test_the_api_gives_the_same_window(alice, chat):
     assert (body["has_more"], body["has_newer"]) == (True, False)
     both = api.get(f"/api/chats/{chat.pk}/messages/", {"around": 5, "before": 3})
     assert both.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("params", "seqs", "older", "newer", "around"),
+    [
+        ({}, (31, 80), True, False, None),
+        ({"before": 20}, (1, 19), False, False, None),
+        ({"after": 70}, (71, 80), False, False, None),
+        ({"after": 10}, (11, 60), False, True, None),
+        ({"around": 40}, (15, 65), True, True, 40),
+        ({"after": 70, "before": 20}, (71, 80), False, False, None),  # after first
+        ({"before": 20, "around": 40}, (1, 19), False, False, None),  # then before
+    ],
+)
+def test_history_page_picks_one_window(chat, params, seqs, older, newer, around):
+    page = selectors.history_page(chat_id=chat.pk, **params)
+    assert [m.seq for m in page.messages] == list(range(seqs[0], seqs[1] + 1))
+    assert (page.has_older, page.has_newer, page.around) == (older, newer, around)
+
+
+@pytest.mark.parametrize("params", [{}, {"before": 20}, {"after": 10}, {"around": 40}])
+def test_the_page_and_the_api_show_the_same_window(client, alice, chat, params):
+    client.force_login(alice)
+    html = client.get(f"/chats/{chat.pk}/", params).content.decode()
+    shown = [int(seq) for seq in re.findall(r'<li[^>]* id="msg-(\d+)"', html)]
+    body = ApiClient(alice).get(f"/api/chats/{chat.pk}/messages/", params).json()
+    assert shown == [m["seq"] for m in body["messages"]] != []
 
 
 def test_a_foreign_chat_is_not_found(carol, chat):
