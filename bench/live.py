@@ -24,46 +24,62 @@ from django.conf import settings
 from bench import seed
 from bench.client import Account, Tally, Target, close_all, drive, open_many
 from bench.config import Config
-from bench.server import Server, niceness, start_floor, start_product
+from bench.server import Server, deployed_command, niceness, start_floor, start_product
 from chatsite.redis_clients import IDLE_CLOSE_SECONDS as _IDLE_CLOSE
 
 
 @dataclass(frozen=True)
 class Plan:
-    reps: int
-    warmup: float
-    duration: float
-    sweep: tuple[int, ...]
-    sweep_duration: float
-    idle: int
-    storm: int
-    soak: float
-    soak_sample: float
-    churn_per_s: float
+    """The full run's sizes and durations (the defaults); `quick` shortens them."""
+
+    reps: int = 3
+    warmup: float = 2.0
+    duration: float = 15.0
+    sweep: tuple[int, ...] = (25, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 4000, 6000)
+    sweep_duration: float = 8.0
+    idle: int = 10000
+    storm: int = 5000
+    soak: float = 600.0
+    soak_sample: float = 10.0
+    churn_per_s: float = 20.0
+    drain: float = 10.0  # the longest wait for deliveries after the last send
+    soak_warmup: float = 20.0
+    idle_wait: float = 5.0  # B4: each wait before reading the memory and the open sockets
+    soak_margin: float = 10.0  # the soak's wait past the grace period and the idle close
+    pairs: int = 200  # B2's load (and B3's, the relay's): 2 sockets per pair, one chat each
+    pause: float = 1.0  # after opening the sockets, and between sweep steps
 
     @classmethod
     def quick(cls) -> Plan:
+        """Proves the rows run (in <= 5 minutes on 2 cores); its figures mean little."""
         return cls(
-            1, 1.0, 4.0, (50, 100, 250, 500, 1000, 2000, 4000), 4.0, 2000, 1000, 45.0, 3.0, 20.0
+            reps=1,
+            warmup=0.3,
+            duration=1.0,
+            sweep=(250, 2000),
+            sweep_duration=1.0,
+            idle=300,
+            storm=300,
+            soak=5.0,
+            soak_sample=1.0,
+            churn_per_s=10.0,  # B6's churn, halved for the shorter soak
+            drain=2.0,
+            soak_warmup=2.0,
+            idle_wait=0.5,
+            soak_margin=1.0,
+            pairs=50,
+            pause=0.3,
         )
 
     @classmethod
     def full(cls) -> Plan:
-        return cls(
-            3,
-            2.0,
-            15.0,
-            (25, 50, 100, 250, 500, 1000, 1500, 2000, 3000, 4000, 6000),
-            8.0,
-            10000,
-            5000,
-            600.0,
-            10.0,
-            20.0,
-        )
+        return cls()
 
 
 PAIRS_LOAD = 200
+# Rows run as people run the product (nothing pinned or reniced): `python -m bench live`
+# runs them before it pins and renices the load client for the other rows.
+UNPINNED_ROWS = ("B2u",)
 RELAY_APP = "bench.relay_asgi:application"
 RELAY_POOLED_APP = "bench.relay_pooled_asgi:application"
 LAYERS = {
@@ -143,6 +159,9 @@ class Live:
         self.plan = plan
         self.accounts = accounts
         self.log: list[str] = []
+        # False for the rows run as people run it (UNPINNED_ROWS): every server on the
+        # command of docs/deploy.md, nothing pinned; the caller leaves the client unpinned.
+        self.pinned = True
 
     def say(self, text: str) -> None:
         line = f"[{time.strftime('%H:%M:%S')}] {text}"
@@ -151,7 +170,8 @@ class Live:
 
     def server(self, kind: str, **kwargs: Any) -> Server:
         if kind == "floor":
-            return start_floor(self.config)
+            return start_floor(self.config, pinned=self.pinned)
+        kwargs.setdefault("pinned", self.pinned)
         if kind == "relay":
             kwargs.setdefault("app", RELAY_APP)
             server = start_product(self.config, self.db_url, **kwargs)
@@ -180,9 +200,11 @@ class Live:
             conns = opened.conns
             if opened.refused:
                 self.say(f"  refused: {dict(opened.refused)}")
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(self.plan.pause)
         writers = conns[::2] if one_way else conns
         token = uuid.uuid4().hex[:10]
+        # The CPU window is the drive alone: sockets already open, from the first send to the
+        # last delivery (or the drain's end), so every message delivered in it is counted.
         cpu0, t0 = server.cpu_seconds(), time.perf_counter()
         machine0 = psutil.cpu_times()
         tally = await drive(
@@ -192,13 +214,18 @@ class Live:
             duration=duration,
             warmup=self.plan.warmup,
             token=token,
+            drain=self.plan.drain,
         )
         wall = time.perf_counter() - t0
+        cpu = server.cpu_seconds() - cpu0
         result = tally.summary()
         result.update(
             offered=rate,
             connections=len(conns),
-            server_cpu_percent=round(100 * (server.cpu_seconds() - cpu0) / wall, 1),
+            server_cpu_percent=round(100 * cpu / wall, 1),
+            server_cpu_seconds=round(cpu, 3),
+            cpu_window_seconds=round(wall, 3),
+            cpu_ms_per_message=cpu_per_message(cpu, result["delivered"]),
             # Every core, everything (server, client, PostgreSQL, Redis): 100 = all busy.
             machine_busy_percent=machine_busy(machine0),
             server_rss_mb=round(server.rss() / 2**20, 1),
@@ -254,7 +281,32 @@ class Live:
         return self.repeated("B1", self.accounts[:2], 200, one_way=True)
 
     def b2(self) -> dict[str, Any]:
-        return self.repeated("B2", self.accounts[: 2 * PAIRS_LOAD], 1000, one_way=False)
+        """B2's load on the floor, the product and the Channels relay (pub/sub layer, no
+        database): row B11 (CPU per message) is read from these same runs."""
+        return self.repeated(
+            "B2",
+            self.accounts[: 2 * self.plan.pairs],
+            1000,
+            one_way=False,
+            kinds=("floor", "product", "relay"),
+        )
+
+    def b2u(self) -> dict[str, Any]:
+        """B2 as people run it: the floor and the product on the command of docs/deploy.md,
+        nothing pinned, the client at its own priority (`python -m bench live` runs this row
+        before it pins and renices itself)."""
+        before, self.pinned = self.pinned, False
+        try:
+            out = self.repeated("B2u", self.accounts[: 2 * self.plan.pairs], 1000, one_way=False)
+        finally:
+            self.pinned = before
+        out["client"] = {
+            "cores": sorted(os.sched_getaffinity(0)),
+            "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        }
+        app = "chatsite.asgi:application"
+        out["server_command"] = ["uvicorn", *deployed_command(app, self.config.port(0))[1:]]
+        return out
 
     def layers(self) -> dict[str, Any]:
         """B2's load on the list-based RedisChannelLayer (pub/sub is B2's product run)."""
@@ -264,7 +316,7 @@ class Live:
             runs.append(
                 self.step(
                     "product",
-                    self.accounts[: 2 * PAIRS_LOAD],
+                    self.accounts[: 2 * self.plan.pairs],
                     1000,
                     False,
                     settings_module="bench.layer_settings",
@@ -308,7 +360,7 @@ class Live:
         for name, settings_module in LAYERS.items():
             b2 = self.repeated(
                 f"relay {name}",
-                self.accounts[: 2 * PAIRS_LOAD],
+                self.accounts[: 2 * self.plan.pairs],
                 1000,
                 one_way=False,
                 kinds=("relay",),
@@ -323,7 +375,7 @@ class Live:
         """The relay (pub/sub layer) without the per-event hop to the single sync thread."""
         b2 = self.repeated(
             "relay pooled",
-            self.accounts[: 2 * PAIRS_LOAD],
+            self.accounts[: 2 * self.plan.pairs],
             1000,
             one_way=False,
             kinds=("relay",),
@@ -341,7 +393,7 @@ class Live:
             out: dict[str, Any] = {}
             for key, accounts, rate, one_way in (
                 ("B1", self.accounts[:2], 200, True),
-                ("B2", self.accounts[: 2 * PAIRS_LOAD], 1000, False),
+                ("B2", self.accounts[: 2 * self.plan.pairs], 1000, False),
             ):
                 out[key] = self.repeated(
                     f"{key} on daphne", accounts, rate, one_way, kinds=("product",)
@@ -366,7 +418,7 @@ class Live:
                 os.environ["BENCH_SERVER"] = before
 
     async def sweep(self, server: Server) -> list[dict[str, Any]]:
-        accounts = self.accounts[: 2 * PAIRS_LOAD]
+        accounts = self.accounts[: 2 * self.plan.pairs]
         opened = await open_many(self.target(server), accounts)
         steps: list[dict[str, Any]] = []
         failures = 0
@@ -390,7 +442,7 @@ class Live:
                 failures = failures + 1 if saturated else 0
                 if failures >= 2:
                     break
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(self.plan.pause)
         finally:
             await close_all(opened.conns)
         return steps
@@ -414,9 +466,9 @@ class Live:
         rss0 = server.rss()
         # Holding, not storming (that is B5): a few handshakes in flight at a time.
         opened = await open_many(self.target(server), accounts, concurrency=50, cap_seconds=240.0)
-        await asyncio.sleep(5.0)
+        await asyncio.sleep(self.plan.idle_wait)
         rss1 = server.rss()
-        await asyncio.sleep(5.0)
+        await asyncio.sleep(self.plan.idle_wait)
         open_after = sum(1 for c in opened.conns if c.ws.close_code is None)
         await close_all(opened.conns)
         held = len(opened.conns)
@@ -544,7 +596,7 @@ class Live:
             await asyncio.gather(*tasks, return_exceptions=True)
 
         # The baseline is a server that has served this kind of traffic (its connection
-        # pools at working size), with no socket open: 20 s of the soak's load first, churn
+        # pools at working size), with no socket open: the soak's load first (20 s), churn
         # included (connects and disconnects use Redis scripts that messages do not, and
         # each script in flight holds a pooled connection).
         warm = await open_many(self.target(server), steady)
@@ -554,7 +606,7 @@ class Live:
             warm.conns,
             writers=warm.conns,
             rate=rate,
-            duration=20.0,
+            duration=self.plan.soak_warmup,
             warmup=0.0,
             token=uuid.uuid4().hex[:10],
         )
@@ -564,7 +616,9 @@ class Live:
         # Past the grace period and the Redis clients' idle close: the warm-up's users have
         # gone offline, their grace keys expired and the pools let their idle connections
         # go, so a key or a connection left behind by the soak shows against this baseline.
-        await asyncio.sleep(float(settings.PRESENCE_GRACE_SECONDS) + _IDLE_CLOSE + 10.0)
+        await asyncio.sleep(
+            float(settings.PRESENCE_GRACE_SECONDS) + _IDLE_CLOSE + self.plan.soak_margin
+        )
         baseline = self.redis_state()  # server up and warm, no sockets open
         churned.update(opened=0, refused=0)
         opened = await open_many(self.target(server), steady)
@@ -633,6 +687,11 @@ class Live:
             samples=samples,
         )
         return result, tally
+
+
+def cpu_per_message(cpu_seconds: float, delivered: int) -> float | None:
+    """Server CPU (ms) per delivered message: B11's measure."""
+    return round(1000 * cpu_seconds / delivered, 4) if delivered else None
 
 
 def passes_b3(step: dict[str, Any]) -> bool:

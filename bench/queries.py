@@ -227,7 +227,7 @@ def send_path(*, runs: int) -> dict[str, Any]:
     def send() -> None:
         n = next(counter)
         frame = {"chat": chat, "client_id": f"sp-{n}", "body": f"hello {n}"}
-        loop.run_until_complete(socket_work.send_batch(sender, [frame]))
+        loop.run_until_complete(socket_work.send_batch(sender, [frame], {}))
 
     # The event-loop statements (psycopg's async driver, chats/realtime/pg_async.py) are not
     # Django's

@@ -27,6 +27,7 @@ PLOT = DOCS / "benchmarks.png"
 TARGETS = {
     "B1": "p99 <= 5x the floor's p99",
     "B2": "100% delivered exactly once; p99 <= 10x floor (about 25 ms)",
+    "B2 unpinned": "as B2: 100% delivered exactly once; p99 <= 10x the (unpinned) floor",
     "B3": ">= 1,500 msg/s with p99 <= 50 ms and 100% delivered",
     "B4": ">= 10,000 idle sockets, <= 4x the floor's memory per connection",
     "B5": "<= 3x the floor's time; none refused",
@@ -36,10 +37,13 @@ TARGETS = {
     "B7": "PostgreSQL p99 <= 5 ms, SQLite <= 2 ms at 1M; no sequential scan",
     "B8": "constant query count; deep page <= 2x first page; p99 <= 10 ms",
     "B9": "constant query count; p99 <= 50 ms",
+    "B11": "product <= 3x the floor's CPU per message",
 }
 WHAT = {
     "B1": "sender -> recipient latency, 1 pair at 200 msg/s, persisted",
-    "B2": "400 sockets (200 pairs), 1,000 msg/s offered, persisted",
+    "B2": "400 sockets (200 pairs), 1,000 msg/s offered, persisted; server pinned to its own "
+    "core, client on the other at nice 10",
+    "B2 unpinned": "B2's load with the server as docs/deploy.md runs it; nothing pinned or reniced",
     "B3": "saturation: highest offered rate with p99 <= 50 ms and 100% delivered",
     "B4": "idle sockets held by one server process",
     "B5": "connect storm of authenticated sockets",
@@ -48,7 +52,10 @@ WHAT = {
     "B7": "user search p99, 1/2/3/5-character prefixes",
     "B8": "history page of 50 (first and deep page) in a big chat",
     "B9": "chat list for a user with 1,000 chats",
+    "B11": "server CPU (user+sys) per delivered message at B2's load (B2's pinned runs)",
 }
+NOT_MEASURED = "not measured in this run"
+B11_FACTOR = 3
 
 
 def load(name: str) -> dict[str, Any]:
@@ -107,6 +114,9 @@ def fmt(value: Any, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+KINDS = ("floor", "product", "relay")
+
+
 def p99(run: dict[str, Any] | None) -> float | None:
     if not run:
         return None
@@ -139,10 +149,10 @@ def delivery_text(run: dict[str, Any]) -> str:
 def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, str]]:
     rows = live.get("rows", {})
     out: list[tuple[str, str, str, bool | None, str]] = []
-    for key, factor in (("B1", 5), ("B2", 10)):
+    for key, label, factor in (("B1", "B1", 5), ("B2", "B2", 10), ("B2u", "B2 unpinned", 10)):
         row = rows.get(key)
         if not row:
-            out.append((key, "-", "-", None, ""))
+            out.append((label, NOT_MEASURED, "-", None, ""))
             continue
         prod, floor = row["product"]["median"], row["floor"]["median"]
         pp, fp = p99(prod), p99(floor)
@@ -152,26 +162,47 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
             + f"{delivery_text(prod)}; delivered {fmt(prod.get('delivered_rate'))} msg/s of "
             f"{fmt(prod.get('offered'))} offered; server CPU "
             f"{fmt(prod.get('server_cpu_percent'))}%"
+            + (f"; p99 over the runs {prod['p99_over_runs']} ms" if "p99_over_runs" in prod else "")
+            + (
+                f"; CPU per message {prod['cpu_ms_per_message']:.3f} ms against the floor's "
+                f"{floor['cpu_ms_per_message']:.3f}"
+                if prod.get("cpu_ms_per_message") and floor.get("cpu_ms_per_message")
+                else ""
+            )
         )
+        if key == "B2u":
+            client = row.get("client", {})
+            why += (
+                f"; client on cores {client.get('cores')} at nice {client.get('nice')}, server "
+                f"nice {prod.get('server_nice')}, `{' '.join(row.get('server_command', []))}`"
+            )
         product_text = (
             f"p99 {fmt(pp)} ms (p50 {fmt(prod.get('latency_ms', {}).get('p50'))})"
             if pp is not None
             else "none of the measured messages arrived within the drain"
         )
+        relay = row.get("relay", {}).get("median")
+        relay_text = (
+            f"p99 {fmt(p99(relay))} ms (p50 {fmt(relay.get('latency_ms', {}).get('p50'))})"
+            if relay
+            else "-"
+        )
         out.append(
             (
-                key,
+                label,
                 product_text,
                 f"p99 {fmt(fp)} ms (p50 {fmt(floor.get('latency_ms', {}).get('p50'))})",
                 ok,
                 why,
+                relay_text,
             )
         )
     floor_sat = rows.get("B3", {}).get("floor", {}).get("saturation", 0)
+    relay_sat = rows.get("relay", {}).get("RedisPubSubChannelLayer", {}).get("B3", {})
     for key in ["B3", *sorted(k for k in rows if k.startswith("B3x"))]:
         row = rows.get(key)
         if not row:
-            out.append((key, "-", "-", None, ""))
+            out.append((key, NOT_MEASURED, "-", None, ""))
             continue
         ps, fs = row["product"]["saturation"], floor_sat
         best = max((s["delivered_rate"] for s in row["product"]["steps"]), default=0)
@@ -187,6 +218,9 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
                 ps >= 1500,
                 (f"{ps / fs:.2f}x the floor; " if fs else "")
                 + f"best delivered rate in the sweep {fmt(best)} msg/s",
+                f"{fmt(relay_sat['saturation'])} msg/s (relay row)"
+                if key == "B3" and "saturation" in relay_sat
+                else "-",
             )
         )
     row = rows.get("B4")
@@ -205,7 +239,7 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
             )
         )
     else:
-        out.append(("B4", "-", "-", None, ""))
+        out.append(("B4", NOT_MEASURED, "-", None, ""))
     row = rows.get("B5")
     if row:
         prod, floor = row["product"]["median"], row["floor"]["median"]
@@ -222,14 +256,55 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
             )
         )
     else:
-        out.append(("B5", "-", "-", None, ""))
+        out.append(("B5", NOT_MEASURED, "-", None, ""))
     for key in ("B6", "B6s"):
         row = rows.get(key)
         if row:
             out.append(soak_row(key, row))
         elif key == "B6":
-            out.append(("B6", "-", "-", None, ""))
+            out.append(("B6", NOT_MEASURED, "-", None, ""))
     return out
+
+
+def cpu_per_message(runs: list[dict[str, Any]]) -> list[float]:
+    return [r["cpu_ms_per_message"] for r in runs if r.get("cpu_ms_per_message") is not None]
+
+
+def middle(values: list[float]) -> float | None:
+    """The median (the upper one of an even count, as median_run picks)."""
+    return sorted(values)[len(values) // 2] if values else None
+
+
+def b11_row(live: dict[str, Any]) -> tuple[str, str, str, bool | None, str, str]:
+    """Server CPU per delivered message in B2's runs: the product, the floor and the Channels
+    relay of the same run (the median of each one's repetitions)."""
+    b2 = live.get("rows", {}).get("B2", {})
+    runs = {kind: cpu_per_message(b2.get(kind, {}).get("runs", [])) for kind in KINDS}
+    med = {kind: middle(values) for kind, values in runs.items()}
+    floor, product, relay = med["floor"], med["product"], med["relay"]
+    if product is None or floor is None:
+        return ("B11", NOT_MEASURED, "-", None, "", "-")
+
+    def text(value: float | None) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.3f} ms/msg ({value / floor:.1f}x floor)" if floor else f"{value:.3f}"
+
+    why = (
+        f"product {product / floor:.1f}x the floor's CPU per message"
+        + (f", Channels relay {relay / floor:.1f}x" if relay is not None else "")
+        + "; runs (ms/msg): "
+        + "; ".join(f"{kind} {values}" for kind, values in runs.items() if values)
+        + "; server CPU over each drive (first send to last delivery) / messages delivered"
+    )
+    return (
+        "B11",
+        text(product),
+        f"{floor:.3f} ms/msg",
+        product <= B11_FACTOR * floor,
+        why,
+        text(relay),
+    )
 
 
 def soak_row(key: str, row: dict[str, Any]) -> tuple[str, str, str, bool | None, str]:
@@ -269,7 +344,7 @@ def rescan(b7: dict[str, Any]) -> None:
 
 def search_row(pg: dict[str, Any], lite: dict[str, Any]) -> tuple[str, str, str, bool | None, str]:
     if "B7" not in pg and "B7" not in lite:
-        return ("B7", "-", "-", None, "")
+        return ("B7", NOT_MEASURED, "-", None, "")
     parts, ok, notes = [], True, []
     for name, data, limit in (("PostgreSQL", pg, 5.0), ("SQLite", lite, 2.0)):
         b7 = data.get("B7")
@@ -288,7 +363,9 @@ def search_row(pg: dict[str, Any], lite: dict[str, Any]) -> tuple[str, str, str,
 
 
 def history_rows(pg: dict[str, Any], lite: dict[str, Any]) -> list[tuple]:
-    out = []
+    out: list[tuple] = [
+        (key, NOT_MEASURED, "-", None, "") for key in ("B8", "B9") if key not in pg | lite
+    ]
     for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
         b8 = data.get("B8")
         if not b8:
@@ -403,17 +480,24 @@ def plot(live: dict[str, Any]) -> bool:
 
 
 def table(rows: list[tuple]) -> list[str]:
+    """The first screen's table: one line per row, no explanations (see `reasons`)."""
     lines = [
-        "| id | what | product | floor (same run) | target | result | why |",
+        "| id | what | product | floor (same run) | Channels relay (same run) | target | result |",
         "|---|---|---|---|---|---|---|",
     ]
-    for rid, prod, floor, ok, why in rows:
-        base = rid.split(" ")[0]
+    for rid, prod, floor, ok, _why, *rest in rows:
+        base = rid if rid in WHAT else rid.split(" ")[0]
+        relay = rest[0] if rest else "-"
         lines.append(
-            f"| {rid} | {WHAT.get(base, '')} | {prod} | {floor} | {TARGETS.get(base, '')} | "
-            f"{verdict(ok)} | {why} |"
+            f"| {rid} | {WHAT.get(base, '')} | {prod} | {floor} | {relay} | "
+            f"{TARGETS.get(base, '')} | {verdict(ok)} |"
         )
     return lines
+
+
+def reasons(rows: list[tuple]) -> list[str]:
+    """Why each verdict: the figures behind the table's line, one bullet per row."""
+    return [f"- **{rid}**: {why}" for rid, _p, _f, _ok, why, *_rest in rows if why]
 
 
 def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> list[str]:
@@ -507,25 +591,28 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
             ]
             lines.append(f"| B5 | {cells[0]} | {cells[1]} |")
         lines.append("")
-    for key in ("B1", "B2"):
+    for key, title in (("B1", "B1"), ("B2", "B2 (and B11)"), ("B2u", "B2 unpinned")):
         row = rows.get(key)
         if not row:
             continue
         lines += [
-            f"### {key} runs",
+            f"### {title} runs",
             "",
             "| server | rep | sent | delivered msg/s | p50 | p90 | "
-            "p99 | max | undelivered | dup | server CPU % | machine busy % | RSS MB |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "p99 | max | undelivered | dup | server CPU % | CPU ms/msg | machine busy % | "
+            "RSS MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        for kind in ("floor", "product"):
-            for i, run in enumerate(row[kind]["runs"], 1):
+        for kind in KINDS:
+            for i, run in enumerate(row.get(kind, {}).get("runs", []), 1):
                 lat = run.get("latency_ms", {})
+                per = run.get("cpu_ms_per_message")
                 lines.append(
                     f"| {kind} | {i} | {run['sent']:,} | {fmt(run['delivered_rate'])} | "
                     f"{fmt(lat.get('p50'))} | {fmt(lat.get('p90'))} | {fmt(lat.get('p99'))} | "
                     f"{fmt(lat.get('max'))} | {run['lost']} | {run['duplicated']} | "
                     f"{fmt(run['server_cpu_percent'])} | "
+                    f"{'-' if per is None else f'{per:.3f}'} | "
                     f"{fmt(run.get('machine_busy_percent'))} | {fmt(run['server_rss_mb'])} |"
                 )
         lines.append("")
@@ -643,19 +730,52 @@ def short_columns(plan: str) -> str:
     )
 
 
+def run_machine(meta: dict[str, Any]) -> list[str]:
+    """The machine the run recorded (`python -m bench run` stores it in meta.json), else
+    this host's, said to be so."""
+    if meta.get("machine"):
+        return list(meta["machine"])
+    return [*machine(), "- (the host that wrote this page: the run did not record its own)"]
+
+
+def machine_line(live: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The first screen's one line: the machine, the run and how it was pinned."""
+    cpu = run_machine(meta)[0].removeprefix("- CPU: ")
+    return (
+        f"**Machine**: {cpu}; server {live.get('server', 'daphne')} with PostgreSQL + Redis, "
+        f"`DEBUG=0`. Pinned rows: server on cores {cores(live, 'server')}, load client on "
+        f"{live.get('client_cores')} at nice {live.get('client_nice', '?')}; "
+        '"unpinned": nothing pinned or reniced. '
+        f"Run started {meta.get('started', '?')}"
+        + (f", rows added until {meta['merged'][-1]['started']}" if meta.get("merged") else "")
+        + (" (**--quick**: figures prove the harness only)" if meta.get("quick") else "")
+        + '; the full log is under "How this was produced".'
+    )
+
+
 def write() -> Path:
     live, pg, lite, meta = load("live"), load("queries-pg"), load("queries-sqlite"), load("meta")
     for data in (pg, lite):
         if "B7" in data:
             rescan(data["B7"])
     rows = [*live_rows(live), search_row(pg, lite), *history_rows(pg, lite)]
+    after_b2 = 1 + max(i for i, row in enumerate(rows) if row[0].startswith("B2"))
+    rows.insert(after_b2, b11_row(live))  # beside the B2 runs it is read from
     has_plot = plot(live)
     quick = meta.get("quick")
     lines = [
         "# Benchmarks",
         "",
+        machine_line(live, meta),
+        "",
+        *table(rows),
+        "",
+    ]
+    if has_plot:
+        lines += ["![latency percentiles vs offered load](benchmarks.png)", ""]
+    lines += [
         "Generated by `python -m bench report` from `bench/results/*.json`; the analysis in "
-        "the Notes section is `bench/notes.md`. Issue 8 defines the rows and targets.",
+        "the Notes section is `bench/notes.md`. Issues 8 and 22 define the rows and targets.",
         "",
         "## How this was produced",
         "",
@@ -672,11 +792,12 @@ def write() -> Path:
         )
         + ".",
         "",
-        *machine(),
+        *run_machine(meta),
         f"- Server under test: {live.get('server', 'daphne')} (`--server`; the product "
         "and the Channels relay; row 'daphne' below measures the default server beside it).",
         f"- Pinning: server on cores {cores(live, 'server')}, load client on "
-        f"{live.get('client_cores')} (`taskset`); PostgreSQL and Redis are not pinned.",
+        f"{live.get('client_cores')} (`taskset`); PostgreSQL and Redis are not pinned. "
+        "Row B2 unpinned pins nothing.",
     ]
     if meta.get("note"):
         lines.append(f"- Conditions: {meta['note']}")
@@ -693,12 +814,15 @@ def write() -> Path:
                 f"average at start {added.get('loadavg_before', 'not recorded')}, at the end "
                 f"{added.get('loadavg_after', 'not recorded')}"
                 + (f"; {added['note']}" if added.get("note") else "")
+                + (
+                    f"; on another machine: {added['machine'][0].removeprefix('- CPU: ')}"
+                    if added.get("machine") and added["machine"] != run_machine(meta)
+                    else ""
+                )
             )
     if CHANGES.exists():
         lines += ["", CHANGES.read_text().strip()]
-    lines += ["", "## Results", "", *table(rows), ""]
-    if has_plot:
-        lines += ["![latency percentiles vs offered load](benchmarks.png)", ""]
+    lines += ["", "## Results, row by row", "", *reasons(rows), ""]
     if NOTES.exists():
         lines += [NOTES.read_text().strip(), ""]
     lines += details(live, pg, lite)

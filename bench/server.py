@@ -61,9 +61,9 @@ class Server:
                 proc.wait()
 
 
-def _pin(cmd: list[str]) -> list[str]:
+def _pin(cmd: list[str], pinned: bool = True) -> list[str]:
     server_cores, _client = cpu_split()
-    if server_cores is None:
+    if server_cores is None or not pinned:
         return cmd
     return ["taskset", "-c", ",".join(map(str, server_cores)), *cmd]
 
@@ -103,17 +103,26 @@ def start_product(
     settings_module: str = "chatsite.settings",
     app: str = "chatsite.asgi:application",
     log: Path | None = None,
+    pinned: bool = True,
 ) -> Server:
-    """`workers` server processes (one port each) sharing the database and Redis."""
+    """`workers` server processes (one port each) sharing the database and Redis.
+
+    Pinned (the default), on the server's cores with the bench's own uvicorn or daphne
+    command; unpinned, with the command docs/deploy.md gives for production, anywhere."""
     env = django_env(config, db_url, DJANGO_SETTINGS_MODULE=settings_module)
     ports = tuple(config.port(first_port + i) for i in range(workers))
     server = Server("product", ports)
     out = open(log or config.tmp / "daphne.log", "ab")  # noqa: SIM115
     for port in ports:
-        cmd = _server_command(app, port)
+        cmd = _server_command(app, port) if pinned else deployed_command(app, port)
         server.procs.append(
             subprocess.Popen(
-                _pin(cmd), cwd=ROOT, env=env, stdout=out, stderr=out, preexec_fn=_normal_priority
+                _pin(cmd, pinned),
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=out,
+                preexec_fn=_normal_priority,
             )
         )
     for port in ports:
@@ -160,11 +169,25 @@ def _server_command(app: str, port: int) -> list[str]:
     ]
 
 
-def start_floor(config: Config, *, first_port: int = 40) -> Server:
+# The production command of docs/deploy.md ("Choosing the server"), word for word, for the
+# rows run as people run the product (tests/bench checks the two agree).
+DEPLOYED_UVICORN = (
+    "uvicorn --host {host} --port {port} --loop uvloop --http httptools --ws websockets-sansio "
+    "--ws-per-message-deflate false --ws-ping-interval 20 --ws-ping-timeout 30 "
+    "--lifespan off --no-access-log {app}"
+)
+
+
+def deployed_command(app: str, port: int) -> list[str]:
+    words = DEPLOYED_UVICORN.format(host="127.0.0.1", port=port, app=app).split()
+    return [str(VENV_BIN / words[0]), *words[1:]]
+
+
+def start_floor(config: Config, *, first_port: int = 40, pinned: bool = True) -> Server:
     port = config.port(first_port)
     cmd = [sys.executable, "-m", "bench.floor", "127.0.0.1", str(port)]
     proc = subprocess.Popen(
-        _pin(cmd), cwd=ROOT, stdout=subprocess.DEVNULL, preexec_fn=_normal_priority
+        _pin(cmd, pinned), cwd=ROOT, stdout=subprocess.DEVNULL, preexec_fn=_normal_priority
     )
     server = Server("floor", (port,), [proc])
     wait_port(port)

@@ -14,7 +14,7 @@ from websockets.asyncio.server import serve
 from accounts.models import User
 from bench import floor, seed
 from bench.client import Account, Target, close_all, drive, open_many, percentiles
-from bench.live import passes_b3, reconcile
+from bench.live import cpu_per_message, passes_b3, reconcile
 from chats import services
 from chats.models import Chat, Membership, Message
 from tests.chats.conftest import Socket
@@ -253,3 +253,22 @@ def test_servers_stay_off_the_load_clients_cores_after_it_pins_itself():
         with contextlib.suppress(PermissionError):
             os.setpriority(os.PRIO_PROCESS, 0, priority)
         config.cpu_split.cache_clear()
+
+
+def test_cpu_per_message_is_server_cpu_over_messages_delivered():
+    assert cpu_per_message(2.0, 2000) == 1.0  # ms per message
+    assert cpu_per_message(0.3, 2000) == 0.15
+    assert cpu_per_message(1.0, 0) is None
+
+
+def test_unpinned_rows_serve_with_the_production_command_of_docs_deploy():
+    from bench import config, server
+
+    text = (config.ROOT / "docs" / "deploy.md").read_text()
+    block = text.split("## Choosing the server", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    documented = block.replace("\\\n", " ").split()
+    cmd = server.deployed_command("chatsite.asgi:application", 8001)
+    assert cmd[0].endswith("/uvicorn")
+    assert ["uvicorn", *cmd[1:]] == documented
+    # And nothing pins it: no taskset in front, whatever the split of cores.
+    assert server._pin(cmd, pinned=False) == cmd
