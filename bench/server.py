@@ -172,7 +172,7 @@ def _server_command(app: str, port: int) -> list[str]:
 # The production command of docs/deploy.md ("Choosing the server"), word for word, for the
 # rows run as people run the product (tests/bench checks the two agree).
 DEPLOYED_UVICORN = (
-    "uvicorn --host {host} --port {port} --loop uvloop --http httptools --ws websockets-sansio "
+    "uvicorn --host {host} --port {port} --loop uvloop --http httptools --ws " + WS_PROTOCOL + " "
     "--ws-per-message-deflate false --ws-ping-interval 20 --ws-ping-timeout 30 "
     "--lifespan off --no-access-log {app}"
 )
