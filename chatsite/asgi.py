@@ -38,3 +38,11 @@ application = OpsEndpoints(
 # the benchmark machine) every few requests that allocate many objects, such as a chat list
 # of 1,000 chats: that pause was most of B9's p99 (docs/benchmarks.md).
 gc.freeze()
+
+# Each socket frame and layer event allocates a few dicts, so at 700 allocations (the default)
+# the youngest generation was collected hundreds of times a second under load: 7% of the
+# server's GIL samples at B2's load. Collected every 50,000, with older generations as often
+# relative to it as before, the product used 6% less CPU per message (docs/benchmarks.md,
+# session 8); what the collector finds is cycles (most objects go by reference count), which
+# now wait a little longer: a few MB at most.
+gc.set_threshold(50_000, 20, 100)
