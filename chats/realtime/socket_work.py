@@ -70,11 +70,10 @@ async def send_batch(
     send never overtakes a refused one, whatever the batches or the limit's windows. A resend
     of a stored message still gets its ack."""
     judged, waiting = _judged_and_waiting(frames, held)
-    allowed = 0
-    if judged:
-        count = len(judged)
-        allowed = max(0, await limits.send_allowance_async(user_id=user.pk, count=count))
-    limited = limits.send_refusal()
+    # Counts the judged ones; with none (all wait) it only asks when the limit admits one.
+    taken = await limits.send_allowance_async(user_id=user.pk, count=len(judged))
+    allowed = taken.allowed
+    limited = limits.send_refusal(taken)
     results: dict[int, services.Sent | Refused] = {i: limited for i in judged[allowed:]}
     sends = [_send_of(i, frames[i]) for i in judged[:allowed]]
     if sends:
