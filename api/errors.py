@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from django import forms
+
 from chats import limits
 from chats.validation import Refused
 
@@ -83,6 +85,23 @@ def clean_field(field: str, clean: Callable[[Any], T], value: Any) -> T:
         return clean(value)
     except Refused as refused:
         raise from_refused(refused, field) from None
+
+
+# The API's code for a form error's code where they differ (PasswordConfirmForm's "wrong").
+FORM_ERROR_CODES = {"wrong": "wrong_password"}
+
+
+def form_error(form: forms.Form) -> ApiError:
+    """400 for an invalid form, as the page would say it: its first error's code and
+    message, and every field's messages."""
+    first = next(iter(form.errors.as_data().values()))[0]
+    code = first.code or "invalid"
+    return ApiError(
+        400,
+        FORM_ERROR_CODES.get(code, code),
+        str(first.messages[0]),
+        errors=form_errors(form.errors, {}),
+    )
 
 
 def form_errors(errors: Mapping[str, Any], rename: Mapping[str, str]) -> dict[str, list[str]]:

@@ -13,7 +13,7 @@ from accounts.forms import DeleteAccountForm, UsernameForm
 from accounts.models import User
 from accounts.selectors import USERNAME_RESERVED, USERNAME_TAKEN
 from accounts.throttling import LOCKOUT_MESSAGE
-from api.errors import ApiError, form_errors, invalid
+from api.errors import ApiError, form_error, form_errors, invalid
 from api.schemas import DeleteMeIn, MeOut, MePatchIn, PasswordIn, error_responses
 from api.security import session_auth
 from push import services as push_services
@@ -87,10 +87,6 @@ def me_password(request: HttpRequest, payload: PasswordIn) -> Status[None]:
     return Status(204, None)
 
 
-# The API's error code for each reason the deletion form gives.
-DELETE_ERROR_CODES = {"wrong": "wrong_password"}
-
-
 @router.delete("/me/", response={204: None, **error_responses(400, 401, 403, 429)})
 def me_delete(request: HttpRequest, payload: DeleteMeIn) -> Status[None]:
     """Delete your account (your password, your username typed again, and a code with
@@ -109,14 +105,7 @@ def me_delete(request: HttpRequest, payload: DeleteMeIn) -> Status[None]:
     if checked == "locked":
         raise ApiError(429, "locked_out", LOCKOUT_MESSAGE)
     if checked == "invalid":
-        errors = next(iter(form.errors.as_data().values()))
-        code = errors[0].code or "invalid"
-        raise ApiError(
-            400,
-            DELETE_ERROR_CODES.get(code, code),
-            str(errors[0].messages[0]),
-            errors=form_errors(form.errors, {}),
-        )
+        raise form_error(form)
     services.user_delete(user=user, erase_messages=payload.erase_messages)
     logout(request)
     return Status(204, None)

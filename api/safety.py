@@ -13,10 +13,11 @@ from ninja import Router, Status
 from accounts import selectors, services, throttling, twofactor
 from accounts.checks import RECOVERY_FAILED, WRONG_CODE
 from accounts.export import export_response
+from accounts.forms import PasswordConfirmForm
 from accounts.models import User
 from accounts.throttling import LOCKOUT_MESSAGE
 from api.auth import csrf_only
-from api.errors import ApiError, invalid
+from api.errors import ApiError, form_error, invalid
 from api.schemas import (
     CodeIn,
     ExportOut,
@@ -35,8 +36,6 @@ from chats.validation import is_id
 
 router = Router(tags=["account safety"])
 
-WRONG_PASSWORD = "Your password was entered incorrectly."  # noqa: S105 (a message)
-
 
 def _password_rules(field: str, password: str) -> None:
     try:
@@ -48,8 +47,11 @@ def _password_rules(field: str, password: str) -> None:
 
 
 def check_password(user: User, password: str) -> None:
-    if not user.check_password(password):
-        raise invalid("password", WRONG_PASSWORD, "wrong_password")
+    """The pages' check (accounts.forms.PasswordConfirmForm): 400 `wrong_password` with
+    its message when the password is not the user's."""
+    form = PasswordConfirmForm({"password": password}, user=user)
+    if not form.is_valid():
+        raise form_error(form)
 
 
 @router.post(

@@ -28,39 +28,42 @@ def user_keys(user_id: int) -> list[str]:
     return [f"{kind}:{user_id}" for kind in (*BUDGETS, "report")]
 
 
-def send_refusal() -> Refused:
-    """A send over the limit: `rate_limited`, with the seconds until the window ends."""
-    limit_setting, message = BUDGETS["send"]
-    return Refused(
-        "rate_limited", message, ratelimit.retry_after(getattr(settings, limit_setting)[1])
-    )
+def send_refusal(taken: ratelimit.Taken) -> Refused:
+    """The sends `taken` did not let through: `rate_limited`, with the seconds until the
+    limit admits one more."""
+    return Refused("rate_limited", BUDGETS["send"][1], max(1, taken.retry_after))
 
 
-def send_allowance(*, user_id: int, count: int) -> int:
-    """Count `count` sends; how many of them (the first ones) the limit lets through."""
+def send_allowance(*, user_id: int, count: int) -> ratelimit.Taken:
+    """Count `count` sends: how many of them (the first ones) the limit lets through, and
+    when it admits one more if it refused some."""
     limit, window = settings.SEND_RATE
-    return ratelimit.hit_many(f"send:{user_id}", count, limit=limit, window=window)
+    return ratelimit.take(f"send:{user_id}", count, limit=limit, window=window)
 
 
-async def send_allowance_async(*, user_id: int, count: int) -> int:
+async def send_allowance_async(*, user_id: int, count: int) -> ratelimit.Taken:
     """`send_allowance` on the event loop."""
     limit, window = settings.SEND_RATE
-    return await ratelimit.hit_many_async(f"send:{user_id}", count, limit=limit, window=window)
+    return await ratelimit.take_async(f"send:{user_id}", count, limit=limit, window=window)
 
 
 def check_budget(kind: str, *, user_id: int) -> None:
     """Count one `kind` request (a key of BUDGETS) of the user; over the budget, refuse it
-    with `rate_limited` and the seconds until it refills."""
+    with `rate_limited` and the seconds until the budget admits one more."""
     limit, window = getattr(settings, BUDGETS[kind][0])
-    if ratelimit.hit_many(f"{kind}:{user_id}", 1, limit=limit, window=window) < 1:
-        raise Refused("rate_limited", BUDGETS[kind][1], ratelimit.retry_after(window))
+    _refuse_unless(kind, ratelimit.take(f"{kind}:{user_id}", 1, limit=limit, window=window))
 
 
 async def check_budget_async(kind: str, *, user_id: int) -> None:
     """`check_budget` on the event loop (a socket frame over budget costs no worker hop)."""
     limit, window = getattr(settings, BUDGETS[kind][0])
-    if await ratelimit.hit_many_async(f"{kind}:{user_id}", 1, limit=limit, window=window) < 1:
-        raise Refused("rate_limited", BUDGETS[kind][1], ratelimit.retry_after(window))
+    taken = await ratelimit.take_async(f"{kind}:{user_id}", 1, limit=limit, window=window)
+    _refuse_unless(kind, taken)
+
+
+def _refuse_unless(kind: str, taken: ratelimit.Taken) -> None:
+    if taken.allowed < 1:
+        raise Refused("rate_limited", BUDGETS[kind][1], taken.retry_after)
 
 
 def typing_allowed(*, user_id: int, chat_id: int) -> bool:

@@ -202,23 +202,30 @@ def _reply_targets(
         else:
             del fresh[chat_id]
     if refused:
-        client_ids = [send.client_id for send, _ in refused]
-        existing = selectors.messages_by_client_id(sender=sender, client_ids=client_ids)
-        for send, refusal in refused:
-            stored = existing.get(send.client_id)
-            results[send.index] = refusal if stored is None else _resend_of(stored, send)
+        results.update(messages_refused_unless_resent(sender=sender, refused=refused))
     return found
 
 
 PEER_DELETED = "This account was deleted: it cannot receive messages."
 
 
+def messages_refused_unless_resent(
+    *, sender: User, refused: list[tuple[Send, Refused]]
+) -> dict[int, Sent | Refused]:
+    """Each send with the refusal it gets (a block, the peer's deletion, the rate limit's
+    hold), unless it resends a message stored before: then its ack (`invalid` when that
+    message is in another chat). One query for the lot; keyed by `Send.index`."""
+    client_ids = [send.client_id for send, _ in refused]
+    existing = selectors.messages_by_client_id(sender=sender, client_ids=client_ids)
+    results: dict[int, Sent | Refused] = {}
+    for send, refusal in refused:
+        stored = existing.get(send.client_id)
+        results[send.index] = refusal if stored is None else _resend_of(stored, send)
+    return results
+
+
 def _refused_unless_resend(sender: User, send: Send, refusal: Refused) -> Sent | Refused:
-    """A resend of a message stored before (a block, the peer's deletion) still gets its ack."""
-    existing = selectors.messages_by_client_id(sender=sender, client_ids=[send.client_id])
-    if send.client_id in existing:
-        return _resend_of(existing[send.client_id], send)
-    return refusal
+    return messages_refused_unless_resent(sender=sender, refused=[(send, refusal)])[send.index]
 
 
 def _blocked(sender: User, peer_id: int, send: Send) -> Sent | Refused:

@@ -41,8 +41,8 @@ gc.freeze()
 
 # Each socket frame and layer event allocates a few dicts, so at 700 allocations (the default)
 # the youngest generation was collected hundreds of times a second under load: 7% of the
-# server's GIL samples at B2's load. Collected every 50,000, with older generations as often
-# relative to it as before, the product used 6% less CPU per message (docs/benchmarks.md,
+# server's GIL samples at B2's load. Collected every 50,000 (the older generations every 20
+# and 100 of the younger's passes), the product used 6% less CPU per message (docs/benchmarks.md,
 # session 8); what the collector finds is cycles (most objects go by reference count), which
 # now wait a little longer: a few MB at most.
 gc.set_threshold(50_000, 20, 100)

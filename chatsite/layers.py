@@ -38,7 +38,7 @@ from channels_redis.pubsub import (
 )
 
 from chatsite import aio
-from chatsite.redis_clients import AsyncSentinelConnection, Script, retry_policy
+from chatsite.redis_clients import Script, retry_policy, with_connection_class
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _with_retry(host: dict[str, Any]) -> dict[str, Any]:
     """The `hosts` entry, retrying on a dead connection; through Sentinel (a `master_name`
     entry, chatsite.redis_clients.layer_host), asking it for the primary on each reconnect."""
     if "master_name" in host:
-        return {**host, "retry": retry_policy(), "connection_class": AsyncSentinelConnection}
+        return {**with_connection_class(host, asyncio=True), "retry": retry_policy()}
     return {**host, "retry": retry_policy()}
 
 

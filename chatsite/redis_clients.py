@@ -13,7 +13,9 @@ Timeouts are not retried: a Redis that does not answer is failed over quickly in
 With Sentinel (settings.REDIS_SENTINELS) every client here, the channel layer's and the
 cache's ask the Sentinels for the current primary on each new connection: after a
 failover the first command on a dead connection reconnects, through the same retry, to the
-promoted replica. REDIS_URL then only gives the database number and the password.
+promoted replica. REDIS_URL then only gives the database number and the password, and TLS
+to the primary when it is rediss:// (the Sentinels themselves are asked over plain TCP); a
+unix:// REDIS_URL is refused at start-up.
 """
 
 from __future__ import annotations
@@ -71,13 +73,41 @@ def parse_sentinels(value: str) -> Sentinels:
     return sentinels
 
 
+UNIX_WITH_SENTINEL = (
+    "a unix:// socket is one local Redis, not a primary the Sentinels find: give "
+    "redis:// (or rediss:// for TLS) with the database and password, or unset REDIS_SENTINELS"
+)
+
+
 def url_options(url: str) -> dict[str, Any]:
-    """What a Sentinel-managed connection keeps of `url`: database, user, password, TLS...;
-    not the host and port, which the Sentinels give."""
-    options = redis.connection.parse_url(url)
+    """What a Sentinel-managed connection keeps of `url`: database, user, password, its
+    query's options, and `ssl: True` for rediss:// (`with_connection_class` turns it into
+    the TLS connection class); not the host and port, which the Sentinels give. A unix://
+    url is a ValueError."""
+    options = dict(redis.connection.parse_url(url))
+    kind = options.pop("connection_class", None)
+    if kind is redis.connection.UnixDomainSocketConnection:
+        raise ValueError(UNIX_WITH_SENTINEL)
     options.pop("host", None)
     options.pop("port", None)
-    return dict(options)
+    if kind is redis.connection.SSLConnection:
+        options["ssl"] = True
+    return options
+
+
+def with_connection_class(options: dict[str, Any], *, asyncio: bool) -> dict[str, Any]:
+    """Sentinel pool options (`url_options`, or a layer's `hosts` entry) with the connection
+    class that asks the Sentinels for the primary, over TLS when they say `ssl`. (Given a
+    connection class, redis-py's Sentinel pools drop `ssl`: TLS would silently be off.)"""
+    options = dict(options)
+    tls = bool(options.pop("ssl", False))
+    classes: dict[tuple[bool, bool], type] = {
+        (False, False): SentinelConnection,
+        (True, False): SentinelSSLConnection,
+        (False, True): AsyncSentinelConnection,
+        (True, True): AsyncSentinelSSLConnection,
+    }
+    return {**options, "connection_class": classes[tls, asyncio]}
 
 
 def sentinel_config() -> tuple[Sentinels, str] | None:
@@ -122,6 +152,16 @@ class AsyncSentinelConnection(redis.asyncio.sentinel.SentinelManagedConnection):
         await super()._connect()
 
 
+class SentinelSSLConnection(SentinelConnection, redis.sentinel.SentinelManagedSSLConnection):
+    """`SentinelConnection` over TLS (a rediss:// REDIS_URL)."""
+
+
+class AsyncSentinelSSLConnection(
+    AsyncSentinelConnection, redis.asyncio.sentinel.SentinelManagedSSLConnection
+):
+    """`AsyncSentinelConnection` over TLS (a rediss:// REDIS_URL)."""
+
+
 class SentinelPool:
     """Django's RedisCache `pool_class` (OPTIONS) for a primary found through Sentinel:
     OPTIONS' `sentinels` and `master_name` say where, the LOCATION url the rest."""
@@ -134,7 +174,7 @@ class SentinelPool:
         return redis.sentinel.SentinelConnectionPool(
             master_name,
             manager,
-            **{**url_options(url), **options, "connection_class": SentinelConnection},
+            **with_connection_class({**url_options(url), **options}, asyncio=False),
         )
 
 
@@ -161,8 +201,7 @@ def async_client(url: str, *, blocking: bool = False, **kwargs: Any) -> Any:
     return manager.master_for(
         master,
         connection_pool_class=pool_class,
-        connection_class=AsyncSentinelConnection,
-        **{**url_options(url), **kwargs},
+        **with_connection_class({**url_options(url), **kwargs}, asyncio=True),
     )
 
 
@@ -176,7 +215,7 @@ def threaded(url: str) -> redis.Redis:
         return redis.Redis.from_url(url, **timeouts)
     manager = redis.sentinel.Sentinel(config[0], sentinel_kwargs=SENTINEL_KWARGS)
     return manager.master_for(
-        config[1], connection_class=SentinelConnection, **{**url_options(url), **timeouts}
+        config[1], **with_connection_class({**url_options(url), **timeouts}, asyncio=False)
     )
 
 

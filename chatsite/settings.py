@@ -18,7 +18,7 @@ import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from chatsite.dburl import database_from_url
-from chatsite.redis_clients import layer_host, parse_sentinels
+from chatsite.redis_clients import layer_host, parse_sentinels, url_options
 
 # Lets django-stubs' generic classes (managers, forms) be subscripted at run time.
 django_stubs_ext.monkeypatch()
@@ -228,6 +228,11 @@ except ValueError as error:
 REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER") or "mymaster"
 if REDIS_SENTINELS and not REDIS_URL:
     REDIS_URL = f"redis://{REDIS_SENTINEL_MASTER}/0"  # a name: its host is not used
+if REDIS_SENTINELS:
+    try:
+        url_options(REDIS_URL)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"REDIS_URL with REDIS_SENTINELS: {error}") from None
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

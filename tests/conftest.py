@@ -44,10 +44,15 @@ def _close_send_connections():
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Rate-limit counters and presence live in the cache: start every test from zero."""
+    """Presence lives in the cache, and rate-limit logs in Redis (cleared with it) or in
+    process: start every test from none."""
+    from chatsite import ratelimit
+
     cache.clear()
+    ratelimit.reset_local()
     yield
     cache.clear()
+    ratelimit.reset_local()
 
 
 @pytest.fixture

@@ -70,17 +70,19 @@ async def send_batch(
     send never overtakes a refused one, whatever the batches or the limit's windows. A resend
     of a stored message still gets its ack."""
     judged, waiting = _judged_and_waiting(frames, held)
-    allowed = 0
-    if judged:
-        count = len(judged)
-        allowed = max(0, await limits.send_allowance_async(user_id=user.pk, count=count))
-    limited = limits.send_refusal()
+    # Counts the judged ones; with none (all wait) it only asks when the limit admits one.
+    taken = await limits.send_allowance_async(user_id=user.pk, count=len(judged))
+    allowed = taken.allowed
+    limited = limits.send_refusal(taken)
     results: dict[int, services.Sent | Refused] = {i: limited for i in judged[allowed:]}
     sends = [_send_of(i, frames[i]) for i in judged[:allowed]]
     if sends:
         results.update(await send_path.store(user, sends))
     if waiting:
-        results.update(await worker_pool.db(_resends)(user, frames, waiting, limited))
+        # Refused like the send they wait for, unless they resend a stored message.
+        refused = [(_send_of(i, frames[i]), limited) for i in waiting]
+        resent = worker_pool.db(services.messages_refused_unless_resent)
+        results.update(await resent(sender=user, refused=refused))
     for i in judged[:allowed]:
         held.pop(frames[i]["chat"], None)
     for i in judged[allowed:]:
@@ -116,21 +118,6 @@ def _hold(held: dict[int, str], chat_id: int, client_id: str) -> None:
 def _send_of(index: int, frame: dict[str, Any]) -> services.Send:
     reply_to = frame.get("reply_to")
     return services.Send(index, frame["chat"], frame["client_id"], frame["body"], reply_to)
-
-
-def _resends(
-    user: User, frames: list[dict[str, Any]], waiting: list[int], limited: Refused
-) -> dict[int, services.Sent | Refused]:
-    """The frames waiting behind a refused send: a resend of a stored message gets it (its
-    ack), any other is refused like the send it waits for."""
-    client_ids = [frames[i]["client_id"] for i in waiting]
-    stored = selectors.messages_by_client_id(sender=user, client_ids=client_ids)
-    results: dict[int, services.Sent | Refused] = {}
-    for i in waiting:
-        message = stored.get(frames[i]["client_id"])
-        found = message is not None and message.chat_id == frames[i]["chat"]
-        results[i] = (message, False) if found and message is not None else limited
-    return results
 
 
 async def _replies(

@@ -249,7 +249,7 @@ def test_send_to_someone_who_blocked_you_is_403(api_client, alice, bob):
 
 
 def test_send_is_rate_limited_like_the_socket(api_client, alice, bob, settings):
-    settings.SEND_RATE = (2, 3600)  # a fixed window: a long one is not crossed mid-test
+    settings.SEND_RATE = (2, 3600)  # a long window: no send leaves it mid-test
     chat = make_chat(alice, bob)
     api = api_client(alice)
     assert send(api, chat.pk).status_code == 201

@@ -3,15 +3,19 @@ asyncio clients (presence, rate limits) and the channel layer reconnect and rese
 Against a private redis-server that the test kills and starts again."""
 
 import asyncio
+import subprocess
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 import redis
+import redis.asyncio
+from channels_redis.utils import create_pool
 
 from chatsite import redis_clients
-from chatsite.layers import PubSubLayer
-from tests.faults.infra import RedisServer
+from chatsite.layers import PubSubLayer, _with_retry
+from tests.faults.infra import RedisServer, SentinelServer, free_port
 
 
 def restart(server: RedisServer) -> None:
@@ -131,6 +135,104 @@ def test_a_sentinel_url_keeps_its_database_and_password_but_not_its_host():
     assert redis_clients.layer_host("redis://h/1", [], "m") == {"address": "redis://h/1"}
     host = redis_clients.layer_host("redis://h/1", [("s", 1)], "m")
     assert (host["sentinels"], host["master_name"], host["db"]) == ([("s", 1)], "m", 1)
+
+
+def test_a_rediss_sentinel_url_keeps_tls_for_every_client(settings):
+    """The connection class of each client through Sentinel: TLS for rediss://, as redis-py
+    alone would drop it once a class is given (no connection is made here)."""
+    url = "rediss://:pw@m/2?ssl_ca_certs=/ca.pem"
+    assert redis_clients.url_options(url) == {
+        "password": "pw",
+        "db": 2,
+        "ssl": True,
+        "ssl_ca_certs": "/ca.pem",
+    }
+    settings.REDIS_SENTINELS, settings.REDIS_SENTINEL_MASTER = [("127.0.0.1", 1)], "m"
+    pools = [
+        redis_clients.SentinelPool.from_url(url, sentinels=[("127.0.0.1", 1)], master_name="m"),
+        redis_clients.threaded(url).connection_pool,
+        redis_clients.async_client(url, blocking=True, max_connections=2).connection_pool,
+        create_pool(_with_retry(redis_clients.layer_host(url, [("127.0.0.1", 1)], "m"))),
+    ]
+    sync_tls, async_tls = (
+        redis_clients.SentinelSSLConnection,
+        redis_clients.AsyncSentinelSSLConnection,
+    )
+    assert [pool.connection_class for pool in pools] == [sync_tls, sync_tls, async_tls, async_tls]
+    assert issubclass(sync_tls, redis.SSLConnection)
+    assert issubclass(async_tls, redis.asyncio.SSLConnection)
+    assert all(pool.connection_kwargs["ssl_ca_certs"] == "/ca.pem" for pool in pools)
+    plain = redis_clients.threaded("redis://:pw@m/2").connection_pool
+    assert plain.connection_class is redis_clients.SentinelConnection
+
+
+def test_a_unix_socket_url_with_sentinel_is_refused():
+    with pytest.raises(ValueError, match="a unix:// socket is one local Redis"):
+        redis_clients.url_options("unix:///run/redis.sock?db=1")
+
+
+async def test_a_rediss_url_reaches_a_tls_primary_through_sentinel(tmp_path, settings):
+    """A primary that speaks only TLS, watched by a Sentinel: the threads', the loop's and
+    the cache's clients and the channel layer reach it over TLS, the certificate checked."""
+    tls = TlsRedis(tmp_path)
+    try:
+        settings.REDIS_SENTINELS = [("127.0.0.1", tls.sentinel.port)]
+        settings.REDIS_SENTINEL_MASTER = tls.sentinel.name
+        url = f"rediss://{tls.sentinel.name}-{uuid.uuid4().hex[:8]}/0?ssl_ca_certs={tls.cert}"
+        await asyncio.to_thread(redis_clients.threaded(url).set, "thread", 1)
+        await redis_clients.for_loop(url).set("loop", 1)
+        cache_pool = redis_clients.SentinelPool.from_url(
+            url, sentinels=settings.REDIS_SENTINELS, master_name=tls.sentinel.name
+        )
+        cache_client = redis.Redis(connection_pool=cache_pool)
+        await asyncio.to_thread(cache_client.set, "cache", 1)
+        cache_client.close()
+        host = redis_clients.layer_host(url, settings.REDIS_SENTINELS, tls.sentinel.name)
+        layer = PubSubLayer(hosts=[host], prefix=f"t{uuid.uuid4().hex[:6]}")
+        channel = await layer.new_channel()
+        await layer.group_add("user.1", channel)
+        await layer.group_send_many([("user.1", {"type": "a", "n": 1})])
+        assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 1
+        await layer.flush()
+        assert {"thread", "loop", "cache"} <= tls.keys()
+    finally:
+        tls.stop()
+
+
+class TlsRedis:
+    """A redis-server listening only on TLS (a self-signed certificate for 127.0.0.1) and a
+    Sentinel that watches it over TLS and answers on plain TCP."""
+
+    def __init__(self, tmp_path) -> None:
+        self.cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+        command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        command += ["-keyout", str(key), "-out", str(self.cert), "-subj", "/CN=127.0.0.1"]
+        command += ["-addext", "subjectAltName=IP:127.0.0.1"]
+        subprocess.run(command, check=True, capture_output=True)
+        files = ["--tls-cert-file", str(self.cert), "--tls-key-file", str(key)]
+        files += ["--tls-ca-cert-file", str(self.cert), "--tls-auth-clients", "no"]
+        self.tls_port = free_port()
+        # The plain port answers the start-up ping only; Sentinel is given the TLS one.
+        self.server = RedisServer(tmp_path, "--tls-port", str(self.tls_port), *files)
+        self.server.start()
+        self.sentinel = SentinelServer(tmp_path, SimpleNamespace(port=self.tls_port))
+        with self.sentinel.conf.open("a") as conf:
+            conf.write(
+                f"tls-replication yes\ntls-cert-file {self.cert}\ntls-key-file {key}\n"
+                f"tls-ca-cert-file {self.cert}\ntls-auth-clients no\n"
+            )
+        self.sentinel.start()
+
+    def keys(self) -> set[str]:
+        client = redis.Redis(port=self.server.port, decode_responses=True)
+        try:
+            return set(client.keys("*"))
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        self.sentinel.stop()
+        self.server.stop()
 
 
 def sentinel_url(settings, sentineled) -> str:

@@ -130,6 +130,23 @@ def test_a_malformed_sentinel_list_is_a_clear_error():
     assert "REDIS_SENTINELS: a Sentinel is host:port, got 's2'" in result.stderr
 
 
+def test_redis_sentinels_with_a_rediss_url_reach_the_primary_over_tls():
+    host, cache = settings_json(
+        "[s.CHANNEL_LAYERS['default']['CONFIG']['hosts'][0], s.CACHES['default']]",
+        REDIS_SENTINELS="s1:26379",
+        REDIS_URL="rediss://:pw@ignored/4?ssl_ca_certs=/etc/redis/ca.pem",
+    )
+    assert (host["ssl"], host["ssl_ca_certs"], host["db"]) == (True, "/etc/redis/ca.pem", 4)
+    assert "connection_class" not in host and "host" not in host
+    assert cache["LOCATION"].startswith("rediss://")  # SentinelPool reads TLS from it
+
+
+def test_redis_sentinels_with_a_unix_socket_url_refuse_to_start():
+    result = run(["check"], REDIS_SENTINELS="s1:26379", REDIS_URL="unix:///run/redis.sock?db=1")
+    assert result.returncode != 0
+    assert "REDIS_URL with REDIS_SENTINELS: a unix:// socket is one local Redis" in result.stderr
+
+
 def test_a_multi_host_database_url_reaches_the_pool_with_target_session_attrs():
     db = settings_json(
         "s.DATABASES['default']",

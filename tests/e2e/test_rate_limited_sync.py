@@ -27,7 +27,7 @@ def test_a_rate_limited_sync_is_sent_again_once_after_retry_after(cluster_factor
         page = context.new_page()
         page.on("websocket", watch)
         limited = None
-        for _ in range(4):  # a load may fall in a fresh window of the limit: load again
+        for _ in range(4):  # the first load's sync spends the budget; a later one is refused
             seen = len(frames)
             page.goto(f"{base}/chats/{data['chat']}/")
             deadline = time.monotonic() + 3

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.api.conftest import ApiClient, assert_error
 from tests.factories import make_chat, make_messages
 
-# An hour's window: a fixed window that ends mid-test would refill the budget.
+# An hour's window: a window shorter than the test would let its first requests leave it.
 pytestmark = pytest.mark.django_db
 
 

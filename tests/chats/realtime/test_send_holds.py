@@ -108,6 +108,27 @@ async def test_a_resend_of_a_stored_message_is_acked_while_the_chat_is_held(
     assert await stored_bodies(chat) == ["stored"]
 
 
+async def test_a_held_send_reusing_another_chats_client_id_is_invalid_as_anywhere(
+    socket, settings, alice, bob, carol
+):
+    """The resend rule of the services applies to held sends too: a client_id stored in
+    another chat is `invalid`, as it is when the chat is not held."""
+    settings.SEND_RATE = (1, 3600)
+    chat, other = await db(make_chat)(alice, bob), await db(make_chat)(alice, carol)
+    a = await socket(alice)
+    await send_and_ack(a, other, body="elsewhere", client_id="elsewhere")
+    # The budget is spent: the chat is held behind "refused".
+    assert_rate_limited(await reply_to(a, send(chat, "refused")), chat, "refused", 3600)
+    reused = await reply_to(a, send(chat, "elsewhere"))
+    assert (reused["type"], reused["code"], reused["client_id"]) == (
+        "error",
+        "invalid",
+        "elsewhere",
+    )
+    assert await stored_bodies(chat) == []
+    assert await stored_bodies(other) == ["elsewhere"]
+
+
 async def test_discard_releases_the_chat_and_is_validated(socket, settings, alice, bob, carol):
     settings.SEND_RATE = (1, 3600)
     chat = await db(make_chat)(alice, bob)
