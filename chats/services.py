@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
@@ -237,44 +238,46 @@ def _blocked(sender: User, peer_id: int, send: Send) -> Sent | Refused:
 
 
 def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
-    """Move the reader's read pointer forward to `seq` (clamped to the chat); never back."""
+    """Move the reader's read pointer forward to `seq` (clamped to the chat); never back.
+
+    Three statements: the chat with both members, the reader's membership, and one UPDATE
+    moving both pointers (a reader has also received what they read), each only forward.
+    What moved is judged from the membership just read: a tab that moved a pointer in
+    between makes this one announce it again, which changes nothing for the clients."""
     try:
         chat = selectors.chat_get_for_member(user_id=user.pk, chat_id=chat_id)
     except Chat.DoesNotExist:
         raise Refused("not_found", "No such chat.") from None
     seq = min(seq, chat.last_seq)
     membership = selectors.membership_get(user_id=user.pk, chat_id=chat.pk)
-    if membership.read_seq >= seq and membership.delivered_seq >= seq:
+    moved = membership.read_seq < seq
+    delivered = membership.delivered_seq < seq
+    if not (moved or delivered):
         return membership.read_seq  # nothing to move: no write (on SQLite, no write lock)
-    with transaction.atomic():
-        moved = Membership.objects.filter(
-            chat_id=chat.pk, user_id=user.pk, read_seq__lt=seq
-        ).update(read_seq=seq)
-        # A reader has also received what they read.
-        delivered = Membership.objects.filter(
-            chat_id=chat.pk, user_id=user.pk, delivered_seq__lt=seq
-        ).update(delivered_seq=seq)
-        if moved or delivered:
-            peer = selectors.peer_of(chat, user.pk)
-            # The chat's own copy of the reader is fresh: their privacy setting may have changed
-            # since their socket connected.
-            reader = selectors.peer_of(chat, peer.pk)
-            tell_peer = selectors.read_receipts_shared(viewer=peer, subject=reader)
-        if moved:
-            _after_commit(
-                lambda: events.chat_read(
-                    chat_id=chat.pk, reader=reader, peer_id=peer.pk if tell_peer else None, seq=seq
-                )
+    Membership.objects.filter(chat_id=chat.pk, user_id=user.pk).filter(
+        Q(read_seq__lt=seq) | Q(delivered_seq__lt=seq)
+    ).update(
+        read_seq=Greatest("read_seq", Value(seq)),
+        delivered_seq=Greatest("delivered_seq", Value(seq)),
+    )
+    peer = selectors.peer_of(chat, user.pk)
+    # The chat's own copy of the reader is fresh: their privacy setting may have changed
+    # since their socket connected.
+    reader = selectors.peer_of(chat, peer.pk)
+    tell_peer = selectors.read_receipts_shared(viewer=peer, subject=reader)
+    if moved:
+        _after_commit(
+            lambda: events.chat_read(
+                chat_id=chat.pk, reader=reader, peer_id=peer.pk if tell_peer else None, seq=seq
             )
-        if delivered and not tell_peer:
-            # Without read receipts the sender still learns that it arrived (issue 23, bug 2);
-            # with them, the read event says more.
-            _after_commit(
-                lambda: events.chat_delivered(
-                    chat_id=chat.pk, user=reader, peer_id=peer.pk, seq=seq
-                )
-            )
-    return selectors.membership_get(user_id=user.pk, chat_id=chat.pk).read_seq
+        )
+    if delivered and not tell_peer:
+        # Without read receipts the sender still learns that it arrived (issue 23, bug 2);
+        # with them, the read event says more.
+        _after_commit(
+            lambda: events.chat_delivered(chat_id=chat.pk, user=reader, peer_id=peer.pk, seq=seq)
+        )
+    return max(membership.read_seq, seq)
 
 
 @dataclass(frozen=True)
