@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chats import message_changes, moderation, services
 from chats.models import Message
-from chats.search import BadCursor, message_search
+from chats.search import MAX_EXPANSION, BadCursor, message_search
 from tests.chats.test_rules import PATHS, store
 from tests.factories import UserFactory, make_chat, message_at
 
@@ -234,6 +234,17 @@ def test_newest_first_is_the_order_messages_were_stored(alice, chat):
     assert found(alice, "note") == [(chat.pk, 2), (chat.pk, 1)]
 
 
+@pytest.mark.parametrize("count", [3, MAX_EXPANSION + 1])
+def test_a_word_finds_every_word_it_starts_however_many_there_are(alice, chat, count):
+    for i in range(count):
+        send(alice, chat, f"code{i:03d}x here")
+    send(alice, chat, "cod liver")
+    send(alice, chat, "encode")
+    assert found(alice, "code", limit=100) == [(chat.pk, n) for n in range(count, 0, -1)]
+    assert found(alice, "cod", limit=100) == [(chat.pk, n) for n in range(count + 1, 0, -1)]
+    assert found(alice, "code here", limit=2) == [(chat.pk, count), (chat.pk, count - 1)]
+
+
 def test_relevance_ranks_more_matches_first(alice, chat):
     send(alice, chat, "budget")
     send(alice, chat, "unrelated words and then budget")
@@ -288,6 +299,7 @@ def test_the_statement_is_served_by_the_full_text_index(alice, bob, chat):
             # statement stops at the page: no sort of every match.
             assert plan[0].startswith("SCAN chats_message_fts VIRTUAL TABLE INDEX")
             assert not any("TEMP B-TREE" in step for step in plan)
+            assert any("chats_message_terms VIRTUAL TABLE" in step for step in plan)
         else:
             # A rare word in a chat of thousands, with statistics, as a search at scale meets
             # it (in a tiny table with whatever statistics the suite left, the planner may
