@@ -18,7 +18,7 @@ from bench.plans import full_scan
 from bench.queries import plans_of, timed
 from chats.models import Message
 
-# Words people type: a few very common ones, a long tail, and one rare word per 20,000.
+# Words people type: a few very common ones, a long tail, and one rare word per 20,011.
 COMMON = ["the", "you", "see", "meeting", "tomorrow", "lunch", "thanks", "call"]
 TAIL = [f"w{n:04d}x" for n in range(5000)]
 RARE = "zanzibar"
@@ -36,7 +36,7 @@ def _body(rng: random.Random, n: int) -> str:
     words = [rng.choice(COMMON) if rng.random() < 0.4 else rng.choice(TAIL) for _ in range(8)]
     if n % 7 == 0:
         words[2:5] = ["see", "you", "tomorrow"]
-    if n % 20_000 == 0:
+    if n % 20_011 == 0:  # prime: spread over the chats, about 50 in all
         words[0] = RARE
     return " ".join(words)
 
@@ -56,10 +56,13 @@ def seed_search(*, user_messages: int, total: int) -> int:
     base = timezone.now() - timedelta(days=365)
 
     def rows() -> Iterable[tuple]:
+        # Every chat sends once a minute, spread over the minute, in time order: ids follow
+        # time as they do when messages are sent (search's newest-first walks ids).
         n = 0
-        for k, (chat_id, pair) in enumerate(zip(chat_ids, pairs, strict=True)):
-            for i in range(PER_CHAT):
-                at = base + timedelta(seconds=i * 60 + k)
+        step = timedelta(seconds=60) / len(chat_ids)
+        for i in range(PER_CHAT):
+            for k, (chat_id, pair) in enumerate(zip(chat_ids, pairs, strict=True)):
+                at = base + i * timedelta(seconds=60) + k * step
                 body = _body(rng, n)
                 yield (start + n, chat_id, i + 1, pair[i % 2], body, f"s-{n}", at, i + 1)
                 n += 1

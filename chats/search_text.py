@@ -172,9 +172,17 @@ def tsquery(query: Query) -> str:
 def fts5_query(query: Query) -> str:
     """The SQLite FTS5 MATCH text: each word a quoted string (letters and digits only),
     prefixes with `*`, phrases as one quoted string."""
-    parts = [f'"{w}"*' for w in query.prefixes]
-    parts += ['"' + " ".join(p) + '"' for p in query.phrases]
+    parts = [fts5_prefix(w) for w in query.prefixes]
+    parts += [fts5_phrase(p) for p in query.phrases]
     return " AND ".join(parts)
+
+
+def fts5_prefix(word: str) -> str:
+    return f'"{word}"*'
+
+
+def fts5_phrase(phrase: list[str]) -> str:
+    return '"' + " ".join(phrase) + '"'
 
 
 SNIPPET_BEFORE = 40
