@@ -497,10 +497,12 @@ def test_a_read_that_moves_both_pointers_is_three_statements_and_one_write(
 
     chat = make_chat(alice, bob)
     make_messages(chat, bob, 3)
-    with mock.patch.object(services.events, "chat_read") as announced:
-        with django_capture_on_commit_callbacks(execute=True):
-            with CaptureQueriesContext(connection) as queries:
-                assert services.chat_mark_read(user=alice, chat_id=chat.pk, seq=2) == 2
+    with (
+        mock.patch.object(services.events, "chat_read") as announced,
+        django_capture_on_commit_callbacks(execute=True),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        assert services.chat_mark_read(user=alice, chat_id=chat.pk, seq=2) == 2
     statements = [q["sql"].lstrip().upper() for q in queries]
     assert len(statements) == 3, statements
     assert [s.split()[0] for s in statements] == ["SELECT", "SELECT", "UPDATE"]
