@@ -741,6 +741,15 @@ def run_machine(meta: dict[str, Any]) -> list[str]:
 def machine_line(live: dict[str, Any], meta: dict[str, Any]) -> str:
     """The first screen's one line: the machine, the run and how it was pinned."""
     cpu = run_machine(meta)[0].removeprefix("- CPU: ")
+    newest = next(
+        (m["machine"] for m in reversed(meta.get("merged", [])) if m.get("machine")), None
+    )
+    if newest and newest != run_machine(meta):
+        # Rows re-measured by a later run (--merge) on another machine: say which is which.
+        cpu = (
+            f"{newest[0].removeprefix('- CPU: ')} for the rows of the newest run "
+            f"({meta['merged'][-1]['started']}); older rows on {cpu} (see the log below)"
+        )
     return (
         f"**Machine**: {cpu}; server {live.get('server', 'daphne')} with PostgreSQL + Redis, "
         f"`DEBUG=0`. Pinned rows: server on cores {cores(live, 'server')}, load client on "
