@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -36,11 +36,25 @@ BOB = [
 CAROL = [("carol", "Are we still on for Saturday? I can bring the picnic blanket.", 8)]
 
 
+def sent_at(minutes_ago: int) -> datetime:
+    """`minutes_ago` before now, on the day the conversation means whatever the hour the suite
+    runs at (the browser and the server both use the machine's UTC day): the part of a day
+    ago yesterday morning, in order; the recent part within today, squeezed after midnight
+    when the run starts less than an hour into the day."""
+    now = timezone.now()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if minutes_ago >= 24 * 60:
+        return midnight - timedelta(hours=14, minutes=minutes_ago - 26 * 60)
+    if now - midnight > timedelta(hours=1):
+        return now - timedelta(minutes=minutes_ago)
+    return midnight + (now - midnight) * (1 - minutes_ago / 60)
+
+
 def send(chat: Chat, users: dict, sender: str, body: str, minutes_ago: int) -> Message:
     message, _ = services.message_send(
         sender=users[sender], chat_id=chat.pk, client_id=str(uuid.uuid4()), body=body
     )
-    created = timezone.now() - timedelta(minutes=minutes_ago)
+    created = sent_at(minutes_ago)
     Message.objects.filter(pk=message.pk).update(created_at=created)
     Chat.objects.filter(pk=chat.pk).update(last_message_at=created)
     return message

@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.live,
     pytest.mark.fault,
     pytest.mark.django_db(transaction=True),
-    # About a minute on a quiet machine; a busy one takes far longer to start daphne.
+    # About a minute on a quiet machine; a busy one takes far longer to start a server.
     pytest.mark.timeout(600),
 ]
 
@@ -38,11 +38,12 @@ SANE = 300
 
 
 @contextlib.asynccontextmanager
-async def chatting(cluster_factory, tmp_path):
-    """Two processes, nginx in front, and PAIRS pairs chatting through it."""
+async def chatting(cluster_factory, tmp_path, server="uvicorn"):
+    """Two processes of `server`, nginx in front, and PAIRS pairs chatting through it."""
     port = free_port()
     cluster = cluster_factory(
         redis_url_for_processes(),
+        server=server,
         DRAIN_SECONDS=str(DRAIN_SECONDS),
         CSRF_TRUSTED_ORIGINS=f"http://127.0.0.1:{port}",  # nginx's $host drops the port
         TRUST_PROXY="1",
@@ -70,10 +71,11 @@ async def until_every_tab_is_open(pairs, timeout=60):
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.parametrize("server_kind", ["uvicorn", "daphne"])
 async def test_each_process_drains_in_turn_and_users_see_only_1012(
-    cluster_factory, database_url, tmp_path
+    cluster_factory, database_url, tmp_path, server_kind
 ):
-    async with chatting(cluster_factory, tmp_path) as (pairs, nginx, one, two):
+    async with chatting(cluster_factory, tmp_path, server_kind) as (pairs, nginx, one, two):
         await until_every_tab_is_open(pairs)
         await asyncio.sleep(3)
         started = time.monotonic()
@@ -94,7 +96,8 @@ async def test_each_process_drains_in_turn_and_users_see_only_1012(
         refused = [r for c in pairs.chatters for r in c.refused]
         errors = [e["code"] for c in pairs.chatters for e in c.errors]
         print(
-            f"\nrolling restart through nginx ({restarting:.1f} s, {PAIRS} pairs, {RATE} msg/s): "
+            f"\nrolling restart of {server_kind} through nginx ({restarting:.1f} s, "
+            f"{PAIRS} pairs, {RATE} msg/s): "
             f"{summary(gaps)}; closes {closes}; refused connects {len(refused)}; "
             f"errors {errors}; {'; '.join(steps)}"
         )
@@ -118,7 +121,10 @@ async def test_a_killed_process_loses_nothing_acked_and_its_users_move_to_the_ot
         one.listener.close()  # nothing listens there any more: nginx sends all to two
         await asyncio.sleep(5)
         total, gaps, closes = await pairs.finish(two, nginx.port, database_url)
-        print(f"\nSIGKILL of one of two processes behind nginx: {summary(gaps)}; closes {closes}")
+        print(
+            f"\nSIGKILL of one of two uvicorn processes behind nginx: {summary(gaps)}; "
+            f"closes {closes}"
+        )
     assert set(closes) == {1006}, closes  # the killed process's sockets, without a word
     assert closes[1006] >= PAIRS // 2  # about half the tabs were on it
     assert all(c.refused == [] for c in pairs.chatters)  # nginx never offered the dead one
