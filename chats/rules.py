@@ -240,7 +240,8 @@ _REPLY_MARKS_READ = (
 
 
 def reply_marks_read(*, chat_id: int, user_id: int, seq: int) -> None:
-    """The sender's pointers move to their message `seq` (never back)."""
+    """The member's read and delivered pointers move to `seq` (never back): a sender's to
+    their message, a reader's to what they read (services.chat_mark_read)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {_MEMBERSHIP} SET {_REPLY_MARKS_READ.format(seq='%(seq)s')} "

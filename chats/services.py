@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Value
-from django.db.models.functions import Greatest
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -254,12 +253,7 @@ def chat_mark_read(*, user: User, chat_id: int, seq: int) -> int:
     delivered = membership.delivered_seq < seq
     if not (moved or delivered):
         return membership.read_seq  # nothing to move: no write (on SQLite, no write lock)
-    Membership.objects.filter(chat_id=chat.pk, user_id=user.pk).filter(
-        Q(read_seq__lt=seq) | Q(delivered_seq__lt=seq)
-    ).update(
-        read_seq=Greatest("read_seq", Value(seq)),
-        delivered_seq=Greatest("delivered_seq", Value(seq)),
-    )
+    rules.reply_marks_read(chat_id=chat.pk, user_id=user.pk, seq=seq)
     peer = selectors.peer_of(chat, user.pk)
     # The chat's own copy of the reader is fresh: their privacy setting may have changed
     # since their socket connected.
