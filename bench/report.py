@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RESULTS_DIR, ROOT
-from bench.plans import full_scan
+from bench.plans import full_scan, index_used
 
 DOCS = ROOT / "docs"
 NOTES = ROOT / "bench" / "notes.md"
@@ -37,6 +37,8 @@ TARGETS = {
     "B7": "PostgreSQL p99 <= 5 ms, SQLite <= 2 ms at 1M; no sequential scan",
     "B8": "constant query count; deep page <= 2x first page; p99 <= 10 ms",
     "B9": "constant query count; p99 <= 50 ms",
+    "B10": "p99 <= 20 ms for each query; 10,000,000 messages (PostgreSQL), 1,000,000 "
+    "(SQLite); the message table read through an index, never scanned",
     "B11": "product <= 3x the floor's CPU per message",
 }
 WHAT = {
@@ -52,8 +54,13 @@ WHAT = {
     "B7": "user search p99, 1/2/3/5-character prefixes",
     "B8": "history page of 50 (first and deep page) in a big chat",
     "B9": "chat list for a user with 1,000 chats",
+    "B10": "message search p99 for a user with 100,000 messages: a common word, two words, "
+    "a rare word, a prefix, a phrase",
     "B11": "server CPU (user+sys) per delivered message at B2's load (B2's pinned runs)",
 }
+# B10's stored messages per backend (issue 18).
+B10_TOTAL = {"PostgreSQL": 10_000_000, "SQLite": 1_000_000}
+B10_LIMIT_MS = 20.0
 NOT_MEASURED = "not measured in this run"
 B11_FACTOR = 3
 
@@ -362,6 +369,43 @@ def search_row(pg: dict[str, Any], lite: dict[str, Any]) -> tuple[str, str, str,
     return ("B7", "; ".join(parts), "n/a (no floor)", ok, "; ".join(dict.fromkeys(notes)))
 
 
+def b10_scan(vendor: str, query: dict[str, Any]) -> str:
+    """How the page's statement (the query's last) reads the message table
+    (bench.plans.index_used)."""
+    plans = query.get("plans") or [""]
+    return index_used(plans[-1].split("\n--\n", 1)[-1], "chats_message", vendor)
+
+
+def b10_rows(pg: dict[str, Any], lite: dict[str, Any]) -> list[tuple]:
+    if "B10" not in pg and "B10" not in lite:
+        return [("B10", NOT_MEASURED, "-", None, "")]
+    out: list[tuple] = []
+    for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
+        b10 = data.get("B10")
+        if not b10:
+            out.append((f"B10 {name}", NOT_MEASURED, "-", None, ""))
+            continue
+        queries = b10["queries"]
+        worst = max(q["latency_ms"]["p99"] for q in queries.values())
+        scans = {k: b10_scan(b10["vendor"], q) for k, q in queries.items()}
+        scanned = [k for k, how in scans.items() if how in ("sequential scan", "")]
+        big = b10["messages_total"] >= B10_TOTAL[name]
+        ok = worst <= B10_LIMIT_MS and not scanned and big
+        p99s = ", ".join(f"{k} {fmt(q['latency_ms']['p99'])}" for k, q in queries.items())
+        out.append(
+            (
+                f"B10 {name}",
+                f"at {b10['messages_total']:,}: worst p99 {fmt(worst)} ms",
+                "n/a",
+                ok,
+                f"p99 ms: {p99s}; {b10['user_messages']:,} of the searcher's; read through: "
+                + "; ".join(f"{k} {how or '?'}" for k, how in scans.items())
+                + ("" if big else f"; fewer messages than the {B10_TOTAL[name]:,} asked"),
+            )
+        )
+    return out
+
+
 def history_rows(pg: dict[str, Any], lite: dict[str, Any]) -> list[tuple]:
     out: list[tuple] = [
         (key, NOT_MEASURED, "-", None, "") for key in ("B8", "B9") if key not in pg | lite
@@ -656,6 +700,9 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
         if data.get("B7"):
             lines += search_details(name, data["B7"])
     for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
+        if data.get("B10"):
+            lines += b10_details(name, data["B10"])
+    for name, data in (("PostgreSQL", pg), ("SQLite", lite)):
         b8 = data.get("B8")
         if b8:
             lines += [f"### B8/B9 plans on {name}", "", "```"]
@@ -723,6 +770,30 @@ def search_details(name: str, b7: dict[str, Any]) -> list[str]:
     return lines
 
 
+def b10_details(name: str, b10: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### B10 on {name} ({b10['function']})",
+        "",
+        f"{b10['messages_total']:,} messages, {b10['user_messages']:,} of them the searcher's "
+        f"(seeded in {b10.get('seed_seconds', '?')} s).",
+        "",
+        "| query | results | p50 ms | p99 ms | calls | statements per call "
+        "| message table read through |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, q in b10["queries"].items():
+        lat = q["latency_ms"]
+        lines.append(
+            f"| {key} `{q['query']}` | {q['results']} | {fmt(lat['p50'])} | {fmt(lat['p99'])} | "
+            f"{lat['n']:,} | {lat['queries_per_call']} | {b10_scan(b10['vendor'], q)} |"
+        )
+    lines += ["", "Plans (the page's statement of each query):", ""]
+    for key, q in b10["queries"].items():
+        plan = (q.get("plans") or [""])[-1]
+        lines += [f"- {key}:", "", "```", plan.strip(), "```", ""]
+    return lines
+
+
 def short_columns(plan: str) -> str:
     """A statement selecting every user column, with the list shortened for reading."""
     return re.sub(
@@ -738,18 +809,33 @@ def run_machine(meta: dict[str, Any]) -> list[str]:
     return [*machine(), "- (the host that wrote this page: the run did not record its own)"]
 
 
+def _live_run(command: str) -> bool:
+    """Whether a logged command measured live rows (`bench run` without `--skip live`)."""
+    if not command.startswith("python -m bench run"):
+        return False
+    skip = re.search(r"--skip[= ](\S+)", command)
+    return not skip or "live" not in skip.group(1).split(",")
+
+
 def machine_line(live: dict[str, Any], meta: dict[str, Any]) -> str:
     """The first screen's one line: the machine, the run and how it was pinned."""
-    cpu = run_machine(meta)[0].removeprefix("- CPU: ")
-    newest = next(
-        (m["machine"] for m in reversed(meta.get("merged", [])) if m.get("machine")), None
-    )
-    if newest and newest != run_machine(meta):
-        # Rows re-measured by a later run (--merge) on another machine: say which is which.
-        cpu = (
-            f"{newest[0].removeprefix('- CPU: ')} for the rows of the newest run "
-            f"({meta['merged'][-1]['started']}); older rows on {cpu} (see the log below)"
-        )
+    first = run_machine(meta)
+    cpu = first[0].removeprefix("- CPU: ")
+    # Rows re-measured by later runs (--merge) on other machines: say which is which, for
+    # the newest run of live rows and the newest of data rows (`bench queries`).
+    merged = [m for m in meta.get("merged", []) if m.get("machine")]
+    newest_live = next((m for m in reversed(merged) if _live_run(m["command"])), None)
+    newest_data = next((m for m in reversed(merged) if not _live_run(m["command"])), None)
+    parts = []
+    shown = {m["machine"][0] for m in (newest_live, newest_data) if m} | {first[0]}
+    for kind, run in (("live", newest_live), ("data", newest_data)):
+        if run and len(shown) > 1:
+            parts.append(
+                f"{run['machine'][0].removeprefix('- CPU: ')} for the {kind} rows of the "
+                f"newest such run ({run['started']})"
+            )
+    if parts:
+        cpu = "; ".join(parts) + f"; older rows on {cpu} (see the log below)"
     return (
         f"**Machine**: {cpu}; server {live.get('server', 'daphne')} with PostgreSQL + Redis, "
         f"`DEBUG=0`. Pinned rows: server on cores {cores(live, 'server')}, load client on "
@@ -767,7 +853,7 @@ def write() -> Path:
     for data in (pg, lite):
         if "B7" in data:
             rescan(data["B7"])
-    rows = [*live_rows(live), search_row(pg, lite), *history_rows(pg, lite)]
+    rows = [*live_rows(live), search_row(pg, lite), *history_rows(pg, lite), *b10_rows(pg, lite)]
     after_b2 = 1 + max(i for i, row in enumerate(rows) if row[0].startswith("B2"))
     rows.insert(after_b2, b11_row(live))  # beside the B2 runs it is read from
     has_plot = plot(live)

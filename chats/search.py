@@ -91,6 +91,13 @@ def _names_valid(parsed: Query, user: User) -> bool:
 
 def _matching(user: User, parsed: Query) -> QuerySet[Message]:
     chats = Chat.objects.filter(rules.member_of(user.pk)).values("pk")
+    if connection.vendor == "postgresql":
+        # The ids themselves, read first: with the list in the statement the planner knows
+        # how many of the table's messages are the searcher's, and tests it by hashing. A
+        # subquery there was tested per row, and its guess sent a rare word through every
+        # message of the searcher's chats instead of the GIN index (B10 at 10,000,000:
+        # 136 -> 9 ms for a rare word, 26 -> 7 ms for a common one; docs/search.md).
+        chats = list(chats.values_list("pk", flat=True))  # type: ignore[assignment]
     rows = Message.objects.filter(rules.shown_q(), chat__in=chats)
     if parsed.sender:
         rows = rows.filter(sender__username__iexact=parsed.sender)

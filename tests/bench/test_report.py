@@ -136,3 +136,82 @@ def test_rows_not_in_the_results_say_so_instead_of_failing(results):
     assert rows["B11"][1] == report.NOT_MEASURED
     assert rows["B2 unpinned"][1] == report.NOT_MEASURED
     assert rows["B1"][5] == "**miss**"
+
+
+PG_PLAN_BACKWARD = """SELECT ... FROM chats_message ...
+--
+Limit  (cost=0.43..95.1 rows=21 width=80) (actual time=0.05..0.9 rows=21 loops=1)
+  ->  Nested Loop  (cost=0.43..9512.2 rows=2100 width=80)
+        ->  Index Scan Backward using chats_message_pkey on chats_message  (cost=0.43..5.1 rows=1)
+              Filter: (search @@ '''the'':*'::tsquery)
+        ->  Index Only Scan using chats_membership_chat_user on chats_membership  (cost=0.29..0.3)
+              Index Cond: ((chat_id = chats_message.chat_id) AND (user_id = 1))"""
+PG_PLAN_GIN = """SELECT ...
+--
+Limit
+  ->  Sort
+        ->  Bitmap Heap Scan on chats_message  (cost=52.4..912.3 rows=300 width=80)
+              Recheck Cond: (search @@ '''zanzibar'':*'::tsquery)
+              ->  Bitmap Index Scan on chats_message_search  (cost=0.0..52.3 rows=300 width=0)"""
+PG_PLAN_SEQ = "Limit\n  ->  Seq Scan on chats_message  (cost=0.00..1.0 rows=1)"
+LITE_PLAN = (
+    "SELECT ...\n--\nSCAN chats_message_fts VIRTUAL TABLE INDEX 192:M1\n"
+    "SEARCH chats_message USING INTEGER PRIMARY KEY (rowid=?)"
+)
+
+
+def b10(vendor, total, p99s, plans):
+    names = ["common word", "two words", "rare word", "prefix", "phrase"]
+    return {
+        "function": "chats.search.message_search",
+        "vendor": vendor,
+        "messages_total": total,
+        "user_messages": 100_000,
+        "queries": {
+            name: {
+                "query": name,
+                "results": 20,
+                "latency_ms": {"n": 200, "p50": p99 / 2, "p99": p99, "queries_per_call": [1]},
+                "plans": [plan],
+            }
+            for name, p99, plan in zip(names, p99s, plans, strict=True)
+        },
+    }
+
+
+def test_b10_judges_each_backend_on_p99_size_and_how_the_message_table_is_read(results, tmp_path):
+    folder = tmp_path / "results"
+    plans = [PG_PLAN_BACKWARD, *[PG_PLAN_GIN] * 4]
+    pg = b10("postgresql", 10_000_000, [6.0, 7.0, 8.0, 6.0, 9.0], plans)
+    lite = b10("sqlite", 1_000_000, [3.0, 4.0, 2.0, 3.0, 3.0], [LITE_PLAN] * 5)
+    (folder / "queries-pg.json").write_text(json.dumps({"vendor": "postgresql", "B10": pg}))
+    (folder / "queries-sqlite.json").write_text(json.dumps({"vendor": "sqlite", "B10": lite}))
+    page = results(LIVE)
+    rows = table_rows(page)
+    assert rows["B10 PostgreSQL"][1] == "at 10,000,000: worst p99 9.00 ms"
+    assert rows["B10 PostgreSQL"][5] == "**pass**"
+    assert rows["B10 SQLite"][5] == "**pass**"
+    assert "common word chats_message_pkey backward" in page
+    assert "rare word chats_message_search" in page
+    assert "| rare word `rare word` | 20 | 4.00 | 8.00 | 200 | [1] | chats_message_search |" in page
+
+    # A sequential scan, a p99 over 20 ms, or fewer messages than asked: a miss each.
+    for changed in (
+        b10("postgresql", 10_000_000, [6, 7, 8, 6, 9], [PG_PLAN_SEQ, *[PG_PLAN_GIN] * 4]),
+        b10("postgresql", 10_000_000, [6, 7, 21, 6, 9], [PG_PLAN_GIN] * 5),
+        b10("postgresql", 1_000_000, [6, 7, 8, 6, 9], [PG_PLAN_GIN] * 5),
+    ):
+        (folder / "queries-pg.json").write_text(json.dumps({"B10": changed}))
+        assert table_rows(results(LIVE))["B10 PostgreSQL"][5] == "**miss**"
+
+
+def test_index_used_names_the_index_a_plan_reads_the_message_table_through():
+    from bench.plans import index_used
+
+    body = PG_PLAN_BACKWARD.split("--\n", 1)[1]
+    assert index_used(body, "chats_message", "postgresql") == "chats_message_pkey backward"
+    assert index_used(PG_PLAN_GIN, "chats_message", "postgresql") == "chats_message_search"
+    assert index_used(PG_PLAN_SEQ, "chats_message", "postgresql") == "sequential scan"
+    assert index_used(LITE_PLAN, "chats_message", "sqlite") == "chats_message_fts (FTS5)"
+    assert index_used("SCAN chats_message", "chats_message", "sqlite") == "sequential scan"
+    assert index_used("SCAN accounts_user", "chats_message", "sqlite") == ""

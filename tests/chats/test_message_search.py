@@ -165,9 +165,11 @@ def test_an_empty_or_one_character_query_finds_nothing_without_a_statement(
 
 
 def test_one_statement_per_page(alice, bob, chat, django_assert_num_queries):
+    """On PostgreSQL the searcher's chat ids are read first, so the page's statement
+    carries them as a list (its planner then knows the searcher's share of the table)."""
     for i in range(3):
         send(bob, chat, f"report number {i}")
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1 if connection.vendor == "sqlite" else 2):
         page = message_search(user=alice, query="report")
     hit = page.results[0]
     assert (hit.sender, hit.peer, hit.seq) == (bob.username, bob.username, 3)
@@ -290,7 +292,7 @@ def test_the_statement_is_served_by_the_full_text_index(alice, bob, chat):
     send(alice, chat, "harbour lights")
     with CaptureQueriesContext(connection) as ctx:
         message_search(user=alice, query='harbour "harbour lights"')
-    (sql,) = (q["sql"] for q in ctx.captured_queries)
+    sql = ctx.captured_queries[-1]["sql"]  # the page's (on PostgreSQL after the chat ids)
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("EXPLAIN QUERY PLAN " + sql)

@@ -142,3 +142,97 @@ async def test_a_group_left_while_its_subscribe_is_in_flight_is_unsubscribed(mon
         assert await _subscribed_soon(prefix) == set()
     finally:
         await layer.flush()
+
+
+class _Publishes:
+    """What each `group_send_many` script call published (the script returns the count)."""
+
+    def __init__(self, monkeypatch):
+        from chatsite import layers
+
+        self.counts: list[int] = []
+        original = layers._PUBLISH
+
+        async def counted(client, keys, args):
+            sent = await original(client, keys, args)
+            self.counts.append(sent)
+            return sent
+
+        monkeypatch.setattr(layers, "_PUBLISH", counted)
+
+
+async def _nothing_more(layer, channel):
+    """True when no further event arrives on `channel` within a moment (the channel is
+    closed after: the layer drops a channel whose receive was cancelled)."""
+    try:
+        await asyncio.wait_for(layer.receive(channel), 0.3)
+    except TimeoutError:
+        return True
+    return False
+
+
+async def test_a_group_with_sockets_here_only_is_delivered_from_memory(monkeypatch):
+    publishes = _Publishes(monkeypatch)
+    prefix = f"layers-test-{uuid.uuid4().hex[:8]}"
+    layer = PubSubLayer(hosts=[REDIS_URL], prefix=prefix)
+    one, two = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("user.1", one)
+    await layer.group_add("user.1", two)  # two tabs of one user in this process
+    try:
+        await layer.group_send_many([("user.1", {"type": "a", "n": n}) for n in range(3)])
+        # Nothing went through Redis: no other subscriber has the group.
+        assert publishes.counts == [0]
+        for channel in (one, two):
+            got = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(3)]
+            assert [m["n"] for m in got] == [0, 1, 2]
+            assert await _nothing_more(layer, channel)
+        # A group with nobody here is published as before, whoever subscribes.
+        await layer.group_send_many([("user.9", {"type": "a"})])
+        assert publishes.counts == [0, 1]
+    finally:
+        await layer.flush()
+
+
+async def test_another_process_in_the_group_gets_it_through_redis_and_we_get_it_once(
+    monkeypatch,
+):
+    publishes = _Publishes(monkeypatch)
+    prefix = f"layers-test-{uuid.uuid4().hex[:8]}"
+    here, there = (PubSubLayer(hosts=[REDIS_URL], prefix=prefix) for _ in range(2))
+    mine, theirs = await here.new_channel(), await there.new_channel()
+    await here.group_add("user.1", mine)
+    await there.group_add("user.1", theirs)  # the same user's tab on another process
+    try:
+        await here.group_send_many([("user.1", {"type": "a", "n": n}) for n in range(3)])
+        assert publishes.counts == [3]
+        got_there = [await asyncio.wait_for(there.receive(theirs), 5) for _ in range(3)]
+        got_here = [await asyncio.wait_for(here.receive(mine), 5) for _ in range(3)]
+        assert [m["n"] for m in got_there] == [m["n"] for m in got_here] == [0, 1, 2]
+        # Our own publish came back to our subscription and was dropped, not delivered twice.
+        assert await _nothing_more(here, mine)
+        assert await _nothing_more(there, theirs)
+    finally:
+        await here.flush()
+        await there.flush()
+
+
+async def test_an_event_published_while_our_subscribe_lands_is_not_delivered_twice(monkeypatch):
+    publishes = _Publishes(monkeypatch)
+    prefix = f"layers-test-{uuid.uuid4().hex[:8]}"
+    layer = PubSubLayer(hosts=[REDIS_URL], prefix=prefix)
+    one = await layer.new_channel()
+    await layer.group_add("user.1", one)
+    try:
+        # As if the SUBSCRIBE were still on its way: the script cannot count Redis's
+        # subscriber as ours, so it publishes, and the copy comes back to us.
+        loop_layer = layer._get_layer()
+        shard = loop_layer._shards[0]
+        channel = loop_layer._get_group_channel_name("user.1")
+        shard._subscribed_to.discard(channel)
+        await layer.group_send_many([("user.1", {"type": "a", "n": 1})])
+        assert publishes.counts == [1]
+        assert (await asyncio.wait_for(layer.receive(one), 5))["n"] == 1
+        assert await _nothing_more(layer, one)
+    finally:
+        shard._subscribed_to.add(channel)
+        await layer.flush()
