@@ -19,10 +19,12 @@ docs/benchmarks.md.
 - Local delivery (`group_send_many`). A group with sockets on this event loop gets the event
   from memory at once, and Redis publishes it only when another subscriber (another
   process) has the group: in one process, and for the peers of one process, the doorbell
-  costs no Redis round trip, no pub/sub read and no second decode. The script asks
-  `PUBSUB NUMSUB` before each such PUBLISH; an event that still comes back (our SUBSCRIBE
-  landed while it was on its way) carries this layer's origin as its first key and is
-  dropped by our receiving task. Events from elsewhere (other processes, single
+  costs no pub/sub read and no second decode. The script asks `PUBSUB NUMSUB` before each
+  such PUBLISH, and counts one subscriber as ours only while Redis counts our connection on
+  the layer's own origin channel (after a Redis restart, until redis-py has resubscribed
+  all of them in one command, the others' subscriptions would otherwise be taken for
+  ours); an event that still comes back carries this layer's origin as its first key and
+  is dropped by our receiving task. Events from elsewhere (other processes, single
   `group_send` calls) arrive through Redis as before; a message's order and gaps are the
   socket's `Delivery`'s business (versions), as with any doorbell.
 
@@ -36,6 +38,7 @@ poll wrapped the read of every message in an asyncio timeout (5% of the server's
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from typing import Any
@@ -163,6 +166,7 @@ class _LoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
         shards: list[Any] = getattr(self, "_shards")  # noqa: B009 (untyped in channels-redis)
         self._shards = [_Shard(_with_retry(s.host), self) for s in shards]
         self.origin = uuid.uuid4().hex
+        self._origins: dict[int, str] = {}  # shard -> this layer's origin channel on it
         self.origin_marker: bytes = msgpack.packb(ORIGIN) + msgpack.packb(self.origin)
         # Local delivery needs the marker readable in the published bytes: not encrypted,
         # no random prefix (neither is configured by chatsite/settings.py).
@@ -173,6 +177,29 @@ class _LoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
         channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
         self.channels[channel] = asyncio.Queue()
         return channel
+
+    def _origin_channel(self, shard: Any) -> str:
+        """This layer's own channel on `shard`: nothing is published to it; Redis counting
+        our subscription to it says our pub/sub connection's subscriptions are all live
+        (redis-py restores them in one SUBSCRIBE after a reconnect)."""
+        if id(shard) not in self._origins:
+            names = (f"{self.prefix}__origin__.{self.origin}.{n}" for n in itertools.count())
+            # The first name that hashes to this shard.
+            self._origins[id(shard)] = next(n for n in names if self._get_shard(n) is shard)
+        return self._origins[id(shard)]
+
+    async def group_add(self, group: str, channel: str) -> None:
+        shard = self._get_shard(self._get_group_channel_name(group))
+        origin = self._origin_channel(shard) if self._local else None
+        if origin is None or origin in self.groups:
+            await super().group_add(group, channel)
+            return
+        self.groups[origin] = set()  # a group of no socket: never unsubscribed
+        # Queued in the same SUBSCRIBE as the group's, which is registered first and at
+        # once (a group_discard right after must find it, as without the origin).
+        subscribing = asyncio.ensure_future(shard.subscribe(origin))
+        await super().group_add(group, channel)
+        await subscribing
 
     async def group_send_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
         """Deliver each (group, message), in order: to this loop's sockets in the group at
@@ -190,16 +217,17 @@ class _LoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
                     queue = self.channels.get(name)
                     if queue is not None:
                         queue.put_nowait(payload)
-                # Published if Redis counts a subscriber besides our own (if ours is there).
+                # 1: one of Redis's subscribers is ours, if our connection's are live.
                 mine = 1 if channel in shard._subscribed_to else 0
             else:
                 payload, mine = serialize(message), -1
             by_shard.setdefault(id(shard), (shard, []))[1].append((channel, payload, mine))
         for shard, publishes in by_shard.values():
             shard._ensure_redis()
+            origin = self._origins.get(id(shard), "")
             await _PUBLISH(
                 shard._redis,
-                [channel for channel, _, _ in publishes],
+                [origin] + [channel for channel, _, _ in publishes],
                 [payload for _, payload, _ in publishes] + [mine for _, _, mine in publishes],
             )
 
@@ -207,15 +235,31 @@ class _LoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
 # The key that names the layer an event was published by (events of local delivery only).
 ORIGIN = "_origin"
 
-# KEYS[i] a group's channel, ARGV[i] its payload, ARGV[n + i] how many of its subscribers
-# are ours (delivered already), or -1: publish whoever subscribes. Returns the publishes.
+# KEYS[1] the layer's origin channel on this shard ('' if it has none), KEYS[1 + i] a
+# group's channel, ARGV[i] its payload, ARGV[n + i] -1 (not delivered here: publish for
+# whoever subscribes), 0 (delivered here: publish if anyone subscribes; a copy that comes
+# back is dropped by its origin) or 1 (delivered here, and one subscriber is ours if our
+# connection's subscriptions are live: publish if another subscribes). Returns the publishes.
 _PUBLISH = Script(
     """
-local n = #KEYS
+local live = 0
+if KEYS[1] ~= '' then
+  live = redis.call('PUBSUB', 'NUMSUB', KEYS[1])[2]
+end
+local n = #KEYS - 1
 local sent = 0
-for i, channel in ipairs(KEYS) do
-  local mine = tonumber(ARGV[n + i])
-  if mine < 0 or redis.call('PUBSUB', 'NUMSUB', channel)[2] > mine then
+for i = 1, n do
+  local channel = KEYS[i + 1]
+  local flag = tonumber(ARGV[n + i])
+  local publish = flag < 0
+  if not publish then
+    local mine = 0
+    if flag > 0 and live > 0 then
+      mine = 1
+    end
+    publish = redis.call('PUBSUB', 'NUMSUB', channel)[2] > mine
+  end
+  if publish then
     redis.call('PUBLISH', channel, ARGV[i])
     sent = sent + 1
   end

@@ -23,7 +23,9 @@ async def test_group_send_many_delivers_in_order_and_sockets_add_no_subscription
         client = redis.Redis.from_url(REDIS_URL)
         subscribed = {c.decode() for c in client.pubsub_channels(f"{prefix}*")}
         client.close()
-        assert subscribed == {f"{prefix}__group__user.1", f"{prefix}__group__user.2"}
+        # Besides the groups, one channel of the layer's own (its subscriptions are live).
+        origin = layer._get_layer()._origin_channel(layer._get_layer()._shards[0])
+        assert subscribed == {f"{prefix}__group__user.1", f"{prefix}__group__user.2", origin}
 
         await layer.group_send_many(
             [("user.1", {"type": "a", "n": i}) for i in range(50)]
@@ -41,7 +43,8 @@ async def test_group_send_many_delivers_in_order_and_sockets_add_no_subscription
 
 
 class _Counting:
-    """Counts the SUBSCRIBE and UNSUBSCRIBE commands the layer sends."""
+    """Counts the SUBSCRIBE and UNSUBSCRIBE commands the layer sends (the channels of each,
+    but the layer's own origin channel, which goes out with the first group's)."""
 
     def __init__(self, monkeypatch):
         from redis.asyncio.client import PubSub
@@ -51,16 +54,18 @@ class _Counting:
             original = getattr(PubSub, name)
 
             async def counted(pubsub, *channels, _name=name, _original=original, **kwargs):
-                self.calls[_name].append(channels)
+                self.calls[_name].append(tuple(c for c in channels if "__origin__" not in c))
                 return await _original(pubsub, *channels, **kwargs)
 
             monkeypatch.setattr(PubSub, name, counted)
 
 
 def _subscribed(prefix):
+    """The groups subscribed on Redis (not the layer's own origin channel)."""
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        return {c.decode() for c in client.pubsub_channels(f"{prefix}*")}
+        channels = {c.decode() for c in client.pubsub_channels(f"{prefix}*")}
+        return {c for c in channels if "__origin__" not in c}
     finally:
         client.close()
 
@@ -236,3 +241,40 @@ async def test_an_event_published_while_our_subscribe_lands_is_not_delivered_twi
     finally:
         shard._subscribed_to.add(channel)
         await layer.flush()
+
+
+async def test_our_subscription_lost_on_redis_is_not_counted_as_ours(monkeypatch):
+    """Between a Redis restart and our pub/sub connection's resubscribe, Redis counts only
+    the other processes' subscriptions: the event is published for them, not skipped."""
+    publishes = _Publishes(monkeypatch)
+    prefix = f"layers-test-{uuid.uuid4().hex[:8]}"
+    here, there = (PubSubLayer(hosts=[REDIS_URL], prefix=prefix) for _ in range(2))
+    mine, theirs = await here.new_channel(), await there.new_channel()
+    await here.group_add("user.1", mine)
+    await there.group_add("user.1", theirs)
+    try:
+        loop_layer = here._get_layer()
+        shard = loop_layer._shards[0]
+        channel = loop_layer._get_group_channel_name("user.1")
+        # Redis forgets our connection's subscriptions; the layer still lists the group.
+        await shard._pubsub.unsubscribe(channel, loop_layer._origin_channel(shard))
+        for _ in range(50):
+            if not {c for c in _subscribed(prefix) if c == channel} or _numsub(channel) == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert channel in shard._subscribed_to and _numsub(channel) == 1  # theirs only
+        await here.group_send_many([("user.1", {"type": "a", "n": 7})])
+        assert publishes.counts == [1]
+        assert (await asyncio.wait_for(there.receive(theirs), 5))["n"] == 7
+        assert (await asyncio.wait_for(here.receive(mine), 5))["n"] == 7  # from memory
+    finally:
+        await here.flush()
+        await there.flush()
+
+
+def _numsub(channel):
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return dict(client.pubsub_numsub(channel))[channel.encode()]
+    finally:
+        client.close()
