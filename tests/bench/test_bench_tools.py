@@ -272,3 +272,20 @@ def test_unpinned_rows_serve_with_the_production_command_of_docs_deploy():
     assert ["uvicorn", *cmd[1:]] == documented
     # And nothing pins it: no taskset in front, whatever the split of cores.
     assert server._pin(cmd, pinned=False) == cmd
+
+
+def test_b10_measures_each_query_and_keeps_the_page_statements_plan(db):
+    from bench import search_queries
+    from bench.plans import index_used
+
+    out = search_queries.b10(user_messages=1000, total=1000, runs=3)
+    assert out["messages_total"] == 1000 and out["user_messages"] == 1000
+    queries = out["queries"]
+    assert set(queries) == set(search_queries.QUERIES)
+    assert queries["common word"]["results"] == 20
+    assert queries["rare word"]["results"] == 1  # message 0 carries the rare word
+    for measured in queries.values():
+        assert measured["latency_ms"]["n"] == 3
+        # The last plan is the page's statement, the one that reads the message table.
+        page = measured["plans"][-1].split("\n--\n", 1)[-1]
+        assert index_used(page, "chats_message", out["vendor"]) != ""
