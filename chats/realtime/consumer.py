@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 CLOSE_TOO_MANY = 4429
 CLOSE_TOO_SLOW = 4408
+# A frame sent to a client that has gone, before its disconnect is processed: uvicorn raises
+# an OSError, daphne autobahn's Disconnected ("Attempt to send on a closed protocol").
+CLIENT_GONE = (OSError, Disconnected)
 
 
 class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
@@ -109,10 +113,11 @@ class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
             return
         try:
             await self.send(text_data=json.dumps(frame, separators=(",", ":")))
-        except OSError:
-            # uvicorn: the client has gone (daphne drops such frames silently). Nothing is
-            # lost: what the frame carried is in the database for the next sync, and the
-            # disconnect that follows unregisters the socket.
+        except CLIENT_GONE:
+            # The client has gone. Nothing is lost: what the frame carried is in the
+            # database for the next sync, and the disconnect that follows unregisters the
+            # socket (an exception here would end the consumer without that cleanup: its
+            # presence, subscription and drain registration would outlive it).
             logger.debug("frame for a closed socket dropped: %s", frame.get("type"))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -144,6 +149,6 @@ class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
         self.too_slow = True
         logger.warning("socket of user %s too slow: closed 4408", self.user.pk)
         self.outgoing.abandon()
-        with contextlib.suppress(OSError):  # uvicorn: dropped while the close waited
+        with contextlib.suppress(*CLIENT_GONE):  # dropped while the close waited
             await self.close(code=CLOSE_TOO_SLOW)
         return False

@@ -4,11 +4,13 @@ import json
 import uuid
 
 import pytest
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 
 from accounts.services import user_change_password
 from chats import services
 from chats.models import Chat, Membership, Message
+from chats.realtime.consumer import ChatConsumer
 from chats.validation import MAX_BODY
 from tests.chats.conftest import ORIGIN, Socket
 from tests.factories import make_chat, make_messages
@@ -509,3 +511,21 @@ async def test_error_frames_name_the_refused_frames_chat(socket, alice):
     await sock.send({"type": "send", "chat": 7, "client_id": "c-1", "body": ""})
     frame = await sock.recv()
     assert (frame["code"], frame["chat"], frame["client_id"]) == ("empty", 7, "c-1")
+
+
+@pytest.mark.parametrize(
+    "gone",
+    [OSError("uvicorn: the transport is closed"), Disconnected("daphne: closed protocol")],
+    ids=["uvicorn", "daphne"],
+)
+async def test_a_frame_for_a_client_that_has_gone_is_dropped_not_raised(gone):
+    """An event can reach the consumer after its client has left and before the server has
+    told it so; raising there ended the consumer before its disconnect cleanup ran, leaving
+    its presence, subscription and drain registration behind."""
+
+    async def base_send(message):
+        raise gone
+
+    consumer = ChatConsumer()
+    consumer.base_send = base_send
+    await consumer.send_json({"type": "unread", "chat": 1, "count": 2})
