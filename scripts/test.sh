@@ -47,13 +47,46 @@ echo "== import contracts (pyproject.toml [tool.importlinter])"
 echo "== migrations are up to date"
 env -u DATABASE_URL -u REDIS_URL .venv/bin/python manage.py makemigrations --check --dry-run -v0
 
-echo "== suite 1/2: embedded default (SQLite, in-memory channel layer)"
-env -u DATABASE_URL -u REDIS_URL -u SECRET_KEY -u DEBUG timeout 1800 .venv/bin/python -m pytest "$@"
+# The two runs go side by side (most of a run is waiting on servers, browsers and sleeps;
+# together they take little longer than the slower one alone). Each has its own pytest
+# temporary root; the embedded run's multi-process tests use Redis database 0 under prefixes
+# of their own, the scale-out run database 1 (which its cache clears) and PostgreSQL.
+# CHATSITE_TEST_SERIAL=1 runs them one after the other instead.
+sqlite_run() {
+  env -u DATABASE_URL -u REDIS_URL -u SECRET_KEY -u DEBUG PYTEST_DEBUG_TEMPROOT="$1" \
+    timeout 1800 .venv/bin/python -m pytest "${@:2}"
+}
+pg_run() {
+  local run_id="t$$"
+  env -u SECRET_KEY -u DEBUG PYTEST_DEBUG_TEMPROOT="$1" \
+    DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chatsite}" \
+    REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}" \
+    CHANNEL_PREFIX="chatsite-$run_id" CACHE_PREFIX="chatsite-$run_id" \
+    timeout 1800 .venv/bin/python -m pytest "${@:2}"
+}
+roots=$(mktemp -d)
+trap 'rm -rf "$roots"' EXIT
+mkdir "$roots/sqlite" "$roots/pg"
 
-echo "== suite 2/2: PostgreSQL + Redis"
-run_id="t$$"
-env -u SECRET_KEY -u DEBUG \
-  DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/chatsite}" \
-  REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}" \
-  CHANNEL_PREFIX="chatsite-$run_id" CACHE_PREFIX="chatsite-$run_id" \
-  timeout 1800 .venv/bin/python -m pytest "$@"
+if [ "${CHATSITE_TEST_SERIAL:-}" = 1 ]; then
+  echo "== suite 1/2: embedded default (SQLite, in-memory channel layer)"
+  sqlite_run "$roots/sqlite" "$@"
+  echo "== suite 2/2: PostgreSQL + Redis"
+  pg_run "$roots/pg" "$@"
+  exit 0
+fi
+
+echo "== suites 1/2 (embedded default: SQLite, in-memory channel layer) and 2/2 (PostgreSQL +"
+echo "   Redis) side by side; 2/2's output follows 1/2's"
+started=$SECONDS
+pg_run "$roots/pg" "$@" >"$roots/pg.log" 2>&1 &
+pg_pid=$!
+echo "== suite 1/2: embedded default (SQLite, in-memory channel layer)"
+sqlite_status=0
+sqlite_run "$roots/sqlite" "$@" || sqlite_status=$?
+echo "== suite 1/2 ended (status $sqlite_status) after $((SECONDS - started)) s"
+pg_status=0
+wait "$pg_pid" || pg_status=$?
+echo "== suite 2/2: PostgreSQL + Redis (status $pg_status, $((SECONDS - started)) s in all)"
+cat "$roots/pg.log"
+[ "$sqlite_status" = 0 ] && [ "$pg_status" = 0 ]

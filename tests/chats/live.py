@@ -272,5 +272,18 @@ class Client:
         return ack
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close()
+        """Close, discarding frames still queued: a client that stops reading (websockets
+        pauses reading once its queue is full) would not see the server's close frame and
+        would wait out its close timeout."""
+
+        async def discard() -> None:
+            with contextlib.suppress(Exception):
+                async for _ in self.ws:
+                    pass
+
+        reader = asyncio.ensure_future(discard())
+        try:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        finally:
+            reader.cancel()
