@@ -73,7 +73,7 @@ def seed_search(*, user_messages: int, total: int) -> int:
     return me
 
 
-def b10(*, user_messages: int, total: int, runs: int) -> dict[str, Any]:
+def b10(*, user_messages: int, total: int, runs: int, repetitions: int = 3) -> dict[str, Any]:
     started = time.perf_counter()
     me = seed_search(user_messages=user_messages, total=total)
     return b10_measure(
@@ -81,12 +81,26 @@ def b10(*, user_messages: int, total: int, runs: int) -> dict[str, Any]:
         user_messages=user_messages,
         runs=runs,
         seed_seconds=round(time.perf_counter() - started, 1),
+        repetitions=repetitions,
     )
 
 
-def b10_measure(*, me: int, user_messages: int, runs: int, seed_seconds: float) -> dict[str, Any]:
+def b10_measure(
+    *, me: int, user_messages: int, runs: int, seed_seconds: float, repetitions: int = 3
+) -> dict[str, Any]:
     """B10's figures on a database `seed_search` filled (also one seeded earlier: a 10M
-    seed takes 20 minutes)."""
+    seed takes 9-22 minutes): `repetitions` runs of every query, the run with the median
+    worst p99 kept whole, every run's worst p99 in `repetitions`."""
+    measured = [
+        _b10_once(me=me, user_messages=user_messages, runs=runs, seed_seconds=seed_seconds)
+        for _ in range(repetitions)
+    ]
+    worst = [max(q["latency_ms"]["p99"] for q in m["queries"].values()) for m in measured]
+    median = sorted(range(repetitions), key=worst.__getitem__)[repetitions // 2]
+    return {**measured[median], "repetitions": worst}
+
+
+def _b10_once(*, me: int, user_messages: int, runs: int, seed_seconds: float) -> dict[str, Any]:
     from accounts.models import User
     from chats.search import message_search
 

@@ -281,6 +281,10 @@ def test_b10_measures_each_query_and_keeps_the_page_statements_plan(db):
     out = search_queries.b10(user_messages=1000, total=1000, runs=3)
     assert out["messages_total"] == 1000 and out["user_messages"] == 1000
     queries = out["queries"]
+    # Three runs; the one kept whole is the one with the median worst p99.
+    assert len(out["repetitions"]) == 3
+    kept = max(q["latency_ms"]["p99"] for q in queries.values())
+    assert kept == sorted(out["repetitions"])[1]
     assert set(queries) == set(search_queries.QUERIES)
     assert queries["common word"]["results"] == 20
     assert queries["rare word"]["results"] == 1  # message 0 carries the rare word
