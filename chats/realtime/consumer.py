@@ -105,8 +105,8 @@ class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         if self.closed_for_restart:
-            # daphne raises on a frame after our 1012 (autobahn's "send on a closed
-            # protocol"), which ended the consumer before its disconnect cleanup ran.
+            # Nothing follows our 1012: the frame is not sent, nor counted as sent (daphne
+            # would raise Disconnected for it, which CLIENT_GONE below would drop).
             return
         metrics.frame_out(frame)
         if not await self.room():
