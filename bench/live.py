@@ -485,9 +485,12 @@ class Live:
         }
 
     def b5(self) -> dict[str, Any]:
+        """The connect storm on the floor, the product and the Channels relay (the server,
+        Channels and the layer's subscribe, no auth or database: the fixed part of a
+        connect, issue 22)."""
         out: dict[str, Any] = {}
         accounts = self.accounts[: self.plan.storm]
-        for kind in ("floor", "product"):
+        for kind in ("floor", "product", "relay"):
             runs = []
             for rep in range(self.plan.reps):
                 # A cold storm: nobody online or in their grace period from an earlier row,

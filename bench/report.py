@@ -252,6 +252,17 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
         prod, floor = row["product"]["median"], row["floor"]["median"]
         ratio = prod["seconds"] / max(floor["seconds"], 1e-3)
         ok = ratio <= 3 and prod["refused"] == 0 and prod["connected"] == prod["sockets"]
+        relay = row.get("relay", {}).get("median")
+        relay_cell, relay_why = "-", ""
+        if relay:  # measured from run 8 on (earlier runs had no relay storm)
+            relay_ratio = relay["seconds"] / max(floor["seconds"], 1e-3)
+            relay_cell = (
+                f"{fmt(relay['connected'])}/{fmt(relay['sockets'])} in "
+                f"{fmt(relay['seconds'])} s ({relay_ratio:.1f}x floor)"
+            )
+            relay_why = f"; Channels relay {relay_ratio:.1f}x, server CPU " + (
+                f"{fmt(relay['server_cpu_seconds'])} s"
+            )
         out.append(
             (
                 "B5",
@@ -259,7 +270,8 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
                 f"{fmt(floor['connected'])}/{fmt(floor['sockets'])} in {fmt(floor['seconds'])} s",
                 ok,
                 f"{ratio:.1f}x the floor's time; {prod['refused']} refused; server CPU "
-                f"{fmt(prod['server_cpu_seconds'])} s",
+                f"{fmt(prod['server_cpu_seconds'])} s{relay_why}",
+                relay_cell,
             )
         )
     else:

@@ -8,7 +8,8 @@ it, from the same pieces; tests/chats/test_rules.py runs every rule on both.
   chat's pair columns (those only keep one chat per pair) (`member_of`, `members_of`;
   twin: `_MEMBERS`);
 - blocks: a block stands between two users when either has blocked the other
-  (`blocked_peers`; twins: `block_between_sql`, `blocked_peers_sql`);
+  (`block_between`, which `blocked_peers` and the chat list's `blocked` flag use; twin:
+  `block_between_sql`);
 - who may send to a chat: a member, with no block either way between the two members,
   to a peer whose account is not deleted (`send_targets`; twin: the `t` part of
   `send_one_chat_sql`);
@@ -35,7 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from accounts.models import User
 from chats.models import Block, Chat, Membership, Message
@@ -77,32 +78,29 @@ _MEMBERS = (
 # -- Blocks: either way between two users -------------------------------------------------
 
 
+def block_between(a: Any, b: Any) -> Exists:
+    """The rule as an ORM condition: a block stands between the users `a` and `b` (ids, or
+    expressions such as `OuterRef`), either way."""
+    return Exists(
+        Block.objects.filter(Q(blocker_id=a, blocked_id=b) | Q(blocker_id=b, blocked_id=a))
+    )
+
+
 def blocked_peers(*, user_id: int, peer_ids: Iterable[int]) -> set[int]:
     """Those of `peer_ids` with a block between them and `user_id`, either way."""
     wanted = list(peer_ids)
     if not wanted:
         return set()
-    rows = Block.objects.filter(
-        Q(blocker_id=user_id, blocked_id__in=wanted) | Q(blocked_id=user_id, blocker_id__in=wanted)
-    ).values_list("blocker_id", "blocked_id")
-    return {blocked if blocker == user_id else blocker for blocker, blocked in rows}
+    peers = User.objects.filter(block_between(user_id, OuterRef("pk")), pk__in=wanted)
+    return set(peers.values_list("pk", flat=True))
 
 
 def block_between_sql(a: str, b: str) -> str:
-    """The SQL twin of `blocked_peers` as a condition (SQLite and PostgreSQL): a block stands
-    between the users whose ids are the SQL expressions `a` and `b`."""
+    """The SQL twin of `block_between` (SQLite and PostgreSQL): a block stands between the
+    users whose ids are the SQL expressions `a` and `b`."""
     return (
         f"EXISTS (SELECT 1 FROM {_BLOCK} bk WHERE (bk.blocker_id = {a} AND bk.blocked_id = {b}) "
         f"OR (bk.blocker_id = {b} AND bk.blocked_id = {a}))"
-    )
-
-
-def blocked_peers_sql() -> str:
-    """`blocked_peers` as one fixed PostgreSQL statement (parameters `user` and the array
-    `peers`), for an event-loop connection: the ids of the blocked peers."""
-    return (
-        "SELECT p FROM unnest(%(peers)s::bigint[]) AS peers (p) "
-        f"WHERE {block_between_sql('%(user)s', 'p')}"
     )
 
 

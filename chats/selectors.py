@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import (
     F,
     FilteredRelation,
+    OuterRef,
     Q,
     QuerySet,
 )
@@ -40,6 +41,8 @@ class ChatSummary:
     version: int = 0
     peer_read_seq: int = 0
     peer_delivered_seq: int = 0
+    # A block stands between the user and the peer (rules.block_between).
+    blocked: bool = False
 
     @property
     def unread(self) -> int:
@@ -114,6 +117,7 @@ def _summaries_of(rows: list[Any]) -> list[ChatSummary]:
             version=version,
             peer_read_seq=peer_read_seq,
             peer_delivered_seq=peer_delivered_seq,
+            blocked=blocked,
         )
         for (
             chat_id,
@@ -126,6 +130,7 @@ def _summaries_of(rows: list[Any]) -> list[ChatSummary]:
             last_body,
             last_sender_id,
             last_removed_at,
+            blocked,
             *peer,
         ) in rows
     ]
@@ -170,6 +175,7 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
             ),
         )
         .filter(mine__user_id=_NO_USER)
+        .annotate(blocked=rules.block_between(_NO_USER, OuterRef("user_id")))
         .order_by(F("chat__last_message_at").desc(nulls_last=True), "-chat_id")
         .values_list(
             "chat_id",
@@ -182,6 +188,7 @@ def _summaries_sql(vendor: str, limit: int | None) -> _Compiled:
             "last__body",
             "last__sender_id",
             "last__removed_at",
+            "blocked",
             *(f"user__{name}" for name in PEER_FIELDS),
         )
     )
@@ -366,17 +373,6 @@ def is_blocked(*, blocker_id: int, blocked_id: int) -> bool:
     """Whether `blocker_id` blocked `blocked_id` (this way only: who is told to unblock);
     whether a block stands between two users is `rules.blocked_peers`."""
     return Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).exists()
-
-
-async def blocked_peers_async(
-    cursor: AsyncCursor[Any], *, user_id: int, peer_ids: list[int]
-) -> set[int]:
-    """`rules.blocked_peers` on an event-loop connection (chats/realtime/pg_async.py), by
-    its SQL twin."""
-    if not peer_ids:
-        return set()
-    await cursor.execute(rules.blocked_peers_sql(), {"user": user_id, "peers": peer_ids})
-    return {peer for (peer,) in await cursor.fetchall()}
 
 
 def read_receipts_shared(*, viewer: User, subject: User) -> bool:

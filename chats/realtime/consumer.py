@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from typing import Any
 
@@ -112,7 +111,7 @@ class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
         if not await self.room():
             return
         try:
-            await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+            await self.send(text_data=protocol.encode(frame))
         except CLIENT_GONE:
             # The client has gone. Nothing is lost: what the frame carried is in the
             # database for the next sync, and the disconnect that follows unregisters the

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import User
-from chats import limits, message_changes, presence, rules, selectors, services
+from chats import limits, message_changes, presence, selectors, services
 from chats.models import Chat
 from chats.realtime import pg_async, protocol, send_path, worker_pool
 from chats.validation import Refused
@@ -21,13 +21,12 @@ def hello(user: User) -> dict[str, Any]:
     """The first frame; `user` was read from the database by `authenticate` just before."""
     summaries = selectors.chat_summaries(user_id=user.pk)
     peers = [s.peer for s in summaries]
-    blocked = rules.blocked_peers(user_id=user.pk, peer_ids=[p.pk for p in peers])
-    statuses = presence.statuses(viewer=user, subjects=peers, blocked_ids=blocked)
+    statuses = presence.statuses(viewer=user, subjects=peers, blocked_ids=_blocked(summaries))
     return _hello_of(user, summaries, statuses)
 
 
 async def hello_async(user: User) -> dict[str, Any]:
-    """`hello` from the event loop: on PostgreSQL its two statements run on an event-loop
+    """`hello` from the event loop: on PostgreSQL its one statement runs on an event-loop
     connection and presence on the loop's Redis client, with no worker hop (in a connect
     storm the event loop waited on the GIL while workers built hellos); SQLite hops to a
     worker."""
@@ -35,11 +34,16 @@ async def hello_async(user: User) -> dict[str, Any]:
         return await worker_pool.db(hello)(user)
     async with pg_async.connection() as conn, conn.cursor() as cursor:
         summaries = await selectors.chat_summaries_async(cursor, user_id=user.pk)
-        peer_ids = [s.peer.pk for s in summaries]
-        blocked = await selectors.blocked_peers_async(cursor, user_id=user.pk, peer_ids=peer_ids)
     peers = [s.peer for s in summaries]
+    blocked = _blocked(summaries)
     statuses = await presence.statuses_async(viewer=user, subjects=peers, blocked_ids=blocked)
     return _hello_of(user, summaries, statuses)
+
+
+def _blocked(summaries: list[selectors.ChatSummary]) -> set[int]:
+    """The peers with a block between them and the user (the chat list reads it with the
+    chats: one statement for hello)."""
+    return {s.peer.pk for s in summaries if s.blocked}
 
 
 def _hello_of(

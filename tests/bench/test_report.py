@@ -222,3 +222,31 @@ def test_index_used_names_the_index_a_plan_reads_the_message_table_through():
     assert index_used(LITE_PLAN, "chats_message", "sqlite") == "chats_message_fts (FTS5)"
     assert index_used("SCAN chats_message", "chats_message", "sqlite") == "sequential scan"
     assert index_used("SCAN accounts_user", "chats_message", "sqlite") == ""
+
+
+def storm(seconds, cpu):
+    return {
+        "sockets": 5000,
+        "connected": 5000,
+        "refused": 0,
+        "seconds": seconds,
+        "server_cpu_seconds": cpu,
+    }
+
+
+def test_b5_shows_the_channels_relays_storm_beside_the_floors_when_it_was_run():
+    """The relay's storm (server + Channels + the layer, no auth or database) is the fixed
+    part of a connect; runs before it was measured keep a "-" there."""
+    b5 = {
+        "floor": {"median": storm(2.0, 1.5)},
+        "product": {"median": storm(7.0, 6.5)},
+        "relay": {"median": storm(4.0, 3.5)},
+    }
+    rows = {row[0]: row for row in report.live_rows({"rows": {"B5": b5}})}
+    _rid, product, floor, ok, why, relay = rows["B5"]
+    assert (product, floor, ok) == ("5,000/5,000 in 7.00 s", "5,000/5,000 in 2.00 s", False)
+    assert relay == "5,000/5,000 in 4.00 s (2.0x floor)"
+    assert why.endswith("Channels relay 2.0x, server CPU 3.50 s")
+    del b5["relay"]
+    rows = {row[0]: row for row in report.live_rows({"rows": {"B5": b5}})}
+    assert len(rows["B5"]) == 6 and rows["B5"][5] == "-"
