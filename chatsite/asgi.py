@@ -44,5 +44,6 @@ gc.freeze()
 # server's GIL samples at B2's load. Collected every 50,000 (the older generations every 20
 # and 100 of the younger's passes), the product used 6% less CPU per message (docs/benchmarks.md,
 # session 8); what the collector finds is cycles (most objects go by reference count), which
-# now wait a little longer: a few MB at most.
+# now wait longer (its full passes come minutes apart), so a closed socket breaks its own
+# (ChatConsumer.__call__, presence.disconnect): left to the collector they grew B6's RSS 8%.
 gc.set_threshold(50_000, 20, 100)

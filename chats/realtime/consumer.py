@@ -39,6 +39,15 @@ class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
     too_slow = False
     closed_for_restart = False  # closed with 1012 by the drain (ops/drain.py)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # What the socket held (its delivery, timers, presence, send buffer) points back
+            # here: without these cycles reference counting frees it all at once, where the
+            # cyclic collector (rare: chatsite/asgi.py) left it for minutes (B6's RSS).
+            self.__dict__.clear()
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels hops to its shared database thread before every event to close stale
         # connections; db() returns its connection after each call, so skip that hop.

@@ -74,7 +74,10 @@ async def disconnect(connection: Connection) -> None:
     """Unregister a socket; after the last one, the user goes offline once the grace ends."""
     leave(connection)
     if connection.renewing is not None:
+        # Dropped as well as cancelled: the task's coroutine holds the connection, so the
+        # two would otherwise wait for the (rare) cyclic collector.
         connection.renewing.cancel()
+        connection.renewing = None
     token = uuid.uuid4().hex
     closed_at = datetime.now(UTC)
     if await store().detach_async(connection.user_id, connection.socket_id, token):
