@@ -38,6 +38,7 @@ class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
     outgoing: send_buffer.SendBuffer | None = None
     too_slow = False
     closed_for_restart = False  # closed with 1012 by the drain (ops/drain.py)
+    ended = False  # Channels' dispatch is over and the consumer cleared (__call__)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -47,6 +48,7 @@ class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
             # here: without these cycles reference counting frees it all at once, where the
             # cyclic collector (rare: chatsite/asgi.py) left it for minutes (B6's RSS).
             self.__dict__.clear()
+            self.ended = True
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels hops to its shared database thread before every event to close stale
@@ -112,9 +114,9 @@ class ChatConsumer(ClientFrames, LayerEvents, AsyncWebsocketConsumer):
         await presence.settle(timeout=5)
 
     async def send_json(self, frame: dict[str, Any]) -> None:
-        if self.closed_for_restart:
-            # Nothing follows our 1012: the frame is not sent, nor counted as sent (daphne
-            # would raise Disconnected for it, which CLIENT_GONE below would drop).
+        if self.closed_for_restart or self.ended:
+            # Nothing follows our 1012, nor the end (a send batch that outlived its socket's
+            # wait): the frame is not sent, nor counted as sent.
             return
         metrics.frame_out(frame)
         if not await self.room():

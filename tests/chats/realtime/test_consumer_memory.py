@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 from channels.db import database_sync_to_async
 
+from chats.realtime.consumer import ChatConsumer
 from tests.factories import make_chat
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -40,3 +41,21 @@ async def test_nothing_a_closed_socket_held_waits_for_the_cyclic_collector(socke
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == Counter()
+
+
+async def test_a_frame_after_the_consumer_ended_is_dropped():
+    """A send batch can outlive its socket's wait for it (a slow database): its acks then
+    reach a consumer that has cleared what it held, and are dropped, not raised."""
+    sent = []
+
+    async def receive():
+        return {"type": "websocket.disconnect", "code": 1001}
+
+    async def send(message):
+        sent.append(message)
+
+    consumer = ChatConsumer()
+    await consumer({"type": "websocket", "path": "/ws/", "headers": []}, receive, send)
+    assert consumer.ended and "base_send" not in vars(consumer)
+    await consumer.send_json({"type": "ack", "client_id": "c1"})
+    assert sent == []
