@@ -260,9 +260,8 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
                 f"{fmt(relay['connected'])}/{fmt(relay['sockets'])} in "
                 f"{fmt(relay['seconds'])} s ({relay_ratio:.1f}x floor)"
             )
-            relay_why = f"; Channels relay {relay_ratio:.1f}x, server CPU " + (
-                f"{fmt(relay['server_cpu_seconds'])} s"
-            )
+            cpu = fmt(relay["server_cpu_seconds"])
+            relay_why = f"; Channels relay {relay_ratio:.1f}x, server CPU {cpu} s"
         out.append(
             (
                 "B5",

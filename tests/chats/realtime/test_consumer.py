@@ -151,7 +151,11 @@ async def assert_still_works(sock, chat):
         ('{"type": "send", "chat": CHAT, "client_id": "c2"}', "invalid", "c2"),
         ('{"type": "send", "chat": CHAT, "client_id": "c2", "body": "\\ud800"}', "invalid", "c2"),
         # The error frame names a client_id orjson cannot encode (protocol.encode's fallback).
-        ('{"type": "send", "chat": CHAT,"client_id": "\\udc00", "body": "x"}', "invalid", "\udc00"),
+        (
+            '{"type": "send", "chat": CHAT, "client_id": "\\udc00", "body": "x"}',
+            "invalid",
+            "\udc00",
+        ),
         ('{"type": "send", "chat": CHAT, "client_id": "c3", "body": ""}', "empty", "c3"),
         ('{"type": "send", "chat": CHAT, "client_id": "c3", "body": " \\n\\t "}', "empty", "c3"),
         ('{"type": "send", "chat": CHAT, "client_id": "c4", "body": "LONG"}', "too_long", "c4"),
