@@ -279,6 +279,32 @@ async def test_a_batch_of_presence_changes_is_stored_and_announced_per_user(
     assert stored["bob"] is None
 
 
+async def test_a_batch_stores_last_seen_in_the_same_statements_whatever_its_size(
+    alice, bob, carol, user_factory, monkeypatch
+):
+    """A connect storm's batch of hundreds costs the statements of a batch of one
+    (LAST_SEEN_CHUNK users per UPDATE); a deleted account keeps its erased last_seen."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    gone = await db(user_factory)(username="gone")
+    await db(User.objects.filter(pk=gone.pk).update)(deleted_at=datetime.now(UTC))
+    monkeypatch.setattr(services, "LAST_SEEN_CHUNK", 2)
+    monkeypatch.setattr(services.events, "presence", lambda **kw: None)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    def statements(users):
+        with CaptureQueriesContext(connection) as queries:
+            services.presences_changed([(u.pk, rules.ONLINE, at) for u in users])
+        return [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+
+    assert len(await db(statements)([alice])) == 1
+    assert len(await db(statements)([alice, bob, carol, gone])) == 2  # chunks of 2
+    stored = await db(lambda: dict(User.objects.values_list("username", "last_seen")))()
+    assert (stored["alice"], stored["bob"], stored["carol"]) == (at, at, at)
+    assert stored["gone"] is None
+
+
 async def test_hello_async_agrees_with_hello(socket, alice, bob, carol, user_factory):
     """The event-loop hello (PostgreSQL: its own connection and the loop's Redis client)
     says what the worker's says: chats in order, unread, last messages, presence with
