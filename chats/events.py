@@ -196,7 +196,11 @@ def typing(*, chat_id: int, user: User, peer_id: int) -> None:
 
 
 def presence(
-    *, subject: User, status: str, last_seen: datetime | None, user_ids: list[int]
+    *,
+    subject: User | selectors.PresenceSubject,
+    status: str,
+    last_seen: datetime | None,
+    user_ids: list[int],
 ) -> None:
     event = {
         "type": "presence.changed",

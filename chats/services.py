@@ -436,7 +436,9 @@ def presences_changed(changes: list[tuple[int, str, datetime]]) -> None:
         _after_commit(lambda: _announce_presences(announce))
 
 
-def _announce_presences(announce: list[tuple[User, str, datetime, list[int]]]) -> None:
+def _announce_presences(
+    announce: list[tuple[selectors.PresenceSubject, str, datetime, list[int]]],
+) -> None:
     for user, status, at, audience in announce:
         events.presence(subject=user, status=status, last_seen=at, user_ids=audience)
 

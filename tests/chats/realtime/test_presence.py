@@ -279,6 +279,17 @@ async def test_a_batch_of_presence_changes_is_stored_and_announced_per_user(
     assert stored["bob"] is None
 
 
+async def test_users_for_presence_are_the_subjects_in_id_order(alice, bob, user_factory):
+    dave = await db(user_factory)(username="dave", hide_presence=True)
+    subjects = await db(selectors.users_for_presence)(user_ids=[dave.pk, alice.pk, bob.pk, 0])
+    assert subjects == [
+        selectors.PresenceSubject(alice.pk, "alice", False),
+        selectors.PresenceSubject(bob.pk, "bob", False),
+        selectors.PresenceSubject(dave.pk, "dave", True),
+    ]
+    assert await db(selectors.users_for_presence)(user_ids=[]) == []
+
+
 async def test_a_batch_stores_last_seen_in_the_same_statements_whatever_its_size(
     alice, bob, carol, user_factory, monkeypatch
 ):
