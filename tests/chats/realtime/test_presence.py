@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from chats import presence as rules
@@ -295,9 +297,6 @@ async def test_a_batch_stores_last_seen_in_the_same_statements_whatever_its_size
 ):
     """A connect storm's batch of hundreds costs the statements of a batch of one
     (LAST_SEEN_CHUNK users per UPDATE); a deleted account keeps its erased last_seen."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     gone = await db(user_factory)(username="gone")
     await db(User.objects.filter(pk=gone.pk).update)(deleted_at=datetime.now(UTC))
     monkeypatch.setattr(services, "LAST_SEEN_CHUNK", 2)
