@@ -344,7 +344,7 @@ SEND_PATH_CONNECTIONS = env_int("SEND_PATH_CONNECTIONS", 4)
 # Delivered pointers collect this long before they are written (one statement, one
 # "delivered" event per chat for everything forwarded meanwhile): a tick no one can see lag.
 # 100 ms rather than 30: at B2's load a third of the writes, 2.5% less server CPU per
-# message (bench/notes.md, run 9).
+# message pinned, under 1% unpinned (bench/notes.md, run 9).
 RECEIPTS_FLUSH_SECONDS = float(os.environ.get("RECEIPTS_FLUSH_SECONDS") or 0.1)
 
 # Presence: offline only after the last socket has been closed this long (a reload does not
