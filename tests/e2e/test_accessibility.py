@@ -29,6 +29,9 @@ BLOCKING = {"serious", "critical"}
 
 def axe_problems(page, label: str) -> list[str]:
     """Serious and critical axe violations on the current page, in both colour schemes."""
+    # After a form post the new document can be visible to a locator before its stylesheet
+    # has loaded; measured then, the unstyled page's links are tiny targets.
+    page.wait_for_load_state("load")
     if not page.evaluate("() => Boolean(window.axe)"):
         page.evaluate(AXE)
     problems = []
