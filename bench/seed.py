@@ -23,7 +23,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from accounts.models import User
+from accounts.models import SessionRecord, User
 from chats.models import Block, Chat, Membership, Message
 
 PASSWORD = "bench-password-Zq8"
@@ -210,7 +210,8 @@ def seed_messages(chat_id: int, senders: tuple[int, int], count: int, *, tag: st
 
 
 def seed_sessions(user_ids: Sequence[int]) -> dict[int, str]:
-    """A logged-in session per user, encoded by Django's session engine; returns the keys."""
+    """A logged-in session per user, encoded by Django's session engine, with its
+    SessionRecord as a login writes it; returns the keys."""
     if not user_ids:
         return {}
     store = SessionStore()
@@ -230,6 +231,15 @@ def seed_sessions(user_ids: Sequence[int]) -> dict[int, str]:
         rows.append((key, store.encode(data), expire))
         keys[user_id] = key
     insert_rows(Session, ["session_key", "session_data", "expire_date"], rows)
+    # And the record a login writes beside it (accounts.services.session_record_login).
+    now, start = timezone.now(), next_id(SessionRecord)
+    records = [
+        (start + i, key, user_id, "bench", now, now)
+        for i, (user_id, key) in enumerate(keys.items())
+    ]
+    columns = ["id", "session_id", "user_id", "user_agent", "created_at", "last_active"]
+    insert_rows(SessionRecord, columns, records)
+    reset_sequences(SessionRecord)
     return keys
 
 

@@ -18,9 +18,11 @@ key and stores the new hash. A socket cannot set a cookie, so a cycled key would
 browser out; its next page request upgrades the session the Django way.
 
 `authenticate_async` is the same answer from the event loop. On PostgreSQL with database
-sessions, a session for a backend whose `get_user` is the model backend's takes two
-statements on an event-loop connection (chats/realtime/pg_async.py) and no worker hop: the
-hop and the ORM's session and user reads were a fifth of a connect storm's CPU. The steps
+sessions, a session for a backend whose `get_user` is the model backend's takes one
+statement on an event-loop connection (chats/realtime/pg_async.py) and no worker hop: the
+session with the user its SessionRecord names (a second statement reads the user by the
+session's claim when there is no record, or it names someone else). The hop and the ORM's
+session and user reads were a fifth of a connect storm's CPU. The steps
 that decide (`_claim`, the backend's `user_can_authenticate`, `_hash_check`) are shared with
 `authenticate`; anything with a side effect (a stale hash flushes the session) or another
 session engine, another backend or SQLite runs `authenticate` on a socket worker.
@@ -52,7 +54,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts import selectors as account_selectors
-from accounts.models import User
+from accounts.models import SessionRecord, User
 from chats.realtime import pg_async, worker_pool
 from chatsite import aio
 
@@ -110,7 +112,7 @@ async def authenticate_async(session_key: str | None) -> Opened | None:
         row = await _session_data(cursor, session_key=session_key)
         if row is None:
             return None  # no such session, or expired: an empty session to Django
-        encoded, expires_at = row
+        encoded, expires_at, recorded = row
         session = DatabaseSession(session_key)
         data = session.decode(encoded)
         claim = _claim(data)
@@ -118,7 +120,11 @@ async def authenticate_async(session_key: str | None) -> Opened | None:
             return None
         user_id, backend = claim
         fast = _reads_as_model_backend(backend)
-        user = await _user_row(cursor, user_id=user_id) if fast else None
+        user = None
+        if fast:
+            user = _recorded_user(recorded, user_id=user_id)
+            if user is None:  # no record, or one naming someone else: read by the claim
+                user = await _user_row(cursor, user_id=user_id)
     if not fast:  # after the block: a worker hop must not hold the loop's connection
         return await worker_pool.db(authenticate)(session_key)
     if user is None or not cast(ModelBackend, backend).user_can_authenticate(user):
@@ -253,18 +259,47 @@ def _reads_as_model_backend(backend: BaseBackend) -> bool:
 
 async def _session_data(
     cursor: AsyncCursor[Any], *, session_key: str
-) -> tuple[str, datetime] | None:
-    """The encoded data of an unexpired database session (as SessionStore.load reads it) and
-    when it expires."""
-    await cursor.execute(_SESSION_SQL, [session_key, datetime.now(UTC)])
+) -> tuple[str, datetime, tuple[Any, ...] | None] | None:
+    """The encoded data of an unexpired database session (as SessionStore.load reads it),
+    when it expires, and the columns of the user its SessionRecord names (None without a
+    record), read in the same statement: a login writes the record (accounts.services), so
+    a connect usually needs no second read."""
+    await cursor.execute(_session_sql(), [session_key, datetime.now(UTC)])
     row = await cursor.fetchone()
-    return None if row is None else (str(row[0]), row[1])
+    if row is None:
+        return None
+    columns = tuple(row[2:])
+    # No record: the user's columns are NULL (a user's primary key never is).
+    recorded = None if columns[_user_fields()[1]] is None else columns
+    return str(row[0]), row[1], recorded
 
 
-_SESSION_SQL = (
-    f"SELECT session_data, expire_date FROM {Session._meta.db_table} "
-    "WHERE session_key = %s AND expire_date > %s"
-)
+@functools.cache
+def _session_sql() -> str:
+    """The session and its record's user: a LEFT JOIN, so a session without a record (one
+    made before records, or by a test) still reads, its user columns NULL."""
+    quote = connection.ops.quote_name
+    record = SessionRecord._meta
+    user_id_column = record.get_field("user").column
+    session_column = record.get_field("session").column
+    pk_column = quote(str(User._meta.pk.column))
+    columns = ", ".join(f"u.{quote(str(f.column))}" for f in _user_fields()[0])
+    return (
+        f"SELECT s.session_data, s.expire_date, {columns} "
+        f"FROM {Session._meta.db_table} s "
+        f"LEFT JOIN {record.db_table} r ON r.{quote(session_column)} = s.session_key "
+        f"LEFT JOIN {User._meta.db_table} u ON u.{pk_column} = r.{quote(user_id_column)} "
+        "WHERE s.session_key = %s AND s.expire_date > %s"
+    )
+
+
+def _recorded_user(recorded: tuple[Any, ...] | None, *, user_id: Any) -> User | None:
+    """The record's user when it is the one the session claims; None otherwise, and the
+    claim is read as `_user_row` reads it."""
+    fields, pk_at = _user_fields()
+    if recorded is None or recorded[pk_at] != user_id:
+        return None
+    return User.from_db("default", [f.attname for f in fields], recorded)
 
 
 async def _user_row(cursor: AsyncCursor[Any], *, user_id: Any) -> User | None:
@@ -279,9 +314,17 @@ async def _user_row(cursor: AsyncCursor[Any], *, user_id: Any) -> User | None:
 
 
 @functools.cache
+def _user_fields() -> tuple[list[Any], int]:
+    """The user's concrete fields in the model's order (as `Model.from_db` takes a whole
+    row) and the position of the primary key among them."""
+    fields = list(User._meta.concrete_fields)
+    return fields, fields.index(User._meta.pk)
+
+
+@functools.cache
 def _user_sql() -> tuple[str, list[str], tuple[int | None, int | None]]:
     """The statement, the attnames of its columns, and the range of the primary key."""
-    fields = User._meta.concrete_fields
+    fields, _ = _user_fields()
     ops = connection.ops
     columns = ", ".join(ops.quote_name(str(f.column)) for f in fields)
     pk = User._meta.pk

@@ -11,7 +11,7 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from websockets.asyncio.server import serve
 
-from accounts.models import User
+from accounts.models import SessionRecord, User
 from bench import floor, seed
 from bench.client import Account, Target, close_all, drive, open_many, percentiles
 from bench.live import cpu_per_message, passes_b3, reconcile
@@ -133,6 +133,9 @@ def test_seeding_makes_users_chats_messages_and_sessions_that_log_in():
     assert Chat.objects.get(pk=chats[1]).user_low_id == ids[0]  # pairs are stored ordered
     session = SessionStore(session_key=keys[user.pk])
     assert session[SESSION_KEY] == str(user.pk)
+    # Each with the record a login writes.
+    records = SessionRecord.objects.filter(session_id__in=keys.values())
+    assert dict(records.values_list("user_id", "session_id")) == keys
     # New rows get fresh ids after the bulk insert (sequences were reset).
     assert User.objects.create(username="after_seed").pk > max(ids)
 

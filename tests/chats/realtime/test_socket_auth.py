@@ -10,6 +10,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+import psycopg
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib import auth
@@ -20,6 +21,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts.models import SessionRecord
 from chats.realtime import pg_async, socket_auth
 from tests.support.sessions import login_session
 
@@ -146,12 +148,21 @@ def _exists(key: str) -> bool:
     return bool(key) and Session.objects.filter(session_key=key).exists()
 
 
-@pytest.mark.parametrize("way", ["worker", "event loop"])
+def _record(key: str, user) -> None:
+    """The SessionRecord a login writes (accounts.services.session_record_login)."""
+    if _exists(key):
+        now = timezone.now()
+        SessionRecord.objects.create(session_id=key, user=user, created_at=now, last_active=now)
+
+
+@pytest.mark.parametrize("way", ["worker", "event loop", "event loop, recorded"])
 @pytest.mark.parametrize("name", list(CASES))
 async def test_socket_authentication_answers_as_get_user(name, way, alice, settings, monkeypatch):
     case = CASES[name]
     ours, djangos = await sync_to_async(_the_same_sessions)(case, alice, settings, 2)
     expected = await sync_to_async(_django_answer)(djangos)
+    if way == "event loop, recorded":
+        await sync_to_async(_record)(ours, alice)
 
     hops = []
     real_db = socket_auth.worker_pool.db
@@ -181,9 +192,36 @@ async def test_socket_authentication_answers_as_get_user(name, way, alice, setti
         assert await sync_to_async(_exists)(ours)
     else:
         assert await sync_to_async(_exists)(ours) == await sync_to_async(_exists)(djangos)
-    if way == "event loop":
+    if way != "worker":
         fast = pg_async.enabled() and case.fast
         assert len(hops) == (0 if fast or name in NO_SESSION_READ else 1), hops
+
+
+@pytest.mark.parametrize(
+    ("record", "statements"),
+    [("none", 2), ("its user", 1), ("another user", 2)],
+)
+async def test_a_login_with_its_record_reads_session_and_user_in_one_statement(
+    record, statements, alice, bob, monkeypatch
+):
+    """The record a login writes names the user, read with the session; a session without
+    one, or with a record naming someone else, still reads the user the session claims
+    (SQLite reads through the ORM on a worker: the claim's user, no event-loop statement)."""
+    key = await sync_to_async(login_session)(alice)
+    if record != "none":
+        await sync_to_async(_record)(key, alice if record == "its user" else bob)
+    executed = []
+    real_execute = psycopg.AsyncCursor.execute
+
+    async def counting_execute(self, query, *args, **kwargs):
+        executed.append(query)
+        return await real_execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", counting_execute)
+    opened = await socket_auth.authenticate_async(key)
+    assert opened is not None and opened[0].pk == alice.pk
+    assert opened[0].username == "alice" and opened[0].password == alice.password
+    assert len(executed) == (statements if pg_async.enabled() else 0), executed
 
 
 async def test_after_a_socket_accepted_a_fallback_hash_the_browser_is_still_logged_in(
