@@ -79,7 +79,7 @@ class Plan:
 PAIRS_LOAD = 200
 # Rows run as people run the product (nothing pinned or reniced): `python -m bench live`
 # runs them before it pins and renices the load client for the other rows.
-UNPINNED_ROWS = ("B2u",)
+UNPINNED_ROWS = ("B2u", "B5u")
 RELAY_APP = "bench.relay_asgi:application"
 RELAY_POOLED_APP = "bench.relay_pooled_asgi:application"
 LAYERS = {
@@ -488,9 +488,27 @@ class Live:
         """The connect storm on the floor, the product and the Channels relay (the server,
         Channels and the layer's subscribe, no auth or database: the fixed part of a
         connect, issue 22)."""
+        return self.storms("B5", ("floor", "product", "relay"))
+
+    def b5u(self) -> dict[str, Any]:
+        """B5 as people run it: the floor and the product on the command of docs/deploy.md,
+        nothing pinned, the client at its own priority (run before the client pins itself,
+        as B2u)."""
+        before, self.pinned = self.pinned, False
+        try:
+            out = self.storms("B5u", ("floor", "product"))
+        finally:
+            self.pinned = before
+        out["client"] = {
+            "cores": sorted(os.sched_getaffinity(0)),
+            "nice": os.getpriority(os.PRIO_PROCESS, 0),
+        }
+        return out
+
+    def storms(self, name: str, kinds: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         accounts = self.accounts[: self.plan.storm]
-        for kind in ("floor", "product", "relay"):
+        for kind in kinds:
             runs = []
             for rep in range(self.plan.reps):
                 # A cold storm: nobody online or in their grace period from an earlier row,
@@ -501,7 +519,7 @@ class Live:
                     runs.append(run_async(lambda s=server: self.storm(s, accounts)))
                 finally:
                     server.stop()
-                self.say(f"B5 {kind} rep {rep + 1}: {runs[-1]}")
+                self.say(f"{name} {kind} rep {rep + 1}: {runs[-1]}")
             out[kind] = {"median": median_run(runs), "runs": runs}
         return out
 

@@ -131,7 +131,7 @@ def test_b2_pinned_and_unpinned_sit_side_by_side_each_against_its_own_floor(resu
 def test_rows_not_in_the_results_say_so_instead_of_failing(results):
     only_b1 = {"server": "uvicorn", "rows": {"B1": LIVE["rows"]["B2u"]}}
     rows = table_rows(results(only_b1))
-    for rid in ("B2", "B2 unpinned", "B11", "B3", "B4", "B5", "B6", "B7"):
+    for rid in ("B2", "B2 unpinned", "B11", "B3", "B4", "B5", "B5 unpinned", "B6", "B7"):
         assert rows[rid][5] == "not run", rid
     assert rows["B11"][1] == report.NOT_MEASURED
     assert rows["B2 unpinned"][1] == report.NOT_MEASURED
@@ -250,3 +250,12 @@ def test_b5_shows_the_channels_relays_storm_beside_the_floors_when_it_was_run():
     del b5["relay"]
     rows = {row[0]: row for row in report.live_rows({"rows": {"B5": b5}})}
     assert len(rows["B5"]) == 6 and rows["B5"][5] == "-"
+
+
+def test_b5_unpinned_is_judged_against_its_own_unpinned_floor():
+    pinned = {"floor": {"median": storm(2.0, 1.5)}, "product": {"median": storm(5.8, 5.5)}}
+    unpinned = {"floor": {"median": storm(2.0, 1.6)}, "product": {"median": storm(6.2, 5.9)}}
+    rows = {row[0]: row for row in report.live_rows({"rows": {"B5": pinned, "B5u": unpinned}})}
+    assert rows["B5"][1:4] == ("5,000/5,000 in 5.80 s", "5,000/5,000 in 2.00 s", True)
+    assert rows["B5 unpinned"][1:4] == ("5,000/5,000 in 6.20 s", "5,000/5,000 in 2.00 s", False)
+    assert rows["B5 unpinned"][4].startswith("3.1x the floor's time; 0 refused")
