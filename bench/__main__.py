@@ -16,8 +16,10 @@ from bench.config import RESULTS_DIR, ROOT, Config, cpu_split, django_env
 from bench.server import CLIENT_NICE
 
 LIVE_ROWS = (
-    "B2u",  # run first, before the client pins and renices itself (bench.live.UNPINNED_ROWS)
-    "B5u",  # likewise
+    # The unpinned rows first, before the client pins and renices itself (UNPINNED_ROWS).
+    "B1u",
+    "B2u",
+    "B5u",
     "B1",
     "B2",
     "layers",
@@ -30,9 +32,9 @@ LIVE_ROWS = (
     "B6s",
     "daphne",
 )
-# Left out of --quick (unless named in --live-rows): B6s is B6's soak at a lower rate, B5u
-# B5's storm unpinned, and the quick run has to fit in 5 minutes.
-QUICK_SKIPS = ("B6s", "B5u")
+# Left out of --quick (unless named in --live-rows): B6s is B6's soak at a lower rate, B1u and
+# B5u are B1 and B5 unpinned, and the quick run has to fit in 5 minutes.
+QUICK_SKIPS = ("B6s", "B1u", "B5u")
 
 
 def write_json(name: str, data: Any) -> Path:

@@ -79,7 +79,7 @@ class Plan:
 PAIRS_LOAD = 200
 # Rows run as people run the product (nothing pinned or reniced): `python -m bench live`
 # runs them before it pins and renices the load client for the other rows.
-UNPINNED_ROWS = ("B2u", "B5u")
+UNPINNED_ROWS = ("B1u", "B2u", "B5u")
 RELAY_APP = "bench.relay_asgi:application"
 RELAY_POOLED_APP = "bench.relay_pooled_asgi:application"
 LAYERS = {
@@ -292,12 +292,21 @@ class Live:
         )
 
     def b2u(self) -> dict[str, Any]:
-        """B2 as people run it: the floor and the product on the command of docs/deploy.md,
-        nothing pinned, the client at its own priority (`python -m bench live` runs this row
-        before it pins and renices itself)."""
+        """B2 as people run it (`unpinned`)."""
+        accounts = self.accounts[: 2 * self.plan.pairs]
+        return self.unpinned(lambda: self.repeated("B2u", accounts, 1000, one_way=False))
+
+    def b1u(self) -> dict[str, Any]:
+        """B1 as people run it (`unpinned`)."""
+        return self.unpinned(lambda: self.repeated("B1u", self.accounts[:2], 200, one_way=True))
+
+    def unpinned(self, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A row as people run the product (UNPINNED_ROWS): the floor and the product on the
+        command of docs/deploy.md, nothing pinned, the client at its own priority
+        (`python -m bench live` runs these rows before it pins and renices itself)."""
         before, self.pinned = self.pinned, False
         try:
-            out = self.repeated("B2u", self.accounts[: 2 * self.plan.pairs], 1000, one_way=False)
+            out = measure()
         finally:
             self.pinned = before
         out["client"] = {
@@ -491,19 +500,8 @@ class Live:
         return self.storms("B5", ("floor", "product", "relay"))
 
     def b5u(self) -> dict[str, Any]:
-        """B5 as people run it: the floor and the product on the command of docs/deploy.md,
-        nothing pinned, the client at its own priority (run before the client pins itself,
-        as B2u)."""
-        before, self.pinned = self.pinned, False
-        try:
-            out = self.storms("B5u", ("floor", "product"))
-        finally:
-            self.pinned = before
-        out["client"] = {
-            "cores": sorted(os.sched_getaffinity(0)),
-            "nice": os.getpriority(os.PRIO_PROCESS, 0),
-        }
-        return out
+        """B5 as people run it (`unpinned`), without the relay."""
+        return self.unpinned(lambda: self.storms("B5u", ("floor", "product")))
 
     def storms(self, name: str, kinds: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -26,6 +26,7 @@ PLOT = DOCS / "benchmarks.png"
 
 TARGETS = {
     "B1": "p99 <= 5x the floor's p99",
+    "B1 unpinned": "as B1: p99 <= 5x the (unpinned) floor's p99",
     "B2": "100% delivered exactly once; p99 <= 10x the floor's p99 (same run)",
     "B2 unpinned": "as B2: 100% delivered exactly once; p99 <= 10x the (unpinned) floor",
     "B3": ">= 1,500 msg/s with p99 <= 50 ms and 100% delivered",
@@ -44,6 +45,7 @@ TARGETS = {
 }
 WHAT = {
     "B1": "sender -> recipient latency, 1 pair at 200 msg/s, persisted",
+    "B1 unpinned": "B1's load with the server as docs/deploy.md runs it; nothing pinned or reniced",
     "B2": "400 sockets (200 pairs), 1,000 msg/s offered, persisted; server pinned to its own "
     "core, client on the other at nice 10",
     "B2 unpinned": "B2's load with the server as docs/deploy.md runs it; nothing pinned or reniced",
@@ -186,7 +188,12 @@ def storm_row(label: str, row: dict[str, Any]) -> tuple[str, str, str, bool | No
 def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, str]]:
     rows = live.get("rows", {})
     out: list[tuple[str, str, str, bool | None, str]] = []
-    for key, label, factor in (("B1", "B1", 5), ("B2", "B2", 10), ("B2u", "B2 unpinned", 10)):
+    for key, label, factor in (
+        ("B1", "B1", 5),
+        ("B1u", "B1 unpinned", 5),
+        ("B2", "B2", 10),
+        ("B2u", "B2 unpinned", 10),
+    ):
         row = rows.get(key)
         if not row:
             out.append((label, NOT_MEASURED, "-", None, ""))
@@ -207,8 +214,8 @@ def live_rows(live: dict[str, Any]) -> list[tuple[str, str, str, bool | None, st
                 else ""
             )
         )
-        if key == "B2u":
-            client = row.get("client", {})
+        if "client" in row:  # an unpinned row (bench.live.UNPINNED_ROWS)
+            client = row["client"]
             why += (
                 f"; client on cores {client.get('cores')} at nice {client.get('nice')}, server "
                 f"nice {prod.get('server_nice')}, `{' '.join(row.get('server_command', []))}`"
@@ -656,7 +663,12 @@ def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> l
             ]
             lines.append(f"| B5 | {cells[0]} | {cells[1]} |")
         lines.append("")
-    for key, title in (("B1", "B1"), ("B2", "B2 (and B11)"), ("B2u", "B2 unpinned")):
+    for key, title in (
+        ("B1", "B1"),
+        ("B1u", "B1 unpinned"),
+        ("B2", "B2 (and B11)"),
+        ("B2u", "B2 unpinned"),
+    ):
         row = rows.get(key)
         if not row:
             continue

@@ -296,10 +296,9 @@ def _session_sql() -> str:
 def _recorded_user(recorded: tuple[Any, ...] | None, *, user_id: Any) -> User | None:
     """The record's user when it is the one the session claims; None otherwise, and the
     claim is read as `_user_row` reads it."""
-    fields, pk_at = _user_fields()
-    if recorded is None or recorded[pk_at] != user_id:
+    if recorded is None or recorded[_user_fields()[1]] != user_id:
         return None
-    return User.from_db("default", [f.attname for f in fields], recorded)
+    return User.from_db("default", _user_sql()[1], recorded)
 
 
 async def _user_row(cursor: AsyncCursor[Any], *, user_id: Any) -> User | None:

@@ -128,11 +128,32 @@ def test_b2_pinned_and_unpinned_sit_side_by_side_each_against_its_own_floor(resu
     assert rows["B2 unpinned"][5] == "**miss**"  # 400 > 10 x 4
 
 
+def test_b1_unpinned_sits_beside_b1_against_its_own_floor(results):
+    live = json.loads(json.dumps(LIVE))
+    live["rows"]["B1"] = {
+        "floor": kind(run(1.0, cpu_ms=0.1)),
+        "product": kind(run(4.0, cpu_ms=0.3)),
+    }
+    live["rows"]["B1u"] = {
+        "floor": kind(run(1.2, cpu_ms=0.1)),
+        "product": kind(run(7.0, cpu_ms=0.3)),
+        "client": {"cores": [0, 1], "nice": 0},
+        "server_command": ["uvicorn", "chatsite.asgi:application"],
+    }
+    rows = table_rows(results(live))
+    ids = list(rows)
+    assert ids[ids.index("B1") + 1] == "B1 unpinned"
+    assert rows["B1"][5] == "**pass**"  # 4 <= 5 x 1
+    assert rows["B1 unpinned"][1:3] == ["p99 7.00 ms (p50 1.00)", "p99 1.20 ms (p50 1.00)"]
+    assert rows["B1 unpinned"][5] == "**miss**"  # 7 > 5 x 1.2
+
+
 def test_rows_not_in_the_results_say_so_instead_of_failing(results):
     only_b1 = {"server": "uvicorn", "rows": {"B1": LIVE["rows"]["B2u"]}}
     rows = table_rows(results(only_b1))
     for rid in ("B2", "B2 unpinned", "B11", "B3", "B4", "B5", "B5 unpinned", "B6", "B7"):
         assert rows[rid][5] == "not run", rid
+    assert rows["B1 unpinned"][5] == "not run"
     assert rows["B11"][1] == report.NOT_MEASURED
     assert rows["B2 unpinned"][1] == report.NOT_MEASURED
     assert rows["B1"][5] == "**miss**"
