@@ -24,6 +24,7 @@ from django.conf import settings
 from bench import seed
 from bench.client import Account, Tally, Target, close_all, drive, open_many
 from bench.config import Config
+from bench.profile import sampling
 from bench.server import Server, deployed_command, niceness, start_floor, start_product
 from chatsite.redis_clients import IDLE_CLOSE_SECONDS as _IDLE_CLOSE
 
@@ -292,9 +293,14 @@ class Live:
         )
 
     def b2u(self) -> dict[str, Any]:
-        """B2 as people run it (`unpinned`)."""
+        """B2 as people run it (`unpinned`), the Channels relay beside it as in B2: whether
+        the fixed part of the stack alone carries the load as people run it."""
         accounts = self.accounts[: 2 * self.plan.pairs]
-        return self.unpinned(lambda: self.repeated("B2u", accounts, 1000, one_way=False))
+        return self.unpinned(
+            lambda: self.repeated(
+                "B2u", accounts, 1000, one_way=False, kinds=("floor", "product", "relay")
+            )
+        )
 
     def b1u(self) -> dict[str, Any]:
         """B1 as people run it (`unpinned`)."""
@@ -500,8 +506,8 @@ class Live:
         return self.storms("B5", ("floor", "product", "relay"))
 
     def b5u(self) -> dict[str, Any]:
-        """B5 as people run it (`unpinned`), without the relay."""
-        return self.unpinned(lambda: self.storms("B5u", ("floor", "product")))
+        """B5 as people run it (`unpinned`), the Channels relay's storm beside it as in B5."""
+        return self.unpinned(lambda: self.storms("B5u", ("floor", "product", "relay")))
 
     def storms(self, name: str, kinds: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -537,6 +543,50 @@ class Live:
             "handshake_ms": opened.connect_ms,
             "server_cpu_seconds": round(cpu, 2),
         }
+
+    def profile(self) -> dict[str, Any]:
+        """Row `profile`: where each server's CPU goes by part of the stack (bench/profile.py),
+        one run each under py-spy: B2's load on the floor, the Channels relay and the
+        product, and B5's storm on the relay and the product. Read beside B2 and B5, not
+        as their figures: the sampler costs the server a little."""
+        out: dict[str, Any] = {}
+        pairs = self.accounts[: 2 * self.plan.pairs]
+        for kind in ("floor", "relay", "product"):
+            server = self.server(kind)
+            try:
+                out[f"B2 {kind}"] = run_async(lambda s=server: self.profiled_load(s, pairs))
+            finally:
+                server.stop()
+            self.say(f"profile B2 {kind}: {out[f'B2 {kind}']['parts']}")
+        for kind in ("relay", "product"):
+            self.flush_redis()  # a cold storm, as B5's
+            server = self.server(kind)
+            try:
+                with sampling(server.procs[0].pid, self.config.tmp / "profile.txt") as found:
+                    storm = run_async(
+                        lambda s=server: self.storm(s, self.accounts[: self.plan.storm])
+                    )
+            finally:
+                server.stop()
+            out[f"B5 {kind}"] = {**found, "run": storm}
+            self.say(f"profile B5 {kind}: {found['parts']}")
+        return out
+
+    async def profiled_load(self, server: Server, accounts: list[Account]) -> dict[str, Any]:
+        opened = await open_many(self.target(server), accounts)
+        await asyncio.sleep(self.plan.pause)
+        # Sampled from the first send on: the sockets' opening is B5's, not B2's.
+        with sampling(server.procs[0].pid, self.config.tmp / "profile.txt") as found:
+            result, _tally = await self.load(
+                server,
+                accounts,
+                rate=1000,
+                duration=self.plan.duration,
+                one_way=False,
+                conns=opened.conns,
+            )
+        await close_all(opened.conns)
+        return {**found, "run": result}
 
     def b6(self) -> dict[str, Any]:
         """The issue's soak: 200 msg/s plus churn for the plan's duration."""

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import profile
 from bench.config import RESULTS_DIR, ROOT
 from bench.plans import full_scan, index_used
 
@@ -42,6 +43,7 @@ TARGETS = {
     "B10": "p99 <= 20 ms for each query; 10,000,000 messages (PostgreSQL), 1,000,000 "
     "(SQLite); the message table read through an index, never scanned",
     "B11": "product <= 3x the floor's CPU per message",
+    "B11 unpinned": "as B11: product <= 3x the (unpinned) floor's CPU per message",
 }
 WHAT = {
     "B1": "sender -> recipient latency, 1 pair at 200 msg/s, persisted",
@@ -62,6 +64,7 @@ WHAT = {
     "B10": "message search p99 for a user with 100,000 messages: a common word, two words, "
     "a rare word, a prefix, a phrase",
     "B11": "server CPU (user+sys) per delivered message at B2's load (B2's pinned runs)",
+    "B11 unpinned": "B11 read from B2 unpinned's runs; nothing pinned or reniced",
 }
 # B10's stored messages per backend (issue 18).
 B10_TOTAL = {"PostgreSQL": 10_000_000, "SQLite": 1_000_000}
@@ -166,7 +169,7 @@ def storm_row(label: str, row: dict[str, Any]) -> tuple[str, str, str, bool | No
     ok = ratio <= 3 and prod["refused"] == 0 and prod["connected"] == prod["sockets"]
     relay = row.get("relay", {}).get("median")
     relay_cell, relay_why = "-", ""
-    if relay:  # measured from run 8 on (earlier runs had no relay storm; B5u runs none)
+    if relay:  # measured from run 8 on (earlier runs had no relay storm, nor B5u before run 11)
         relay_ratio = relay["seconds"] / max(floor["seconds"], 1e-3)
         relay_cell = (
             f"{fmt(relay['connected'])}/{fmt(relay['sockets'])} in "
@@ -305,15 +308,18 @@ def middle(values: list[float]) -> float | None:
     return sorted(values)[len(values) // 2] if values else None
 
 
-def b11_row(live: dict[str, Any]) -> tuple[str, str, str, bool | None, str, str]:
-    """Server CPU per delivered message in B2's runs: the product, the floor and the Channels
-    relay of the same run (the median of each one's repetitions)."""
-    b2 = live.get("rows", {}).get("B2", {})
+def b11_row(
+    live: dict[str, Any], key: str = "B2", label: str = "B11"
+) -> tuple[str, str, str, bool | None, str, str]:
+    """Server CPU per delivered message in B2's runs (`key`: B2u's for the unpinned row):
+    the product, the floor and the Channels relay of the same run (the median of each
+    one's repetitions)."""
+    b2 = live.get("rows", {}).get(key, {})
     runs = {kind: cpu_per_message(b2.get(kind, {}).get("runs", [])) for kind in KINDS}
     med = {kind: middle(values) for kind, values in runs.items()}
     floor, product, relay = med["floor"], med["product"], med["relay"]
     if product is None or floor is None:
-        return ("B11", NOT_MEASURED, "-", None, "", "-")
+        return (label, NOT_MEASURED, "-", None, "", "-")
 
     def text(value: float | None) -> str:
         if value is None:
@@ -328,7 +334,7 @@ def b11_row(live: dict[str, Any]) -> tuple[str, str, str, bool | None, str, str]
         + "; server CPU over each drive (first send to last delivery) / messages delivered"
     )
     return (
-        "B11",
+        label,
         text(product),
         f"{floor:.3f} ms/msg",
         product <= B11_FACTOR * floor,
@@ -570,6 +576,101 @@ def table(rows: list[tuple]) -> list[str]:
 def reasons(rows: list[tuple]) -> list[str]:
     """Why each verdict: the figures behind the table's line, one bullet per row."""
     return [f"- **{rid}**: {why}" for rid, _p, _f, _ok, why, *_rest in rows if why]
+
+
+PROFILED = (
+    ("B2 floor", "B2 floor"),
+    ("B2 relay", "B2 Channels relay"),
+    ("B2 product", "B2 product"),
+    ("B5 relay", "B5 Channels relay"),
+    ("B5 product", "B5 product"),
+)
+
+
+def profile_cost(key: str, found: dict[str, Any]) -> float | None:
+    """Server CPU (ms) per delivered message (B2) or per connected socket (B5) of the
+    profiled run."""
+    run = found.get("run", {})
+    if key.startswith("B2"):
+        return run.get("cpu_ms_per_message")
+    if run.get("connected"):
+        return 1000 * run["server_cpu_seconds"] / run["connected"]
+    return None
+
+
+def profile_section(live: dict[str, Any]) -> list[str]:
+    """Row `profile`: each server's CPU by part of the stack (bench/profile.py), and what the
+    fixed parts alone cost against the floor."""
+    found = live.get("rows", {}).get("profile")
+    if not found:
+        return []
+    columns = [(key, label) for key, label in PROFILED if key in found]
+    costs = {key: profile_cost(key, found[key]) for key, _label in columns}
+    parts = [name for name, _packages in profile.PARTS] + [profile.OTHER]
+    lines = [
+        "## Where the CPU goes (row profile)",
+        "",
+        "py-spy on the server under test, one run each (samples holding the GIL, each given "
+        "to the part of the stack its innermost frame belongs to: bench/profile.py). Each "
+        "cell: the part's share of the samples, and that share of the run's server CPU per "
+        "delivered message (B2) or per connected socket (B5), in ms.",
+        "",
+        "| part | " + " | ".join(label for _key, label in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for part in parts:
+        cells = []
+        for key, _label in columns:
+            share = profile.shares(found[key]).get(part, 0.0)
+            cost = costs[key]
+            cells.append(
+                f"{100 * share:.0f}%" + (f" ({share * cost:.3f})" if cost is not None else "")
+            )
+        lines.append(f"| {part} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| samples; whole run's CPU | "
+        + " | ".join(
+            f"{fmt(found[key]['samples'])}; {costs[key]:.3f} ms"
+            if costs[key] is not None
+            else fmt(found[key]["samples"])
+            for key, _label in columns
+        )
+        + " |"
+    )
+    lines.append("")
+    fixed = ", ".join(profile.FIXED)
+    for load, unit, floor_key in (("B2", "a message", "B2 floor"), ("B5", "a connect", None)):
+        relay, product = found.get(f"{load} relay"), found.get(f"{load} product")
+        relay_cost = costs.get(f"{load} relay")
+        if not relay or relay_cost is None:
+            continue
+        fixed_relay = relay_cost * sum(profile.shares(relay).get(p, 0.0) for p in profile.FIXED)
+        text = (
+            f"- **{load}**: the Channels relay's fixed parts ({fixed}) cost "
+            f"{fixed_relay:.3f} ms of server CPU {unit}"
+        )
+        floor_cost = costs.get(floor_key) if floor_key else None
+        if floor_cost:
+            text += (
+                f", {fixed_relay / floor_cost:.1f}x the floor's whole {floor_cost:.3f} ms "
+                f"(B11 allows the product {B11_FACTOR}x)"
+            )
+        product_cost = costs.get(f"{load} product")
+        if product and product_cost is not None:
+            own = product_cost * (
+                1 - sum(profile.shares(product).get(p, 0.0) for p in profile.FIXED)
+            )
+            text += (
+                f"; the product's whole {product_cost:.3f} ms, of which {own:.3f} ms in its "
+                "own code, Django, psycopg and the rest"
+            )
+        lines.append(text + ".")
+    lines += ["", "Busiest innermost frames (samples):", ""]
+    for key, label in columns:
+        top = ", ".join(f"`{frame}` {count}" for frame, count in found[key].get("top", [])[:5])
+        lines.append(f"- {label}: {top}")
+    lines.append("")
+    return lines
 
 
 def details(live: dict[str, Any], pg: dict[str, Any], lite: dict[str, Any]) -> list[str]:
@@ -888,7 +989,8 @@ def write() -> Path:
             rescan(data["B7"])
     rows = [*live_rows(live), search_row(pg, lite), *history_rows(pg, lite), *b10_rows(pg, lite)]
     after_b2 = 1 + max(i for i, row in enumerate(rows) if row[0].startswith("B2"))
-    rows.insert(after_b2, b11_row(live))  # beside the B2 runs it is read from
+    # Beside the B2 runs they are read from.
+    rows[after_b2:after_b2] = [b11_row(live), b11_row(live, "B2u", "B11 unpinned")]
     has_plot = plot(live)
     quick = meta.get("quick")
     lines = [
@@ -951,6 +1053,7 @@ def write() -> Path:
     if CHANGES.exists():
         lines += ["", CHANGES.read_text().strip()]
     lines += ["", "## Results, row by row", "", *reasons(rows), ""]
+    lines += profile_section(live)
     if NOTES.exists():
         lines += [NOTES.read_text().strip(), ""]
     lines += details(live, pg, lite)

@@ -277,6 +277,28 @@ def test_unpinned_rows_serve_with_the_production_command_of_docs_deploy():
     assert server._pin(cmd, pinned=False) == cmd
 
 
+def test_unpinned_rows_run_the_channels_relay_beside_the_floor_and_the_product():
+    """B2u and B5u measure the relay unpinned too, so each unpinned row says whether the
+    fixed part of the stack alone carries its load as people run it."""
+    from bench.config import Config
+    from bench.live import Live, Plan
+
+    live = Live(Config(), "postgres://unused", Plan.quick(), accounts_for(range(200)))
+    seen = []
+
+    def record(name, *_args, kinds=("floor", "product"), **_kwargs):
+        seen.append((name, kinds, live.pinned))
+        return {}
+
+    live.repeated = lambda name, *args, **kwargs: record(name, *args, **kwargs)
+    live.storms = lambda name, kinds: record(name, kinds=kinds)
+    b2u, b5u = live.b2u(), live.b5u()
+    everything = ("floor", "product", "relay")
+    assert seen == [("B2u", everything, False), ("B5u", everything, False)]
+    assert live.pinned  # back to pinned for the rows after
+    assert "client" in b2u and "server_command" in b5u
+
+
 def test_b10_measures_each_query_and_keeps_the_page_statements_plan(db):
     from bench import search_queries
     from bench.plans import index_used

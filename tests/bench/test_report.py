@@ -113,11 +113,33 @@ def test_b11_is_the_median_cpu_per_message_of_b2s_runs_against_the_floors(result
     assert table_rows(results(costly))["B11"][5] == "**miss**"  # 0.45 > 3 x 0.11
 
 
+def test_b11_unpinned_reads_b2_unpinneds_runs_with_its_relay_where_it_ran(results):
+    rows = table_rows(results(LIVE))
+    # LIVE's B2u ran no relay (as before run 11): its column says so.
+    _what, product, floor, relay, target, result = rows["B11 unpinned"]
+    assert (product, floor, relay) == ("0.900 ms/msg (6.0x floor)", "0.150 ms/msg", "-")
+    assert target == "as B11: product <= 3x the (unpinned) floor's CPU per message"
+    assert result == "**miss**"  # 0.9 > 3 x 0.15
+    live = json.loads(json.dumps(LIVE))
+    live["rows"]["B2u"]["relay"] = kind(run(9.0, cpu_ms=0.3))
+    live["rows"]["B2u"]["product"] = kind(run(40.0, cpu_ms=0.4))
+    rows = table_rows(results(live))
+    assert rows["B11 unpinned"][1:4] == [
+        "0.400 ms/msg (2.7x floor)",
+        "0.150 ms/msg",
+        "0.300 ms/msg (2.0x floor)",
+    ]
+    assert rows["B11 unpinned"][5] == "**pass**"
+    assert rows["B2 unpinned"][3] == "p99 9.00 ms (p50 1.00)"
+    assert rows["B11"][1] == "0.320 ms/msg (2.9x floor)"  # the pinned row is B2's own
+
+
 def test_b2_pinned_and_unpinned_sit_side_by_side_each_against_its_own_floor(results):
     rows = table_rows(results(LIVE))
     ids = list(rows)
     assert ids[ids.index("B2") + 1] == "B2 unpinned"
     assert ids[ids.index("B2 unpinned") + 1] == "B11"
+    assert ids[ids.index("B11") + 1] == "B11 unpinned"
     assert rows["B2"][1:4] == [
         "p99 25.0 ms (p50 1.00)",
         "p99 2.50 ms (p50 1.00)",
@@ -151,7 +173,18 @@ def test_b1_unpinned_sits_beside_b1_against_its_own_floor(results):
 def test_rows_not_in_the_results_say_so_instead_of_failing(results):
     only_b1 = {"server": "uvicorn", "rows": {"B1": LIVE["rows"]["B2u"]}}
     rows = table_rows(results(only_b1))
-    for rid in ("B2", "B2 unpinned", "B11", "B3", "B4", "B5", "B5 unpinned", "B6", "B7"):
+    for rid in (
+        "B2",
+        "B2 unpinned",
+        "B11",
+        "B11 unpinned",
+        "B3",
+        "B4",
+        "B5",
+        "B5 unpinned",
+        "B6",
+        "B7",
+    ):
         assert rows[rid][5] == "not run", rid
     assert rows["B1 unpinned"][5] == "not run"
     assert rows["B11"][1] == report.NOT_MEASURED
