@@ -1,6 +1,7 @@
 """Presence, read-receipt privacy and blocking over the socket (issue 4)."""
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -279,6 +280,43 @@ async def test_a_batch_of_presence_changes_is_stored_and_announced_per_user(
     stored = await db(lambda: dict(User.objects.values_list("username", "last_seen")))()
     assert (stored["alice"], stored["carol"], stored["dave"]) == (t2, t1, t1)
     assert stored["bob"] is None
+
+
+async def test_changes_that_come_during_a_batch_wait_for_company_a_lone_change_does_not(
+    monkeypatch,
+):
+    """A connect storm's changes are announced in big batches (presence._Announcer): those
+    that came while a batch ran wait for STORM_BATCH of them or STORM_SECONDS; a change
+    in a quiet moment waits ANNOUNCE_SECONDS only."""
+    batches = []
+
+    def record(changes):
+        batches.append([user_id for user_id, _status, _at in changes])
+        time.sleep(0.05)  # the batch's statements
+
+    monkeypatch.setattr(presence.services, "presences_changed", record)
+    monkeypatch.setattr(presence, "STORM_BATCH", 5)
+    monkeypatch.setattr(presence, "STORM_SECONDS", 2.0)
+    announcer = presence._Announcer()
+    at = datetime.now(UTC)
+    await asyncio.wait_for(announcer.note(1, rules.ONLINE, at), 1.0)  # alone: no wait
+    assert batches == [[1]]
+    first = announcer.note(2, rules.ONLINE, at)
+    await asyncio.sleep(0.04)  # user 2's batch is running
+    during = [announcer.note(user_id, rules.ONLINE, at) for user_id in (3, 4)]
+    await first
+    await asyncio.sleep(0.2)
+    assert batches == [[1], [2]]  # 3 and 4 wait for company
+    full = [announcer.note(user_id, rules.ONLINE, at) for user_id in (5, 6, 7)]
+    await asyncio.wait_for(asyncio.gather(*during, *full), 1.0)  # five waiting: it goes
+    assert batches == [[1], [2], [3, 4, 5, 6, 7]]
+    # The storm's last few wait STORM_SECONDS at most.
+    monkeypatch.setattr(presence, "STORM_SECONDS", 0.3)
+    first = announcer.note(8, rules.ONLINE, at)
+    await asyncio.sleep(0.04)
+    last = announcer.note(9, rules.ONLINE, at)
+    await asyncio.wait_for(asyncio.gather(first, last), 1.5)
+    assert batches[-2:] == [[8], [9]]
 
 
 async def test_users_for_presence_are_the_subjects_in_id_order(alice, bob, user_factory):
