@@ -546,8 +546,8 @@ class Live:
 
     def profile(self) -> dict[str, Any]:
         """Row `profile`: where each server's CPU goes by part of the stack (bench/profile.py),
-        one run each under py-spy: B2's load on the floor, the Channels relay and the
-        product, and B5's storm on the relay and the product. Read beside B2 and B5, not
+        one run each under py-spy: B2's load and B5's storm on the floor, the Channels relay
+        and the product. Read beside B2 and B5, not
         as their figures: the sampler costs the server a little."""
         out: dict[str, Any] = {}
         pairs = self.accounts[: 2 * self.plan.pairs]
@@ -558,7 +558,7 @@ class Live:
             finally:
                 server.stop()
             self.say(f"profile B2 {kind}: {out[f'B2 {kind}']['parts']}")
-        for kind in ("relay", "product"):
+        for kind in ("floor", "relay", "product"):
             self.flush_redis()  # a cold storm, as B5's
             server = self.server(kind)
             try:

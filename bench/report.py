@@ -582,6 +582,7 @@ PROFILED = (
     ("B2 floor", "B2 floor"),
     ("B2 relay", "B2 Channels relay"),
     ("B2 product", "B2 product"),
+    ("B5 floor", "B5 floor"),
     ("B5 relay", "B5 Channels relay"),
     ("B5 product", "B5 product"),
 )
@@ -596,6 +597,10 @@ def profile_cost(key: str, found: dict[str, Any]) -> float | None:
     if run.get("connected"):
         return 1000 * run["server_cpu_seconds"] / run["connected"]
     return None
+
+
+def times(value: float, floor: float | None) -> str:
+    return f" ({value / floor:.1f}x the floor)" if floor else ""
 
 
 def profile_section(live: dict[str, Any]) -> list[str]:
@@ -638,33 +643,30 @@ def profile_section(live: dict[str, Any]) -> list[str]:
         + " |"
     )
     lines.append("")
-    fixed = ", ".join(profile.FIXED)
-    for load, unit, floor_key in (("B2", "a message", "B2 floor"), ("B5", "a connect", None)):
-        relay, product = found.get(f"{load} relay"), found.get(f"{load} product")
-        relay_cost = costs.get(f"{load} relay")
-        if not relay or relay_cost is None:
-            continue
-        fixed_relay = relay_cost * sum(profile.shares(relay).get(p, 0.0) for p in profile.FIXED)
-        text = (
-            f"- **{load}**: the Channels relay's fixed parts ({fixed}) cost "
-            f"{fixed_relay:.3f} ms of server CPU {unit}"
-        )
-        floor_cost = costs.get(floor_key) if floor_key else None
-        if floor_cost:
-            text += (
-                f", {fixed_relay / floor_cost:.1f}x the floor's whole {floor_cost:.3f} ms "
-                f"(B11 allows the product {B11_FACTOR}x)"
+    lines.append(
+        f"The fixed parts ({', '.join(profile.FIXED)}) are what every server on this stack "
+        "runs whatever it does with a message; the rest is each server's own work."
+    )
+    lines.append("")
+    for load, unit in (("B2", "a message"), ("B5", "a connect")):
+        floor_cost = costs.get(f"{load} floor")
+        parts_text = []
+        for kind, name in (("relay", "Channels relay"), ("product", "product")):
+            cost = costs.get(f"{load} {kind}")
+            if cost is None:
+                continue
+            fixed = cost * sum(
+                profile.shares(found[f"{load} {kind}"]).get(p, 0.0) for p in profile.FIXED
             )
-        product_cost = costs.get(f"{load} product")
-        if product and product_cost is not None:
-            own = product_cost * (
-                1 - sum(profile.shares(product).get(p, 0.0) for p in profile.FIXED)
+            parts_text.append(
+                f"the {name}'s fixed parts {fixed:.3f} ms{times(fixed, floor_cost)} and its own "
+                f"work {cost - fixed:.3f} ms{times(cost - fixed, floor_cost)}"
             )
-            text += (
-                f"; the product's whole {product_cost:.3f} ms, of which {own:.3f} ms in its "
-                "own code, Django, psycopg and the rest"
+        if parts_text:
+            floor_text = f" (the floor's whole: {floor_cost:.3f} ms)" if floor_cost else ""
+            lines.append(
+                f"- **{load}**, server CPU {unit}{floor_text}: " + "; ".join(parts_text) + "."
             )
-        lines.append(text + ".")
     lines += ["", "Busiest innermost frames (samples):", ""]
     for key, label in columns:
         top = ", ".join(f"`{frame}` {count}" for frame, count in found[key].get("top", [])[:5])
@@ -1027,7 +1029,7 @@ def write() -> Path:
         "and the Channels relay; row 'daphne' below measures the default server beside it).",
         f"- Pinning: server on cores {cores(live, 'server')}, load client on "
         f"{live.get('client_cores')} (`taskset`); PostgreSQL and Redis are not pinned. "
-        "Row B2 unpinned pins nothing.",
+        "Rows B1 unpinned, B2 unpinned and B5 unpinned pin nothing.",
     ]
     if meta.get("note"):
         lines.append(f"- Conditions: {meta['note']}")

@@ -88,15 +88,24 @@ def test_the_report_prices_each_part_and_the_relays_fixed_parts_against_the_floo
         "B5 product": {**parts(server=50, chatsite=50), "run": storm_run(10.0, 4.0)},
     }
     lines = report.profile_section({"rows": {"profile": found}})
-    text = "\n".join(lines)
     assert lines[0] == "## Where the CPU goes (row profile)"
     header = next(line for line in lines if line.startswith("| part |"))
     assert header == "| part | B2 floor | B2 Channels relay | B2 product | B5 product |"
     server = next(line for line in lines if line.startswith("| server: uvicorn"))
     assert server.split(" | ")[1:] == ["80% (0.160)", "30% (0.300)", "20% (0.400)", "50% (2.000) |"]
     # The relay's fixed parts: 90% of 1.0 ms = 0.9 ms, 4.5x the floor's 0.2 ms; the
-    # product's own part: half of its 2.0 ms.
-    assert "cost 0.900 ms of server CPU a message, 4.5x the floor's whole 0.200 ms" in text
-    assert "the product's whole 2.000 ms, of which 1.000 ms in its own code" in text
-    assert "**B5**" not in text  # no relay storm was profiled: nothing to price it against
+    # product's: half of its 2.0 ms.
+    b2 = next(line for line in lines if line.startswith("- **B2**"))
+    assert b2 == (
+        "- **B2**, server CPU a message (the floor's whole: 0.200 ms): the Channels relay's "
+        "fixed parts 0.900 ms (4.5x the floor) and its own work 0.100 ms (0.5x the floor); "
+        "the product's fixed parts 1.000 ms (5.0x the floor) and its own work 1.000 ms (5.0x "
+        "the floor)."
+    )
+    # No floor or relay storm profiled: the product's parts, with nothing to compare.
+    b5 = next(line for line in lines if line.startswith("- **B5**"))
+    assert b5 == (
+        "- **B5**, server CPU a connect: the product's fixed parts 2.000 ms and its own work "
+        "2.000 ms."
+    )
     assert report.profile_section({"rows": {}}) == []
