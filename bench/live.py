@@ -547,8 +547,8 @@ class Live:
     def profile(self) -> dict[str, Any]:
         """Row `profile`: where each server's CPU goes by part of the stack (bench/profile.py),
         one run each under py-spy: B2's load and B5's storm on the floor, the Channels relay
-        and the product. Read beside B2 and B5, not
-        as their figures: the sampler costs the server a little."""
+        and the product. Read beside B2 and B5, not as their figures: the sampler costs the
+        server a little."""
         out: dict[str, Any] = {}
         pairs = self.accounts[: 2 * self.plan.pairs]
         for kind in ("floor", "relay", "product"):
