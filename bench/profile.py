@@ -118,3 +118,8 @@ def shares(profile: dict[str, Any]) -> dict[str, float]:
     return (
         {name: count / total for name, count in profile.get("parts", {}).items()} if total else {}
     )
+
+
+def fixed_share(profile: dict[str, Any]) -> float:
+    """The share of the samples in the FIXED parts, 0-1."""
+    return sum(shares(profile).get(part, 0.0) for part in FIXED)

@@ -615,8 +615,10 @@ def profile_section(live: dict[str, Any]) -> list[str]:
     lines = [
         "## Where the CPU goes (row profile)",
         "",
-        "py-spy on the server under test, one run each (samples holding the GIL, each given "
-        "to the part of the stack its innermost frame belongs to: bench/profile.py). Each "
+        "py-spy on the server under test, one run each, pinned as B2 and B5 are (samples "
+        "holding the GIL, each given to the part of the stack its innermost frame belongs "
+        "to: bench/profile.py); the unpinned wholes are rows B11 unpinned and B5 unpinned. "
+        "Each "
         "cell: the part's share of the samples, and that share of the run's server CPU per "
         "delivered message (B2) or per connected socket (B5), in ms.",
         "",
@@ -655,9 +657,7 @@ def profile_section(live: dict[str, Any]) -> list[str]:
             cost = costs.get(f"{load} {kind}")
             if cost is None:
                 continue
-            fixed = cost * sum(
-                profile.shares(found[f"{load} {kind}"]).get(p, 0.0) for p in profile.FIXED
-            )
+            fixed = cost * profile.fixed_share(found[f"{load} {kind}"])
             parts_text.append(
                 f"the {name}'s fixed parts {fixed:.3f} ms{times(fixed, floor_cost)} and its own "
                 f"work {cost - fixed:.3f} ms{times(cost - fixed, floor_cost)}"
