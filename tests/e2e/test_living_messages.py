@@ -4,6 +4,7 @@ the other; an edit or a deletion made while a tab was offline shows after it rec
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
@@ -176,9 +177,15 @@ def test_changes_to_old_messages_are_not_announced_as_new(browsing, alice, bob):
     chat = make_chat(alice, bob)
     make_messages(chat, alice, 2)
     b = browsing.page(browsing.context(bob), None)
-    with b.expect_websocket() as opened:
-        b.goto(f"{browsing.url}/chats/")
-    opened.value.wait_for_event("framereceived")  # hello: the socket is live
+    # Listened for from the socket's start: waiting for a frame after goto returned missed
+    # a hello that had come while the page was loading (a 10 s timeout, now and then).
+    frames = []
+    b.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(frame)))
+    b.goto(f"{browsing.url}/chats/")
+    deadline = time.monotonic() + 10
+    while not frames:  # hello: the socket is live
+        assert time.monotonic() < deadline, "no hello within 10 s"
+        b.wait_for_timeout(50)
     a = browsing.page(browsing.context(alice), f"/chats/{chat.pk}/")
     expect(a.locator("#presence")).to_have_text(re.compile("Online|Offline|Last seen"))
 
